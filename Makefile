@@ -1,0 +1,29 @@
+# shopping-assistant-api: `make run` starts the local stack, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAGE ?= api
+ARGS ?=
+
+.PHONY: run test lint install clean
+
+$(VENV)/.installed: requirements.txt chalice_app/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) chalice_app/scripts/local.py --port $(PORT) --stage $(STAGE) $(ARGS)
+
+test: install
+	$(PY) -m pytest $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) logs .pytest_cache .ruff_cache

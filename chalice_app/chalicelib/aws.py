@@ -1,0 +1,38 @@
+"""boto3 clients, created once per (service, endpoint) and shared by threads.
+
+boto3 clients are thread-safe; creating one costs milliseconds and a lot of
+memory, so a warm Lambda (or the local runtime) must reuse them.
+"""
+
+import functools
+from typing import Any, Optional
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import settings
+
+__all__ = ["client", "reset_clients"]
+
+_CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"max_attempts": 3, "mode": "standard"},
+    max_pool_connections=64,
+)
+
+
+@functools.cache
+def client(service_name: str, endpoint_url: Optional[str] = None) -> Any:
+    """A cached client; ``endpoint_url=None`` lets boto3 resolve it (AWS_ENDPOINT_URL too)."""
+    return boto3.session.Session().client(
+        service_name,
+        region_name=settings().region,
+        endpoint_url=endpoint_url,
+        config=_CLIENT_CONFIG,
+    )
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that change endpoints or credentials)."""
+    client.cache_clear()

@@ -1,0 +1,101 @@
+"""All runtime configuration, read once from environment variables.
+
+Defaults suit the local runtime. Inside Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is
+set) the resource names must be configured explicitly, so a deployed function
+never talks to a table or queue that happens to share a local default name.
+"""
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+__all__ = ["ConfigError", "Settings", "settings", "load"]
+
+# Names that must come from .chalice/config.json when running in Lambda.
+REQUIRED_IN_LAMBDA = ("CHAT_QUEUE_NAME", "CONNECTIONS_TABLE", "IDEMPOTENCY_TABLE")
+
+
+class ConfigError(RuntimeError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    queue_name: str
+    queue_url: Optional[str]
+    connections_table: str
+    idempotency_table: str
+    sessions_table: str
+    sqs_batch_size: int
+    max_receive_count: int
+    message_ttl_seconds: int
+    heartbeat_seconds: float
+    connection_ttl_seconds: int
+    idempotency_ttl_seconds: int
+    assistant_backend: str
+    assistant_delay_seconds: float
+    websocket_domain: Optional[str]
+    websocket_stage: Optional[str]
+    websocket_endpoint_url: Optional[str]
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.in_lambda = "AWS_LAMBDA_FUNCTION_NAME" in env
+
+    def text(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if self.in_lambda and name in REQUIRED_IN_LAMBDA:
+            raise ConfigError(
+                f"{name} is not set: add it to environment_variables for this "
+                "stage in chalice_app/.chalice/config.json"
+            )
+        return default
+
+    def number(self, name: str, default: float, kind=int, minimum: float = 0):
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+        return value
+
+
+def load(env: Optional[Mapping[str, str]] = None) -> Settings:
+    """Build Settings from ``env`` (default: ``os.environ``)."""
+    read = _Reader(os.environ if env is None else env)
+    region = read.text("AWS_REGION") or read.text("AWS_DEFAULT_REGION", "us-east-1")
+    return Settings(
+        region=region,
+        queue_name=read.text("CHAT_QUEUE_NAME", "ChatProcessingQueue"),
+        queue_url=read.text("CHAT_QUEUE_URL"),
+        connections_table=read.text("CONNECTIONS_TABLE", "shopping-assistant-connections"),
+        idempotency_table=read.text("IDEMPOTENCY_TABLE", "shopping-assistant-idempotency"),
+        sessions_table=read.text("SESSIONS_TABLE", "shopping-assistant-sessions"),
+        sqs_batch_size=read.number("SQS_BATCH_SIZE", 1, minimum=1),
+        max_receive_count=read.number("MAX_RECEIVE_COUNT", 3, minimum=1),
+        message_ttl_seconds=read.number("MESSAGE_TTL_SECONDS", 300, minimum=1),
+        heartbeat_seconds=read.number("HEARTBEAT_SECONDS", 10.0, kind=float, minimum=0.05),
+        connection_ttl_seconds=read.number("CONNECTION_TTL_SECONDS", 3 * 3600, minimum=60),
+        idempotency_ttl_seconds=read.number("IDEMPOTENCY_TTL_SECONDS", 3600, minimum=60),
+        assistant_backend=read.text("ASSISTANT_BACKEND", "echo").lower(),
+        assistant_delay_seconds=read.number("ASSISTANT_DELAY_SECONDS", 0.0, kind=float),
+        websocket_domain=read.text("WEBSOCKET_DOMAIN"),
+        websocket_stage=read.text("WEBSOCKET_STAGE"),
+        websocket_endpoint_url=read.text("WEBSOCKET_ENDPOINT_URL"),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide Settings (``settings.cache_clear()`` re-reads the env)."""
+    return load()

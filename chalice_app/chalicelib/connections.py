@@ -1,0 +1,50 @@
+"""The connections table: who is connected, from where, since when.
+
+Records carry a ``ttl`` attribute so DynamoDB removes the ones whose
+$disconnect never ran (API Gateway does not guarantee it).
+"""
+
+import time
+from typing import Any, Dict, Optional
+
+from chalicelib import aws
+from chalicelib.config import settings
+
+__all__ = ["register", "forget", "lookup"]
+
+
+def _table_name() -> str:
+    return settings().connections_table
+
+
+def register(
+    connection_id: str,
+    source_ip: Optional[str],
+    user_agent: Optional[str],
+    session_id: Optional[str],
+) -> Dict[str, Any]:
+    now = time.time()
+    item = {
+        "connection_id": {"S": connection_id},
+        "connected_at": {"N": str(int(now * 1000))},
+        "ttl": {"N": str(int(now) + settings().connection_ttl_seconds)},
+    }
+    for name, value in (("source_ip", source_ip), ("user_agent", user_agent), ("session_id", session_id)):
+        if value:
+            item[name] = {"S": value[:512]}
+    aws.client("dynamodb").put_item(TableName=_table_name(), Item=item)
+    return item
+
+
+def forget(connection_id: str) -> None:
+    aws.client("dynamodb").delete_item(TableName=_table_name(), Key={"connection_id": {"S": connection_id}})
+
+
+def lookup(connection_id: str) -> Optional[Dict[str, Any]]:
+    found = aws.client("dynamodb").get_item(
+        TableName=_table_name(), Key={"connection_id": {"S": connection_id}}, ConsistentRead=True
+    )
+    item = found.get("Item")
+    if item is None:
+        return None
+    return {key: next(iter(value.values())) for key, value in item.items()}

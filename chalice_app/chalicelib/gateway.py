@@ -1,0 +1,100 @@
+"""What the three WebSocket routes do: $connect, $default (messages), $disconnect.
+
+Replies go through the Management API because on real API Gateway whatever a
+$default handler returns never reaches the client.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from chalicelib import chat_queue, connections, logs, management, protocol
+from chalicelib.envelope import ChatEnvelope
+
+__all__ = ["RequestContext", "on_connect", "on_disconnect", "on_message"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The parts of an API Gateway WebSocket event the handlers use."""
+
+    connection_id: str
+    domain: str
+    stage: str
+    source_ip: Optional[str] = None
+    user_agent: Optional[str] = None
+    query: Optional[Dict[str, str]] = None
+
+    @classmethod
+    def from_event(cls, event: Dict[str, Any]) -> "RequestContext":
+        context = event.get("requestContext") or {}
+        identity = context.get("identity") or {}
+        return cls(
+            connection_id=context["connectionId"],
+            domain=context.get("domainName", ""),
+            stage=context.get("stage", ""),
+            source_ip=identity.get("sourceIp"),
+            user_agent=identity.get("userAgent"),
+            query=event.get("queryStringParameters") or {},
+        )
+
+
+def on_connect(request: RequestContext) -> Dict[str, Any]:
+    session_id = (request.query or {}).get("session_id")
+    if session_id and not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
+        session_id = None
+    connections.register(request.connection_id, request.source_ip, request.user_agent, session_id)
+    logs.emit(log, "connected", connection_id=request.connection_id, source_ip=request.source_ip)
+    return {"statusCode": 200}
+
+
+def on_disconnect(request: RequestContext) -> Dict[str, Any]:
+    connections.forget(request.connection_id)
+    logs.emit(log, "disconnected", connection_id=request.connection_id)
+    return {"statusCode": 200}
+
+
+def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
+    api = management.for_endpoint(request.domain, request.stage)
+    try:
+        action = protocol.parse_frame(body)
+    except protocol.ProtocolError as exc:
+        logs.emit(log, "rejected_frame", connection_id=request.connection_id, code=exc.code)
+        api.try_post(request.connection_id, exc.to_frame())
+        return {"statusCode": 200}
+    if isinstance(action, protocol.Ping):
+        api.try_post(request.connection_id, protocol.pong())
+    else:
+        _accept_chat_message(api, request, action)
+    return {"statusCode": 200}
+
+
+def _accept_chat_message(api: management.ManagementApi, request: RequestContext, action: protocol.SendMessage) -> None:
+    envelope = ChatEnvelope(
+        message_id=str(uuid.uuid4()),
+        connection_id=request.connection_id,
+        session_id=action.session_id or uuid.uuid4().hex,
+        message=action.message,
+        domain=request.domain,
+        stage=request.stage,
+        received_at_ms=int(time.time() * 1000),
+        client_message_id=action.client_message_id,
+    )
+    # Ack before enqueueing so the client always sees "queued" before "processing".
+    ack = protocol.ack(envelope.message_id, envelope.session_id, envelope.client_message_id)
+    if not api.try_post(request.connection_id, ack):
+        logs.emit(log, "not_queued", connection_id=request.connection_id, reason="client left before the ack")
+        return
+    try:
+        chat_queue.enqueue(envelope)
+    except Exception:
+        # The message was acknowledged, so it must still end in a terminal frame.
+        logs.emit(log, "enqueue_failed", logging.ERROR, message_id=envelope.message_id)
+        retry_hint = "the message could not be queued; please send it again"
+        api.try_post(request.connection_id, protocol.error(protocol.PROCESSING_FAILED, retry_hint, envelope.message_id))
+        return
+    logs.emit(log, "queued", message_id=envelope.message_id, connection_id=request.connection_id)

@@ -1,0 +1,169 @@
+"""chat_processor: answer queued chat messages and post the frames to the client.
+
+For each SQS record, in this order:
+
+1. parse the envelope (a malformed one is dropped and logged: retrying cannot fix it);
+2. too old (``MESSAGE_TTL_SECONDS``)? post ``expired`` if the client is there, drop;
+3. run the assistant at most once per ``message_id`` (Powertools idempotency, a
+   conditional write in DynamoDB): post ``status``, heartbeat while it works,
+   forward ``chunk`` deltas, then exactly one ``response``;
+4. the client is gone (410)? drop, never retry;
+5. anything else failed? report the record in ``batchItemFailures`` so SQS retries
+   only it; on the last allowed attempt post ``processing_failed`` first.
+
+Every drop is logged as a ``drop`` event with the message_id and the reason.
+"""
+
+import functools
+import logging
+import threading
+import time
+from typing import Any, Dict, Optional
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from chalicelib import assistant, aws, logs, management, protocol
+from chalicelib.config import settings
+from chalicelib.envelope import ChatEnvelope, EnvelopeError
+
+__all__ = ["process_batch", "handle_record"]
+
+log = logging.getLogger(__name__)
+
+
+def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
+    """Process an SQS batch; returns ``{"batchItemFailures": [...]}``."""
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        # Lets an in-progress claim expire with this invocation if it crashes.
+        _idempotency_config().register_lambda_context(context)
+    return process_partial_response(
+        event=raw_event, record_handler=handle_record, processor=BatchProcessor(EventType.SQS), context=context
+    )
+
+
+def handle_record(record: SQSRecord) -> None:
+    try:
+        envelope = ChatEnvelope.from_json(record.body)
+    except EnvelopeError as exc:
+        logs.emit(log, "drop", logging.WARNING, sqs_message_id=record.message_id, reason=f"bad envelope: {exc}")
+        return
+    config = settings()
+    api = management.for_endpoint(envelope.domain, envelope.stage)
+    age_ms = protocol.now_ms() - envelope.received_at_ms
+    if age_ms > config.message_ttl_seconds * 1000:
+        frame = protocol.error(
+            protocol.EXPIRED, "this message waited too long in the queue; please send it again", envelope.message_id
+        )
+        delivered = api.try_post(envelope.connection_id, frame)
+        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered)
+        return
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    try:
+        _answer_once()(envelope=envelope.to_dict())
+    except management.ConnectionGone:
+        _drop(envelope, "connection gone")
+    except IdempotencyAlreadyInProgressError:
+        # Another invocation holds the claim; SQS will offer this copy again later.
+        raise
+    except Exception:
+        logs.emit(log, "processing_failed", logging.ERROR, message_id=envelope.message_id, attempt=attempt)
+        if attempt >= config.max_receive_count:
+            frame = protocol.error(
+                protocol.PROCESSING_FAILED, "the assistant could not answer this message", envelope.message_id
+            )
+            api.try_post(envelope.connection_id, frame)
+        raise
+
+
+def _drop(envelope: ChatEnvelope, reason: str, **fields: Any) -> None:
+    logs.emit(
+        log,
+        "drop",
+        logging.WARNING,
+        message_id=envelope.message_id,
+        connection_id=envelope.connection_id,
+        reason=reason,
+        **fields,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="message_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings().idempotency_ttl_seconds,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _answer_once():
+    """``_answer`` wrapped so a redelivered message never produces a second reply."""
+    store = DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table, boto3_client=aws.client("dynamodb")
+    )
+    return idempotent_function(
+        data_keyword_argument="envelope", persistence_store=store, config=_idempotency_config()
+    )(_answer)
+
+
+def _answer(envelope: Dict[str, Any]) -> Dict[str, Any]:
+    chat = ChatEnvelope(**envelope)
+    api = management.for_endpoint(chat.domain, chat.stage)
+    started = time.monotonic()
+    api.post(chat.connection_id, protocol.status(chat.message_id, 0))
+    with _Heartbeat(api, chat, started):
+        reply = _stream_reply(api, chat)
+    api.post(chat.connection_id, protocol.response(chat.message_id, chat.session_id, reply.content, reply.products))
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    logs.emit(log, "answered", message_id=chat.message_id, elapsed_ms=elapsed_ms)
+    return {"message_id": chat.message_id, "elapsed_ms": elapsed_ms}
+
+
+def _stream_reply(api: management.ManagementApi, chat: ChatEnvelope) -> assistant.Reply:
+    for seq, event in enumerate(_assistant().respond(chat.message, chat.session_id)):
+        if isinstance(event, assistant.Reply):
+            return event
+        api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
+    raise RuntimeError("assistant finished without a reply")
+
+
+@functools.lru_cache(maxsize=1)
+def _assistant() -> assistant.Assistant:
+    return assistant.create(settings())
+
+
+class _Heartbeat:
+    """Posts a ``status`` frame every HEARTBEAT_SECONDS while the assistant works.
+
+    Keeps the client informed (and its connection active) during a slow reply.
+    """
+
+    def __init__(self, api: management.ManagementApi, chat: ChatEnvelope, started: float):
+        self.api, self.chat, self.started = api, chat, started
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.chat.message_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        interval = settings().heartbeat_seconds
+        while not self._stop.wait(interval):
+            elapsed_ms = int((time.monotonic() - self.started) * 1000)
+            if not self.api.try_post(self.chat.connection_id, protocol.status(self.chat.message_id, elapsed_ms)):
+                return

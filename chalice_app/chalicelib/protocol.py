@@ -1,0 +1,188 @@
+"""Chat wire protocol v1: parsing client frames and building server frames.
+
+This module is the only place that knows the shape of a frame (docs/protocol.md
+describes the same thing for people). It does no I/O.
+
+Exceptions::
+
+    ProtocolError          a client frame cannot be acted on; ``code`` is one of
+                           INVALID_JSON, UNKNOWN_ACTION, INVALID_MESSAGE and
+                           ``message`` says what to fix. The connection stays open.
+"""
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Union
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "MAX_ID_CHARS",
+    "INVALID_JSON",
+    "UNKNOWN_ACTION",
+    "INVALID_MESSAGE",
+    "RATE_LIMITED",
+    "PROCESSING_FAILED",
+    "EXPIRED",
+    "TERMINAL_TYPES",
+    "ProtocolError",
+    "Ping",
+    "SendMessage",
+    "parse_frame",
+    "encode",
+    "pong",
+    "ack",
+    "status",
+    "chunk",
+    "response",
+    "error",
+]
+
+MAX_MESSAGE_CHARS = 4000
+MAX_ID_CHARS = 64
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# Error codes that leave the connection open.
+INVALID_JSON = "invalid_json"
+UNKNOWN_ACTION = "unknown_action"
+INVALID_MESSAGE = "invalid_message"
+RATE_LIMITED = "rate_limited"
+# Terminal error codes for one acknowledged message.
+PROCESSING_FAILED = "processing_failed"
+EXPIRED = "expired"
+
+# A message ends with exactly one frame of these types.
+TERMINAL_TYPES = ("response", "error")
+
+ACTIONS = ("ping", "sendMessage")
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_frame(self) -> Dict[str, Any]:
+        return error(self.code, self.message)
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    message: str
+    session_id: Optional[str] = None
+    client_message_id: Optional[str] = None
+
+
+def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage]:
+    """Turn one text frame into an action, or raise ProtocolError."""
+    data = _decode_json(body)
+    action = data.get("action")
+    if action == "ping":
+        return Ping()
+    if action == "sendMessage":
+        return _parse_send_message(data)
+    if action is None:
+        raise ProtocolError(UNKNOWN_ACTION, 'missing "action": use one of ' + _actions())
+    raise ProtocolError(UNKNOWN_ACTION, f"unknown action {str(action)[:40]!r}: use one of {_actions()}")
+
+
+def _actions() -> str:
+    return ", ".join(f'"{name}"' for name in ACTIONS)
+
+
+def _decode_json(body: Union[str, bytes, None]) -> Dict[str, Any]:
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(INVALID_JSON, "frame is not UTF-8 text: send a JSON object") from None
+    if not body or not body.strip():
+        raise ProtocolError(INVALID_JSON, "empty frame: send a JSON object")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ProtocolError(INVALID_JSON, "frame is not valid JSON: send a JSON object") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(INVALID_JSON, f"frame is a JSON {type(data).__name__}: send a JSON object")
+    return data
+
+
+def _parse_send_message(data: Dict[str, Any]) -> SendMessage:
+    message = data.get("message")
+    if not isinstance(message, str):
+        raise ProtocolError(INVALID_MESSAGE, '"message" is required and must be a string')
+    message = message.strip()
+    if not message:
+        raise ProtocolError(INVALID_MESSAGE, '"message" is empty after trimming whitespace')
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise ProtocolError(
+            INVALID_MESSAGE, f'"message" has {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}'
+        )
+    session_id = data.get("session_id")
+    if session_id is not None and not (
+        isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)
+    ):
+        raise ProtocolError(INVALID_MESSAGE, '"session_id" must be 1-64 characters of A-Z a-z 0-9 _ -')
+    client_message_id = data.get("client_message_id")
+    if client_message_id is not None and not (
+        isinstance(client_message_id, str) and 0 < len(client_message_id) <= MAX_ID_CHARS
+    ):
+        raise ProtocolError(INVALID_MESSAGE, f'"client_message_id" must be a string of 1-{MAX_ID_CHARS} characters')
+    return SendMessage(message, session_id, client_message_id)
+
+
+# --- server frames ---------------------------------------------------------
+
+
+def encode(frame: Dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def pong() -> Dict[str, Any]:
+    return {"type": "pong", "timestamp": now_ms()}
+
+
+def ack(message_id: str, session_id: str, client_message_id: Optional[str]) -> Dict[str, Any]:
+    return {
+        "type": "ack",
+        "message_id": message_id,
+        "client_message_id": client_message_id,
+        "session_id": session_id,
+        "status": "queued",
+    }
+
+
+def status(message_id: str, elapsed_ms: int) -> Dict[str, Any]:
+    return {"type": "status", "message_id": message_id, "status": "processing", "elapsed_ms": elapsed_ms}
+
+
+def chunk(message_id: str, seq: int, delta: str) -> Dict[str, Any]:
+    return {"type": "chunk", "message_id": message_id, "seq": seq, "delta": delta}
+
+
+def response(message_id: str, session_id: str, content: str, products: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {
+        "type": "response",
+        "message_id": message_id,
+        "session_id": session_id,
+        "content": content,
+        "products": products,
+    }
+
+
+def error(code: str, message: str, message_id: Optional[str] = None) -> Dict[str, Any]:
+    frame: Dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if message_id is not None:
+        frame["message_id"] = message_id
+    return frame

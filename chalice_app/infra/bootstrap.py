@@ -1,0 +1,102 @@
+"""Create, idempotently, what Chalice does not: the chat queue with its DLQ and the tables.
+
+The deploy wrapper and the local runtime both call ``ensure_all`` so the local
+stack has exactly the shape of the deployed one.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List
+
+from botocore.exceptions import ClientError
+
+__all__ = ["Resources", "ensure_all", "ensure_queue", "ensure_tables", "table_specs"]
+
+DLQ_SUFFIX = "-dlq"
+RETENTION_SECONDS = 4 * 24 * 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Resources:
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    tables: List[str]
+
+
+def table_specs(settings) -> List[Dict[str, Any]]:
+    """Key schema and TTL attribute of every table the app uses."""
+    return [
+        {"name": settings.connections_table, "key": "connection_id", "ttl": "ttl"},
+        # Powertools' idempotency layer: key "id", expiry in "expiration".
+        {"name": settings.idempotency_table, "key": "id", "ttl": "expiration"},
+        {"name": settings.sessions_table, "key": "session_id", "ttl": "ttl"},
+    ]
+
+
+def ensure_queue(sqs, name: str, visibility_timeout: int, max_receive_count: int) -> Dict[str, str]:
+    dlq_url = _create_queue(sqs, name + DLQ_SUFFIX, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    attributes = {
+        "VisibilityTimeout": str(visibility_timeout),
+        "MessageRetentionPeriod": str(RETENTION_SECONDS),
+        "ReceiveMessageWaitTimeSeconds": "20",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
+    }
+    queue_url = _create_queue(sqs, name, attributes)
+    # create_queue refuses to change an existing queue's attributes; make them right.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    return {"queue_url": queue_url, "queue_arn": _queue_arn(sqs, queue_url), "dlq_url": dlq_url, "dlq_arn": dlq_arn}
+
+
+def _create_queue(sqs, name: str, attributes: Dict[str, str]) -> str:
+    try:
+        return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def _queue_arn(sqs, queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def ensure_tables(dynamodb, settings) -> List[str]:
+    names = []
+    for spec in table_specs(settings):
+        _ensure_table(dynamodb, spec["name"], spec["key"], spec["ttl"])
+        names.append(spec["name"])
+    return names
+
+
+def _ensure_table(dynamodb, name: str, key: str, ttl_attribute: str) -> None:
+    try:
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+        )
+
+
+def ensure_all(make_client, settings, visibility_timeout: int) -> Resources:
+    """Everything the app needs besides what ``chalice deploy`` creates.
+
+    ``make_client(service_name)`` returns a boto3 client for the target account
+    (AWS, or a moto server through its endpoint URL).
+    """
+    queue = ensure_queue(make_client("sqs"), settings.queue_name, visibility_timeout, settings.max_receive_count)
+    tables = ensure_tables(make_client("dynamodb"), settings)
+    return Resources(tables=tables, **queue)
