@@ -1,0 +1,207 @@
+"""The whole local stack: moto server, resources, the app, the gateway and the SQS poller.
+
+``LocalStack`` is what ``make run`` (``chalice_app/scripts/local.py``) starts, and what
+the integration tests and QA phase scripts start on free ports.
+Order matters: the stage's environment is applied before ``chalicelib`` reads its
+settings, the resources exist before the app is imported (its SQS handler names
+the queue at import time), and the gateway listens before the poller posts.
+"""
+
+import asyncio
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import boto3
+from aiohttp import web
+
+from localcloud.events import new_api_id
+from localcloud.gateway import Gateway, Limits
+from localcloud.host import FunctionHost
+from localcloud.logfiles import FunctionLogs, RoutingHandler
+from localcloud.motoserver import MotoServer
+from localcloud.poller import PollerConfig, SqsPoller
+
+__all__ = ["StackOptions", "LocalStack", "PortInUse", "PROJECT_DIR"]
+
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_DIR = os.path.dirname(PROJECT_DIR)
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+@dataclass
+class StackOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    stage: str = "api"  # the API Gateway stage: ws://host:port/<stage>
+    chalice_stage: str = "local"  # the .chalice/config.json stage whose environment is used
+    moto_port: int = 0  # 0: a free port
+    moto_endpoint: Optional[str] = None  # use a running moto server instead of starting one
+    log_dir: str = os.path.join(REPO_DIR, "logs")
+    pollers: Optional[int] = None  # default: the mapping's maximum_concurrency, else 4
+    visibility_timeout: Optional[int] = None  # default: the processor's lambda_timeout
+    limits: Limits = field(default_factory=Limits)
+    environment: Dict[str, str] = field(default_factory=dict)
+    verbose: bool = True
+    static_dir: Optional[str] = None
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions):
+        self.options = options
+        self.moto: Optional[MotoServer] = None
+        self.logs = FunctionLogs(options.log_dir, verbose=options.verbose)
+        self.host = FunctionHost(PROJECT_DIR, options.chalice_stage, self.logs)
+        self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lambda")
+        self.pollers: List[SqsPoller] = []
+        self.gateway: Optional[Gateway] = None
+        self._runner: Optional[web.AppRunner] = None
+        self.resources = None
+
+    # --- URLs --------------------------------------------------------------
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://{self.options.host}:{self.options.port}/{self.options.stage}"
+
+    @property
+    def management_url(self) -> str:
+        return f"{self.http_url}/{self.options.stage}"
+
+    @property
+    def moto_url(self) -> str:
+        return self.options.moto_endpoint or self.moto.url
+
+    # --- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        _check_port_free(self.options.host, self.options.port)
+        if not self.options.moto_endpoint:
+            self.moto = await asyncio.to_thread(MotoServer(self.options.host, self.options.moto_port).start)
+        self._configure_environment()
+        await asyncio.to_thread(self._load_app_and_resources)
+        self.gateway = Gateway(
+            self.host,
+            self.executor,
+            stage=self.options.stage,
+            api_id=new_api_id(),
+            domain=f"{self.options.host}:{self.options.port}",
+            limits=self.options.limits,
+            static_dir=self.options.static_dir,
+        )
+        self._runner = web.AppRunner(self.gateway.make_app(), handle_signals=False, access_log=None)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=False).start()
+        except OSError as exc:
+            await self.stop()
+            raise PortInUse(_port_message(self.options.port)) from exc
+        for poller in self.pollers:
+            poller.start()
+
+    async def stop(self) -> None:
+        for poller in self.pollers:
+            await asyncio.to_thread(poller.stop)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.moto is not None:
+            await asyncio.to_thread(self.moto.stop)
+        self.logs.close()
+
+    # --- steps -------------------------------------------------------------
+
+    def _configure_environment(self) -> None:
+        env = os.environ
+        # moto accepts any credentials; real ones must never reach an emulator.
+        env["AWS_ACCESS_KEY_ID"] = "testing"
+        env["AWS_SECRET_ACCESS_KEY"] = "testing"
+        env.pop("AWS_SESSION_TOKEN", None)
+        env.pop("AWS_PROFILE", None)
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
+        env["AWS_ENDPOINT_URL"] = self.moto_url
+        env.update(self.host.stage_environment())
+        env.update(self.options.environment)
+        # Replies reach clients through this gateway's @connections API.
+        env["WEBSOCKET_ENDPOINT_URL"] = self.management_url
+
+    def _load_app_and_resources(self) -> None:
+        from chalicelib.config import settings
+        from infra import bootstrap
+
+        settings.cache_clear()
+        config = settings()
+        region = config.region
+
+        def make_client(service: str):
+            return boto3.client(service, region_name=region, endpoint_url=self.moto_url)
+
+        processor_timeout = self.host.timeout_for("chat_processor")
+        visibility = self.options.visibility_timeout or processor_timeout
+        self.resources = bootstrap.ensure_all(make_client, config, visibility_timeout=visibility)
+        self.host.load()
+        self._route_app_logs()
+        sqs = make_client("sqs")
+        for source in self.host.sqs_sources():
+            concurrency = self.options.pollers or source.maximum_concurrency or 4
+            poller_config = PollerConfig(
+                function_name=source.name,
+                queue_url=sqs.get_queue_url(QueueName=source.queue)["QueueUrl"],
+                queue_arn=self.resources.queue_arn,
+                region=region,
+                batch_size=source.batch_size,
+                batching_window_seconds=source.maximum_batching_window_in_seconds,
+                concurrency=concurrency,
+            )
+            self.pollers.append(SqsPoller(self.host, sqs, poller_config))
+
+    def _route_app_logs(self) -> None:
+        import logging
+
+        fallback = self.logs.for_function(f"{self.host.app.app_name}-{self.options.chalice_stage}-local-runtime")
+        handler = RoutingHandler(self.host.current_log, fallback)
+        for name in ("chalicelib", self.host.app.app_name):
+            logger = logging.getLogger(name)
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+    def describe(self) -> List[str]:
+        lines = [
+            f"WebSocket:       {self.websocket_url}",
+            f"Management API:  {self.management_url}/@connections/{{connectionId}}",
+        ]
+        if self.options.static_dir:
+            lines.append(f"Chat page:       {self.http_url}/")
+        lines += [
+            f"Health:          {self.http_url}/health",
+            f"Moto (AWS APIs): {self.moto_url}",
+            f"Logs:            {self.options.log_dir}/",
+        ]
+        return lines
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(_port_message(port)) from exc
+
+
+def _port_message(port: int) -> str:
+    return (
+        f"port {port} is already in use on 127.0.0.1: stop whatever is using it, "
+        f"or pick another port (make run PORT=8001, or --port 8001)"
+    )

@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Run shopping-assistant-api locally: API Gateway WebSockets, @connections and the
+Lambda SQS poller emulated around the unchanged Chalice app, on a moto server.
+
+    python chalice_app/scripts/local.py [--port 8000] [--stage api]
+
+Ctrl-C stops everything. ``make run`` calls this.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from localcloud.gateway import Limits  # noqa: E402
+from localcloud.stack import LocalStack, PortInUse, StackOptions  # noqa: E402
+
+WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)), help="default 8000")
+    parser.add_argument("--stage", default="api", help="API Gateway stage, the path of the WebSocket URL")
+    parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage for env vars")
+    parser.add_argument("--moto-port", type=int, default=0, help="port for the moto server (default: a free one)")
+    parser.add_argument("--moto-endpoint", help="use this running moto server instead of starting one")
+    parser.add_argument("--log-dir", default=None, help="where the per-function log files go (default logs/)")
+    parser.add_argument("--pollers", type=int, help="concurrent SQS pollers (default 4)")
+    parser.add_argument("--visibility-timeout", type=int, help="queue visibility timeout in seconds")
+    parser.add_argument("--idle-timeout", type=float, default=Limits.idle_seconds, help="seconds (default 600)")
+    parser.add_argument("--max-connection", type=float, default=Limits.max_connection_seconds, help="seconds")
+    parser.add_argument("--frame-limit", type=int, default=Limits.frame_bytes, help="bytes (default 32768)")
+    parser.add_argument("--message-limit", type=int, default=Limits.message_bytes, help="bytes (default 131072)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra app environment")
+    parser.add_argument("--quiet", action="store_true", help="no per-invocation lines on the console")
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> StackOptions:
+    environment = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--env takes NAME=VALUE, got {item!r}")
+        environment[name] = value
+    options = StackOptions(
+        host=args.host,
+        port=args.port,
+        stage=args.stage,
+        chalice_stage=args.chalice_stage,
+        moto_port=args.moto_port,
+        moto_endpoint=args.moto_endpoint,
+        pollers=args.pollers,
+        visibility_timeout=args.visibility_timeout,
+        limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
+        environment=environment,
+        verbose=not args.quiet,
+        static_dir=WEB_DIR if os.path.isdir(WEB_DIR) else None,
+    )
+    if args.log_dir:
+        options.log_dir = args.log_dir
+    return options
+
+
+async def serve(options: StackOptions) -> None:
+    stack = LocalStack(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stack.start()
+    print("shopping-assistant-api local stack is up")
+    for line in stack.describe():
+        print("  " + line)
+    print("Ready. Ctrl-C to stop.", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("Stopping...", flush=True)
+        await stack.stop()
+        print("Stopped.", flush=True)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    options = options_from(parse_args(argv))
+    try:
+        asyncio.run(serve(options))
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
