@@ -17,6 +17,7 @@ timeout and maximum connection duration (close 1001).
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from concurrent.futures import Executor
@@ -161,10 +162,9 @@ class Gateway:
         return await loop.run_in_executor(self.executor, self.host.invoke, name, event)
 
     async def _invoke_quietly(self, name: str, event: Dict[str, Any]) -> None:
-        try:
+        # A failure is already in the function's log, as Lambda would have it.
+        with contextlib.suppress(InvocationError):
             await self._invoke(name, event)
-        except InvocationError:
-            pass  # already in the function's log, as Lambda would have it
 
     # --- the Management API ----------------------------------------------
 

@@ -27,7 +27,7 @@ class FunctionLog:
         self.path = path
         self.log_group = log_group
         self._lock = threading.Lock()
-        self._file = open(path, "a", encoding="utf-8", buffering=1)
+        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed by close())
 
     def write(self, kind: str, message: str, level: str = "INFO", **fields: Any) -> None:
         line = {"timestamp": int(time.time() * 1000), "level": level, "type": kind, "message": message, **fields}
