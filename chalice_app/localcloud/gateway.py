@@ -33,6 +33,7 @@ from localcloud.host import FunctionHost, InvocationError
 __all__ = ["Limits", "Gateway"]
 
 log = logging.getLogger("localcloud")
+WATCHDOG = web.AppKey("watchdog", asyncio.Task)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class Gateway:
 
     async def _start_watchdog(self, app: web.Application) -> None:
         task = asyncio.ensure_future(self._watchdog())
-        app["watchdog"] = task
+        app[WATCHDOG] = task
 
     async def _watchdog(self) -> None:
         interval = max(0.05, min(1.0, self.limits.idle_seconds / 4, self.limits.max_connection_seconds / 4))
@@ -236,7 +237,7 @@ class Gateway:
                     await live.ws.close(code=WSCloseCode.GOING_AWAY, message=reason)
 
     async def _close_all(self, app: web.Application) -> None:
-        app["watchdog"].cancel()
+        app[WATCHDOG].cancel()
         for live in list(self.connections.values()):
             await live.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutting down")
         if self._tasks:
