@@ -89,6 +89,8 @@ async def serve(options: StackOptions) -> None:
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     options = options_from(parse_args(argv))
     try:
         asyncio.run(serve(options))
