@@ -215,7 +215,9 @@ class Gateway:
     # --- housekeeping ----------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "connections": len(self.connections)})
+        return web.json_response(
+            {"status": "ok", "connections": len(self.connections), "websocket_path": f"/{self.stage}"}
+        )
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(f"{self.static_dir}/index.html")

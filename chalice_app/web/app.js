@@ -1,0 +1,233 @@
+// The chat page: one WebSocket to the shopping assistant (wire protocol v1, docs/protocol.md).
+// No build step. Works against the local runtime (same host) or a deployed stack (?ws=wss://…).
+"use strict";
+
+const KEEPALIVE_MS = 60_000;      // API Gateway closes connections idle for 10 minutes
+const MAX_BACKOFF_MS = 10_000;
+const SESSION_KEY = "shopping-assistant.session_id";
+
+const ERROR_WORDS = {
+  processing_failed: "Sorry, the assistant could not answer this one. Please try again.",
+  expired: "This message waited too long to be answered. Please send it again.",
+  rate_limited: "You are sending messages very quickly. Please wait a moment.",
+  invalid_json: "That message could not be sent. Please try again.",
+  unknown_action: "That message could not be sent. Please try again.",
+};
+
+const $ = (id) => document.getElementById(id);
+const connectionLabel = $("connection");
+const conversation = $("conversation");
+const composer = $("composer");
+const input = $("message");
+
+const client = {
+  ws: null,
+  state: "connecting",
+  attempts: 0,
+  outbox: [],              // frames typed while disconnected; sent on reconnect
+  lastTraffic: Date.now(),
+  turns: new Map(),        // client_message_id -> {user, assistant}
+  byMessageId: new Map(),  // message_id -> turn
+  sessionId: localStorage.getItem(SESSION_KEY),
+  received: [],            // frame types in arrival order, for the console (and tests)
+};
+window.chatClient = client; // for people (and tests) poking at the page from the console
+
+function setState(state, text) {
+  client.state = state;
+  connectionLabel.dataset.state = state;
+  connectionLabel.textContent = text;
+}
+
+async function websocketUrl() {
+  const given = new URLSearchParams(location.search).get("ws");
+  if (given) return given;
+  let path = "/api";
+  try {
+    const health = await (await fetch("/health")).json();
+    path = health.websocket_path || path;
+  } catch (_) { /* not served by the local runtime: keep the default stage */ }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${path}`;
+}
+
+async function connect() {
+  const url = await websocketUrl();
+  const ws = new WebSocket(url);
+  client.ws = ws;
+  ws.addEventListener("open", () => {
+    client.attempts = 0;
+    setState("connected", "Connected");
+    while (client.outbox.length && ws.readyState === WebSocket.OPEN) send(client.outbox.shift());
+  });
+  ws.addEventListener("message", (event) => {
+    client.lastTraffic = Date.now();
+    let frame;
+    try { frame = JSON.parse(event.data); } catch (_) { return; }
+    handleFrame(frame);
+  });
+  ws.addEventListener("close", () => {
+    if (client.ws !== ws) return;
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** client.attempts) * (0.75 + Math.random() / 2);
+    client.attempts += 1;
+    setState("reconnecting", `Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    setTimeout(connect, delay);
+  });
+}
+
+function send(frame) {
+  if (client.ws && client.ws.readyState === WebSocket.OPEN) {
+    client.ws.send(JSON.stringify(frame));
+    client.lastTraffic = Date.now();
+    return true;
+  }
+  client.outbox.push(frame);
+  return false;
+}
+
+setInterval(() => {
+  if (client.state === "connected" && Date.now() - client.lastTraffic > KEEPALIVE_MS) send({ action: "ping" });
+}, 5_000);
+
+// --- the conversation ------------------------------------------------------
+
+function addTurn(role, text) {
+  const item = document.createElement("li");
+  item.className = `turn ${role}`;
+  const body = document.createElement("p");
+  body.className = "text";
+  body.textContent = text;
+  const state = document.createElement("span");
+  state.className = "state";
+  item.append(body, state);
+  conversation.append(item);
+  item.scrollIntoView({ block: "end", behavior: "smooth" });
+  return item;
+}
+
+function setTurnState(item, text) {
+  item.querySelector(".state").textContent = text;
+}
+
+function sendMessage(text) {
+  const clientMessageId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random());
+  const user = addTurn("user", text);
+  const frame = { action: "sendMessage", message: text, client_message_id: clientMessageId.slice(0, 64) };
+  if (client.sessionId) frame.session_id = client.sessionId;
+  client.turns.set(frame.client_message_id, { user, assistant: null, seq: -1 });
+  setTurnState(user, send(frame) ? "Sending…" : "Will send when reconnected");
+}
+
+function handleFrame(frame) {
+  client.received.push(frame.type);
+  switch (frame.type) {
+    case "ack": return onAck(frame);
+    case "status": return withTurn(frame, (turn) =>
+      setTurnState(turn.assistant, `Working on it… ${Math.round((frame.elapsed_ms || 0) / 1000)} s`));
+    case "chunk": return withTurn(frame, (turn) => onChunk(turn, frame));
+    case "response": return withTurn(frame, (turn) => onResponse(turn, frame));
+    case "error": return onError(frame);
+    default: return undefined; // pong and anything newer: nothing to show
+  }
+}
+
+function onAck(frame) {
+  const turn = client.turns.get(frame.client_message_id);
+  if (!turn) return;
+  if (frame.session_id && frame.session_id !== client.sessionId) {
+    client.sessionId = frame.session_id;
+    localStorage.setItem(SESSION_KEY, frame.session_id);
+  }
+  setTurnState(turn.user, "Queued");
+  turn.assistant = addTurn("assistant", "");
+  setTurnState(turn.assistant, "Waiting for the assistant…");
+  client.byMessageId.set(frame.message_id, turn);
+}
+
+function withTurn(frame, action) {
+  const turn = client.byMessageId.get(frame.message_id);
+  if (turn && turn.assistant) action(turn);
+}
+
+function onChunk(turn, frame) {
+  if (frame.seq <= turn.seq) return; // a repeat; chunks only ever grow the text
+  turn.seq = frame.seq;
+  turn.assistant.querySelector(".text").textContent += frame.delta;
+}
+
+function onResponse(turn, frame) {
+  turn.assistant.querySelector(".text").textContent = frame.content;
+  setTurnState(turn.assistant, "");
+  setTurnState(turn.user, "Answered");
+  if (frame.products && frame.products.length) turn.assistant.append(renderProducts(frame.products));
+  client.byMessageId.delete(frame.message_id);
+}
+
+function onError(frame) {
+  const words = ERROR_WORDS[frame.code] || frame.message || "Something went wrong.";
+  const turn = frame.message_id && client.byMessageId.get(frame.message_id);
+  if (turn && turn.assistant) {
+    turn.assistant.classList.add("error");
+    turn.assistant.querySelector(".text").textContent = words;
+    setTurnState(turn.assistant, "");
+    client.byMessageId.delete(frame.message_id);
+    return;
+  }
+  const item = addTurn("assistant", frame.code === "invalid_message" ? frame.message : words);
+  item.classList.add("error");
+}
+
+function renderProducts(products) {
+  const list = document.createElement("ul");
+  list.className = "products";
+  list.setAttribute("aria-label", "Products");
+  const template = $("product-card");
+  for (const product of products) {
+    const card = template.content.firstElementChild.cloneNode(true);
+    card.querySelector(".product-name").textContent = product.name;
+    card.querySelector(".product-brand").textContent = product.brand;
+    card.querySelector(".product-price").textContent = formatPrice(product.price, product.currency);
+    card.querySelector(".product-rating").textContent =
+      `★ ${Number(product.rating).toFixed(1)} (${product.review_count ?? 0} reviews)`;
+    for (const button of card.querySelectorAll(".follow-up")) {
+      const verb = button.dataset.action === "cart" ? "Add to cart" : "Tell me more about";
+      button.setAttribute("aria-label", `${verb} ${product.name}`);
+      button.addEventListener("click", () => sendMessage(followUp(button.dataset.action, product)));
+    }
+    list.append(card);
+  }
+  return list;
+}
+
+function followUp(action, product) {
+  return action === "cart" ? `add ${product.name} to my cart` : `tell me more about ${product.name}`;
+}
+
+function formatPrice(price, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "USD" }).format(price);
+  } catch (_) {
+    return `${price} ${currency || ""}`;
+  }
+}
+
+// --- the composer ----------------------------------------------------------
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  sendMessage(text);
+  input.value = "";
+  input.focus();
+});
+
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+connect();
+input.focus();
