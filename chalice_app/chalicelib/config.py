@@ -6,9 +6,10 @@ never talks to a table or queue that happens to share a local default name.
 """
 
 import functools
+import math
 import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 __all__ = ["ConfigError", "Settings", "settings", "load"]
 
@@ -39,6 +40,10 @@ class Settings:
     websocket_domain: Optional[str]
     websocket_stage: Optional[str]
     websocket_endpoint_url: Optional[str]
+    auth_api_keys: Tuple[str, ...]
+    auth_token_secret: Optional[str]
+    rate_limit_messages: int
+    rate_limit_window_seconds: int
 
 
 class _Reader:
@@ -65,6 +70,8 @@ class _Reader:
             value = kind(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {raw!r}")
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
         return value
@@ -92,6 +99,10 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         websocket_domain=read.text("WEBSOCKET_DOMAIN"),
         websocket_stage=read.text("WEBSOCKET_STAGE"),
         websocket_endpoint_url=read.text("WEBSOCKET_ENDPOINT_URL"),
+        auth_api_keys=tuple(key.strip() for key in (read.text("AUTH_API_KEYS") or "").split(",") if key.strip()),
+        auth_token_secret=read.text("AUTH_TOKEN_SECRET"),
+        rate_limit_messages=read.number("RATE_LIMIT_MESSAGES", 5),
+        rate_limit_window_seconds=read.number("RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1),
     )
 
 

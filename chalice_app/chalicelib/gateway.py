@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from chalicelib import chat_queue, connections, logs, management, protocol
+from chalicelib import auth, chat_queue, connections, logs, management, protocol, ratelimit
+from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
 
 __all__ = ["RequestContext", "on_connect", "on_disconnect", "on_message"]
@@ -44,6 +45,12 @@ class RequestContext:
 
 
 def on_connect(request: RequestContext) -> Dict[str, Any]:
+    config = settings()
+    verdict = auth.check((request.query or {}).get("token"), config.auth_api_keys, config.auth_token_secret)
+    if not verdict.allowed:
+        # A non-2xx answer makes API Gateway refuse the upgrade; no other route runs.
+        logs.emit(log, "refused", logging.WARNING, connection_id=request.connection_id, reason=verdict.reason)
+        return {"statusCode": verdict.status, "body": verdict.reason}
     session_id = (request.query or {}).get("session_id")
     if session_id and not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
         session_id = None
@@ -74,6 +81,12 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
 
 
 def _accept_chat_message(api: management.ManagementApi, request: RequestContext, action: protocol.SendMessage) -> None:
+    if not ratelimit.allow(request.connection_id):
+        logs.emit(log, "rate_limited", connection_id=request.connection_id)
+        config = settings()
+        hint = f"at most {config.rate_limit_messages} messages per {config.rate_limit_window_seconds} s; wait a moment"
+        api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, hint))
+        return
     envelope = ChatEnvelope(
         message_id=str(uuid.uuid4()),
         connection_id=request.connection_id,

@@ -1,0 +1,77 @@
+"""Property-based tests over the frame parser: whatever arrives, the answer is either a
+valid action or a valid error frame, never an exception; invalid input is never queued."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib import protocol
+from tests.unit.support import drain_queue, new_connection_id, ws_event
+
+ERROR_CODES = {protocol.INVALID_JSON, protocol.UNKNOWN_ACTION, protocol.INVALID_MESSAGE}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+frame_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "action": st.sampled_from(["ping", "sendMessage", "SENDMESSAGE", "", "other"]) | json_values,
+        "message": st.text(max_size=4100) | json_values,
+        "session_id": st.from_regex(r"[A-Za-z0-9_-]{0,70}", fullmatch=True) | json_values,
+        "client_message_id": st.text(max_size=70) | json_values,
+    },
+)
+any_body = (
+    st.binary(max_size=300)
+    | st.text(max_size=300)
+    | json_values.map(json.dumps)
+    | frame_like.map(json.dumps)
+)
+
+
+def assert_valid_outcome(body):
+    try:
+        action = protocol.parse_frame(body)
+    except protocol.ProtocolError as exc:
+        frame = exc.to_frame()
+        assert frame["type"] == "error" and frame["code"] in ERROR_CODES
+        assert isinstance(frame["message"], str) and frame["message"]
+        json.dumps(frame)  # always serialisable
+        return None
+    assert isinstance(action, (protocol.Ping, protocol.SendMessage))
+    if isinstance(action, protocol.SendMessage):
+        assert 1 <= len(action.message) <= protocol.MAX_MESSAGE_CHARS
+        assert action.message == action.message.strip()
+        assert action.session_id is None or protocol.SESSION_ID_PATTERN.fullmatch(action.session_id)
+        assert action.client_message_id is None or 1 <= len(action.client_message_id) <= protocol.MAX_ID_CHARS
+    return action
+
+
+@given(any_body)
+@settings(max_examples=400, deadline=None)
+def test_any_input_gives_an_action_or_an_error_frame(body):
+    assert_valid_outcome(body)
+
+
+@given(frame_like)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_handler_queues_exactly_the_valid_messages(client, mock_aws, frames, set_env, frame):
+    set_env(RATE_LIMIT_MESSAGES="0")
+    body = json.dumps(frame)
+    action = assert_valid_outcome(body)
+    connection_id = new_connection_id()
+    result = client.lambda_.invoke("message", ws_event("$default", connection_id, body)).payload
+    assert result["statusCode"] == 200
+    queued = drain_queue(mock_aws.queue_url)
+    posted = frames.to(connection_id)
+    assert len(posted) == 1
+    if isinstance(action, protocol.SendMessage):
+        assert len(queued) == 1 and posted[0]["type"] == "ack"
+        assert json.loads(queued[0]["Body"])["message"] == action.message
+    else:
+        assert queued == []
+        assert posted[0]["type"] == ("pong" if isinstance(action, protocol.Ping) else "error")
