@@ -1,11 +1,11 @@
 """boto3 clients, created once per (service, endpoint) and shared by threads.
 
-boto3 clients are thread-safe; creating one costs milliseconds and a lot of
+boto3 clients are thread-safe; creating one costs milliseconds of CPU and a lot of
 memory, so a warm Lambda (or the local runtime) must reuse them.
 """
 
-import functools
-from typing import Any, Optional
+import threading
+from typing import Any, Dict, Optional, Tuple
 
 import boto3
 from botocore.config import Config
@@ -21,18 +21,29 @@ _CLIENT_CONFIG = Config(
     max_pool_connections=64,
 )
 
+_clients: Dict[Tuple[str, Optional[str]], Any] = {}
+_lock = threading.Lock()
 
-@functools.cache
+
 def client(service_name: str, endpoint_url: Optional[str] = None) -> Any:
     """A cached client; ``endpoint_url=None`` lets boto3 resolve it (AWS_ENDPOINT_URL too)."""
-    return boto3.session.Session().client(
-        service_name,
-        region_name=settings().region,
-        endpoint_url=endpoint_url,
-        config=_CLIENT_CONFIG,
-    )
+    key = (service_name, endpoint_url)
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    # One thread builds it: concurrent first calls would each pay the (CPU-heavy) build.
+    with _lock:
+        if key not in _clients:
+            _clients[key] = boto3.session.Session().client(
+                service_name,
+                region_name=settings().region,
+                endpoint_url=endpoint_url,
+                config=_CLIENT_CONFIG,
+            )
+        return _clients[key]
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests that change endpoints or credentials)."""
-    client.cache_clear()
+    with _lock:
+        _clients.clear()

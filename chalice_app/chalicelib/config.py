@@ -11,7 +11,10 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
-__all__ = ["ConfigError", "Settings", "settings", "load"]
+__all__ = ["ConfigError", "Settings", "settings", "load", "DEFAULT_BEDROCK_MODEL_ID"]
+
+# Amazon Nova Lite: on-demand in us-east-1, streams tool use through ConverseStream, and costs little.
+DEFAULT_BEDROCK_MODEL_ID = "amazon.nova-lite-v1:0"
 
 # Names that must come from .chalice/config.json when running in Lambda.
 REQUIRED_IN_LAMBDA = ("CHAT_QUEUE_NAME", "CONNECTIONS_TABLE", "IDEMPOTENCY_TABLE")
@@ -37,6 +40,11 @@ class Settings:
     idempotency_ttl_seconds: int
     assistant_backend: str
     assistant_delay_seconds: float
+    bedrock_model_id: str
+    bedrock_max_tokens: int
+    bedrock_temperature: float
+    session_ttl_seconds: int
+    session_history_limit: int
     websocket_domain: Optional[str]
     websocket_stage: Optional[str]
     websocket_endpoint_url: Optional[str]
@@ -94,8 +102,13 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         heartbeat_seconds=read.number("HEARTBEAT_SECONDS", 10.0, kind=float, minimum=0.05),
         connection_ttl_seconds=read.number("CONNECTION_TTL_SECONDS", 3 * 3600, minimum=60),
         idempotency_ttl_seconds=read.number("IDEMPOTENCY_TTL_SECONDS", 3600, minimum=60),
-        assistant_backend=read.text("ASSISTANT_BACKEND", "echo").lower(),
+        assistant_backend=_backend_name(read.text("ASSISTANT_BACKEND", "catalog")),
         assistant_delay_seconds=read.number("ASSISTANT_DELAY_SECONDS", 0.0, kind=float),
+        bedrock_model_id=read.text("BEDROCK_MODEL_ID", DEFAULT_BEDROCK_MODEL_ID),
+        bedrock_max_tokens=read.number("BEDROCK_MAX_TOKENS", 1024, minimum=1),
+        bedrock_temperature=read.number("BEDROCK_TEMPERATURE", 0.2, kind=float),
+        session_ttl_seconds=read.number("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
+        session_history_limit=read.number("SESSION_HISTORY_LIMIT", 10, minimum=1),
         websocket_domain=read.text("WEBSOCKET_DOMAIN"),
         websocket_stage=read.text("WEBSOCKET_STAGE"),
         websocket_endpoint_url=read.text("WEBSOCKET_ENDPOINT_URL"),
@@ -104,6 +117,11 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         rate_limit_messages=read.number("RATE_LIMIT_MESSAGES", 5),
         rate_limit_window_seconds=read.number("RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1),
     )
+
+
+def _backend_name(value: str) -> str:
+    # Built-in names are case-insensitive; "module.path:Factory" is kept as written.
+    return value if ":" in value else value.lower()
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,13 +4,26 @@ Its own process keeps moto's work off the runtime's interpreter (and its GIL),
 and lets a test or ``make run`` start as many isolated clouds as it likes.
 """
 
+import ctypes
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-__all__ = ["MotoServer", "free_port"]
+__all__ = ["MotoServer", "free_port", "die_with_parent"]
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when its parent dies, even by SIGKILL (no orphans)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: stop() still ends it on a normal exit
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -34,6 +47,7 @@ class MotoServer:
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -98,7 +98,9 @@ class LocalStack:
             limits=self.options.limits,
             static_dir=self.options.static_dir,
         )
-        self._runner = web.AppRunner(self.gateway.make_app(), handle_signals=False, access_log=None)
+        app = self.gateway.make_app()
+        app.router.add_post("/_local/pollers/{action}", self._control_pollers)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         try:
             await web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=False).start()
@@ -118,6 +120,16 @@ class LocalStack:
         if self.moto is not None:
             await asyncio.to_thread(self.moto.stop)
         self.logs.close()
+
+    async def _control_pollers(self, request: web.Request) -> web.Response:
+        """``POST /_local/pollers/stop|start``: pause the event source mapping, as
+        disabling it in Lambda would (fault-injection tests and demos use it)."""
+        action = request.match_info["action"]
+        if action not in ("stop", "start"):
+            return web.json_response({"message": "use /_local/pollers/stop or /_local/pollers/start"}, status=404)
+        for poller in self.pollers:
+            await asyncio.to_thread(poller.stop if action == "stop" else poller.start)
+        return web.json_response({"pollers": [{"running": poller.running} for poller in self.pollers]})
 
     # --- steps -------------------------------------------------------------
 

@@ -7,11 +7,14 @@ Prints the token; clients connect with ``wss://…/api?token=<token>``. The secr
 same value the stage's functions have in AUTH_TOKEN_SECRET.
 """
 
-import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# This folder holds scripts named like standard modules (queue.py, token.py): put the
+# project root, not this folder, first on the import path, before importing anything else.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import argparse  # noqa: E402
 
 from chalicelib import auth  # noqa: E402
 

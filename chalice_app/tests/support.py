@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,10 @@ import time
 import urllib.request
 from typing import Any, Callable, Dict, List, Optional
 
+from localcloud.motoserver import die_with_parent, free_port
+
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCAL_SCRIPT = os.path.join(REPO_DIR, "chalice_app", "scripts", "local.py")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LocalStackProcess:
@@ -58,7 +53,9 @@ class LocalStackProcess:
         command += self.extra_args
         env = {**os.environ, **self.env}
         self._output = open(self.output_path, "w")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
+        self.process = subprocess.Popen(
+            command, stdout=self._output, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
