@@ -43,9 +43,10 @@ def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         # Lets an in-progress claim expire with this invocation if it crashes.
         _idempotency_config().register_lambda_context(context)
-    return process_partial_response(
-        event=raw_event, record_handler=handle_record, processor=BatchProcessor(EventType.SQS), context=context
-    )
+    # Report failures even when every record failed (Powertools would raise instead),
+    # so a failed record is retried the same way whatever the batch size.
+    batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=raw_event, record_handler=handle_record, processor=batch, context=context)
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -128,10 +129,12 @@ def _answer(envelope: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _stream_reply(api: management.ManagementApi, chat: ChatEnvelope) -> assistant.Reply:
-    for seq, event in enumerate(_assistant().respond(chat.message, chat.session_id)):
-        if isinstance(event, assistant.Reply):
-            return event
-        api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
+    # The turn's message id lets an assistant replay, not redo, a reply a retry asks for again.
+    with assistant.turn(chat.message_id):
+        for seq, event in enumerate(_assistant().respond(chat.message, chat.session_id)):
+            if isinstance(event, assistant.Reply):
+                return event
+            api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
     raise RuntimeError("assistant finished without a reply")
 
 

@@ -91,7 +91,10 @@ class Ledger:
         counted = Counter()
         for line in self.stack.log_lines("chat_processor"):
             if line["type"] == "LOG" and '"event": "drop"' in line["message"]:
-                counted[json.loads(line["message"]).get("message_id")] += 1
+                drop = json.loads(line["message"])
+                # An expired message the client was told about ended in its error frame.
+                if not drop.get("client_told"):
+                    counted[drop.get("message_id")] += 1
         return counted
 
     def settle(self, timeout: float = 300) -> dict:

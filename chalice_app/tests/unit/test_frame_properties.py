@@ -25,12 +25,7 @@ frame_like = st.fixed_dictionaries(
         "client_message_id": st.text(max_size=70) | json_values,
     },
 )
-any_body = (
-    st.binary(max_size=300)
-    | st.text(max_size=300)
-    | json_values.map(json.dumps)
-    | frame_like.map(json.dumps)
-)
+any_body = st.binary(max_size=300) | st.text(max_size=300) | json_values.map(json.dumps) | frame_like.map(json.dumps)
 
 
 def assert_valid_outcome(body):

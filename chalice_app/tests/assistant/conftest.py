@@ -1,0 +1,156 @@
+"""Assistant-suite fixtures: a clean app environment, moto for the sessions table,
+and a ``Conversation`` that talks to an assistant the way chat_processor does."""
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import boto3
+import botocore.session
+import moto
+import pytest
+
+from chalicelib.assistant import Delta, Reply, turn
+from chalicelib.assistant.catalog import CatalogAssistant
+from chalicelib.config import load, settings
+from chalicelib.sessions import SessionState, SessionStore
+from infra import bootstrap
+from tests.conftest import REGION, clear_caches
+
+# Every variable chalicelib.config reads, plus what would redirect boto3 elsewhere.
+APP_ENV_VARS = (
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "CHAT_QUEUE_NAME",
+    "CHAT_QUEUE_URL",
+    "CONNECTIONS_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "SESSIONS_TABLE",
+    "SQS_BATCH_SIZE",
+    "MAX_RECEIVE_COUNT",
+    "MESSAGE_TTL_SECONDS",
+    "HEARTBEAT_SECONDS",
+    "CONNECTION_TTL_SECONDS",
+    "IDEMPOTENCY_TTL_SECONDS",
+    "ASSISTANT_BACKEND",
+    "ASSISTANT_DELAY_SECONDS",
+    "BEDROCK_MODEL_ID",
+    "BEDROCK_MAX_TOKENS",
+    "BEDROCK_TEMPERATURE",
+    "SESSION_TTL_SECONDS",
+    "SESSION_HISTORY_LIMIT",
+    "WEBSOCKET_DOMAIN",
+    "WEBSOCKET_STAGE",
+    "WEBSOCKET_ENDPOINT_URL",
+    "AUTH_API_KEYS",
+    "AUTH_TOKEN_SECRET",
+    "RATE_LIMIT_MESSAGES",
+    "RATE_LIMIT_WINDOW_SECONDS",
+    "POWERTOOLS_IDEMPOTENCY_DISABLED",
+)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def shared_botocore_loader():
+    """One botocore data loader for all sessions: the app makes a Session per client and
+    the caches are reset per test, so each would re-parse botocore's JSON models."""
+    loaders = {}
+    original = botocore.session.create_loader
+
+    def create_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def clean_app_env(monkeypatch, fresh_caches):
+    """Tests start from the documented defaults, whatever the shell exported."""
+    for name in APP_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    clear_caches()
+
+
+@pytest.fixture(scope="module")
+def moto_tables():
+    """moto with the app's tables, shared by a module's tests (each uses its own session ids)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            patch.setenv(name, "testing")
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        with moto.mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            bootstrap.ensure_tables(dynamodb, load({}))  # the default table names, as the tests use
+            yield
+
+
+@pytest.fixture
+def sessions(moto_tables) -> SessionStore:
+    config = settings()
+    return SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
+
+
+@pytest.fixture
+def assistant(sessions) -> CatalogAssistant:
+    return CatalogAssistant(sessions)
+
+
+@dataclass
+class Said:
+    """One answered message, as a client sees it."""
+
+    message: str
+    deltas: List[str]
+    reply: Reply
+    seconds: float
+
+    @property
+    def content(self) -> str:
+        return self.reply.content
+
+    @property
+    def products(self) -> List[Dict[str, Any]]:
+        return self.reply.products
+
+    @property
+    def ids(self) -> List[str]:
+        return [item["id"] for item in self.reply.products]
+
+
+@dataclass
+class Conversation:
+    """Messages to one assistant in one session, each checked against the streaming contract."""
+
+    assistant: Any
+    session_id: str = field(default_factory=lambda: "s-" + uuid.uuid4().hex[:12])
+    said: List[Said] = field(default_factory=list)
+
+    def send(self, message: str, message_id: Optional[str] = None) -> Said:
+        started = time.perf_counter()
+        with turn(message_id or str(uuid.uuid4())):
+            events = list(self.assistant.respond(message, self.session_id))
+        seconds = time.perf_counter() - started
+        *deltas, reply = events
+        assert isinstance(reply, Reply), f"the last event must be the Reply, got {reply!r}"
+        assert all(isinstance(event, Delta) for event in deltas), "only Deltas before the Reply"
+        assert "".join(delta.text for delta in deltas) == reply.content, "content must equal the streamed deltas"
+        assert len(reply.products) <= 5, "at most 5 products per reply"
+        said = Said(message, [delta.text for delta in deltas], reply, seconds)
+        self.said.append(said)
+        return said
+
+    def state(self) -> SessionState:
+        return self.assistant.sessions.load(self.session_id)
+
+
+@pytest.fixture
+def conversation(assistant) -> Conversation:
+    return Conversation(assistant)

@@ -1,0 +1,79 @@
+"""Fixtures for the deploy tools: a patched moto server in this process, and a copy of the project.
+
+The server is moto's ``ThreadedMotoServer`` on a free loopback port, with the two
+patches of ``infra.motopatch`` (apigatewayv2 CreateDeployment; SQS mappings that
+never start Docker). ``scripts/deploy.py`` and the real chalice CLI reach it as
+subprocesses through ``--endpoint-url``. The project copy keeps
+``.chalice/deployed`` and ``config.json`` edits out of the work tree.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra import motopatch
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SCRIPTS = PROJECT_DIR / "scripts"
+REGION = "us-east-1"
+TEST_STAGE = "chalice-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    with motopatch.patched():
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("project")
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(PROJECT_DIR / name, target / name)
+    shutil.copytree(PROJECT_DIR / "chalicelib", target / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    (target / ".chalice").mkdir()
+    for path in (PROJECT_DIR / ".chalice").glob("*.json"):
+        shutil.copy2(path, target / ".chalice" / path.name)
+    return target
+
+
+def tool_env(**extra: str) -> dict:
+    """The environment of a tool run: fake credentials, never a profile or a stray endpoint."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def run_script(name: str, *args: str, timeout: float = 240, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args],
+        env=env or tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,97 @@
+"""The stages of .chalice/config.json and their policy files, checked without AWS."""
+
+import json
+
+import pytest
+
+from chalicelib.assistant import BACKENDS
+from chalicelib.config import REQUIRED_IN_LAMBDA
+from infra import motopatch, policy
+from infra.stage import FUNCTIONS, PROCESSOR, StageError, load_stage
+
+STAGES = ("dev", "chalice-test", "prod")
+
+
+def scope_for(stage):
+    settings = stage.settings("eu-west-1")
+    return policy.Scope(
+        partition="aws", region="eu-west-1", account="111122223333", app_name=stage.app_name, stage=stage.stage,
+        websocket_stage=stage.api_gateway_stage, api_id="abc123defg", queue=settings.queue_name,
+        connections_table=settings.connections_table, idempotency_table=settings.idempotency_table,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_each_stage_is_complete_and_its_policy_allows_what_the_code_calls(name):
+    stage = load_stage(name)
+    settings = stage.settings("eu-west-1")
+    assert settings.assistant_backend in BACKENDS
+    for function in FUNCTIONS:
+        config = stage.function(function)
+        assert config.autogen_policy is False
+        assert all(stage.environment(function).get(key) for key in REQUIRED_IN_LAMBDA), function
+    assert stage.processor_timeout >= 60  # long enough for an LLM reply
+    assert stage.visibility_timeout == 6 * stage.processor_timeout <= 12 * 3600
+    assert stage.function("websocket_message").lambda_timeout < stage.processor_timeout
+    document = json.loads(stage.policy_path().read_text())
+    assert policy.missing(document, policy.needs_for(scope_for(stage))) == []
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_policy_names_manage_connections_and_bedrock(name):
+    document = json.loads(load_stage(name).policy_path().read_text())
+    by_action = {action: st["Resource"] for st in document["Statement"] for action in st["Action"]}
+    assert all(r.endswith("/@connections/*") for r in by_action["execute-api:ManageConnections"])
+    assert {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"} <= set(by_action)
+    assert not any(action == "*" or action.endswith(":*") for action in by_action)  # least privilege
+
+
+def test_stages_do_not_share_queues_or_tables():
+    names = [load_stage(n).settings("us-east-1") for n in STAGES]
+    resources = [(s.queue_name, s.connections_table, s.idempotency_table, s.sessions_table) for s in names]
+    flat = [name for group in resources for name in group]
+    assert len(flat) == len(set(flat))
+
+
+def test_an_unknown_stage_lists_the_known_ones():
+    with pytest.raises(StageError, match=r'stage "qa" is not in .*stages: chalice-test, dev, prod'):
+        load_stage("qa")
+    assert load_stage("local", require_defined=False).settings("us-east-1").queue_name == "ChatProcessingQueue"
+
+
+def test_policy_evaluation():
+    doc = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "SQS:*", "Resource": "arn:aws:sqs:*:*:chat"},
+            {"Effect": "Deny", "Action": ["sqs:DeleteMessage"], "Resource": "*"},
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},  # not evaluated: never allows
+        ]
+    }
+    assert policy.allows(doc, "sqs:SendMessage", "arn:aws:sqs:eu-west-1:1:chat")
+    assert not policy.allows(doc, "sqs:SendMessage", "arn:aws:sqs:eu-west-1:1:chat-dlq")
+    assert not policy.allows(doc, "sqs:DeleteMessage", "arn:aws:sqs:eu-west-1:1:chat")
+    assert not policy.allows(doc, "dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:1:table/t")
+    single = {"Statement": {"Effect": "Allow", "Action": "logs:Put?ogEvents", "Resource": "*"}}
+    assert policy.allows(single, "logs:PutLogEvents", "x")
+
+
+def test_missing_names_function_action_and_resource():
+    stage = load_stage("dev")
+    needs = policy.needs_for(scope_for(stage), [PROCESSOR])
+    (need,) = [n for n in policy.missing({"Statement": []}, needs) if n.action == "execute-api:ManageConnections"]
+    assert need.describe() == (
+        "execute-api:ManageConnections on arn:aws:execute-api:eu-west-1:111122223333:abc123defg/api/POST/"
+        "@connections/AbC= (chat_processor: posts status/chunk/response frames)"
+    )
+
+
+def test_motopatch_applies_and_restores():
+    from moto.apigatewayv2 import urls
+    from moto.apigatewayv2.responses import ApiGatewayV2Response
+
+    had = hasattr(ApiGatewayV2Response, "create_deployment")
+    with motopatch.patched():
+        assert motopatch.DEPLOYMENTS_PATH in urls.url_paths
+        assert hasattr(ApiGatewayV2Response, "create_deployment")
+    assert motopatch.DEPLOYMENTS_PATH not in urls.url_paths
+    assert hasattr(ApiGatewayV2Response, "create_deployment") == had

@@ -1,0 +1,279 @@
+"""scripts/deploy.py end to end against a moto server: the real chalice CLI deploys the real app.
+
+The tests run in file order on one stack (module fixtures): deploy, redeploy,
+validate, break things and see them named, repair, delete.
+"""
+
+import json
+import threading
+
+import boto3
+import pytest
+
+from tests.deploy.conftest import REGION, TEST_STAGE, free_port, run_script
+
+APP = "shopping-assistant-api"
+FUNCTIONS = ("websocket_connect", "websocket_message", "websocket_disconnect", "chat_processor")
+QUEUE = "shopping-assistant-chalice-test-chat"
+TABLES = ("connections", "idempotency", "sessions")
+
+
+def function_name(name: str) -> str:
+    return f"{APP}-{TEST_STAGE}-{name}"
+
+
+@pytest.fixture(scope="module")
+def aws(moto_endpoint):
+    def client(service: str):
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=moto_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+@pytest.fixture(scope="module")
+def deploy(moto_endpoint, project_copy):
+    """deploy(*args) -> (exit code, JSON report, progress text)."""
+
+    def run(*args: str):
+        done = run_script(
+            "deploy.py",
+            "--stage", TEST_STAGE,
+            "--region", REGION,
+            "--endpoint-url", moto_endpoint,
+            "--project-dir", str(project_copy),
+            "--json",
+            *args,
+        )  # fmt: skip
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            pytest.fail(f"deploy.py {args} printed no JSON report:\n{done.stdout}\n{done.stderr}")
+        return done.returncode, report, done.stderr
+
+    return run
+
+
+def checks(report, status=None):
+    return {(c["step"], c["name"]): c for c in report["checks"] if status is None or c["status"] == status}
+
+
+def failed(report):
+    return {c["name"]: c for c in report["checks"] if c["status"] == "fail"}
+
+
+def mapping_of(aws):
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}"
+    found = aws("lambda").list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def first_deploy(deploy):
+    return deploy()
+
+
+def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
+    code, report, progress = first_deploy
+    assert code == 0, progress
+    assert report["ok"] is True
+    assert [c["step"] for c in report["checks"]][-1] == "Validate"
+    assert "Creating lambda function" in progress  # chalice's own output, streamed
+
+    lam = aws("lambda")
+    names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+    assert names == {function_name(f) for f in FUNCTIONS}
+
+    gateway = aws("apigatewayv2")
+    (api,) = gateway.get_apis()["Items"]
+    assert api["ProtocolType"] == "WEBSOCKET"
+    routes = {r["RouteKey"] for r in gateway.get_routes(ApiId=api["ApiId"])["Items"]}
+    assert routes == {"$connect", "$default", "$disconnect"}
+
+    mapping = mapping_of(aws)
+    assert mapping["State"] == "Enabled"
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["FunctionArn"].endswith(function_name("chat_processor"))
+
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    timeout = lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Timeout"]
+    assert int(attributes["VisibilityTimeout"]) >= 6 * timeout
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(QUEUE + "-dlq")
+    tables = set(aws("dynamodb").list_tables()["TableNames"])
+    assert {f"shopping-assistant-chalice-test-{t}" for t in TABLES} <= tables
+
+    domain = f"{api['ApiId']}.execute-api.{REGION}.amazonaws.com"
+    env = lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Environment"]["Variables"]
+    assert env["WEBSOCKET_DOMAIN"] == domain and env["WEBSOCKET_STAGE"] == "api"
+    assert env["CHAT_QUEUE_NAME"] == QUEUE
+    config = json.loads((project_copy / ".chalice" / "config.json").read_text())
+    stage_env = config["stages"][TEST_STAGE]["lambda_functions"]["chat_processor"]["environment_variables"]
+    assert stage_env == {"WEBSOCKET_DOMAIN": domain, "WEBSOCKET_STAGE": "api"}
+
+
+def snapshot(aws, project_copy):
+    lam = aws("lambda")
+    return {
+        "deployed": (project_copy / ".chalice" / "deployed" / f"{TEST_STAGE}.json").read_text(),
+        "config": (project_copy / ".chalice" / "config.json").read_text(),
+        "mapping": {k: v for k, v in mapping_of(aws).items() if k not in ("LastModified", "ResponseMetadata")},
+        "env": lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Environment"],
+        "apis": [a["ApiId"] for a in aws("apigatewayv2").get_apis()["Items"]],
+        "queues": sorted(aws("sqs").list_queues().get("QueueUrls", [])),
+    }
+
+
+def test_second_deploy_changes_nothing(first_deploy, deploy, aws, project_copy):
+    before = snapshot(aws, project_copy)
+    code, report, progress = deploy()
+    assert code == 0, progress
+    assert not checks(report, "changed"), checks(report, "changed")
+    assert snapshot(aws, project_copy) == before
+
+
+def test_validate_only_changes_nothing_and_holds(first_deploy, deploy):
+    code, report, progress = deploy("--validate-only")
+    assert code == 0, progress
+    assert {c["step"] for c in report["checks"]} == {"Preflight", "Validate"}
+    statuses = {c["name"]: c["status"] for c in report["checks"] if c["step"] == "Validate"}
+    assert statuses == {
+        "functions": "ok",
+        "websocket api": "ok",
+        "processor endpoint": "ok",
+        "sqs mapping": "ok",
+        "queue": "ok",
+        "tables": "ok",
+        "role policies": "ok",
+        "smoke test": "skip",
+    }
+
+
+def test_a_disabled_mapping_is_named_and_a_deploy_enables_it(first_deploy, deploy, aws):
+    uuid = mapping_of(aws)["UUID"]
+    aws("lambda").update_event_source_mapping(UUID=uuid, Enabled=False)
+
+    code, report, _ = deploy("--validate-only")
+    assert code == 1
+    problem = failed(report)["sqs mapping"]
+    assert "Disabled" in problem["detail"] and uuid in problem["detail"]
+    assert "deploy.py --stage chalice-test" in problem["fix"]
+
+    code, report, progress = deploy()
+    assert code == 0, progress
+    assert mapping_of(aws)["State"] == "Enabled"
+
+
+def test_a_role_without_manage_connections_is_named_and_a_deploy_restores_it(first_deploy, deploy, aws):
+    iam, role = aws("iam"), function_name("chat_processor")
+    document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+    document["Statement"] = [
+        s for s in document["Statement"] if "execute-api:ManageConnections" not in json.dumps(s["Action"])
+    ]
+    iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(document))
+
+    code, report, _ = deploy("--validate-only")
+    assert code == 1
+    problem = failed(report)["role policies"]
+    assert "execute-api:ManageConnections" in problem["detail"]
+    assert role in problem["detail"] and "@connections" in problem["detail"]
+    assert set(failed(report)) == {"role policies"}
+
+    code, _, progress = deploy()
+    assert code == 0, progress
+
+
+def test_preflight_names_a_permission_missing_from_the_policy_file(first_deploy, deploy, project_copy):
+    path = project_copy / ".chalice" / f"policy-{TEST_STAGE}.json"
+    original = path.read_text()
+    document = json.loads(original)
+    for statement in document["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != "sqs:SendMessage"]
+    path.write_text(json.dumps(document))
+    try:
+        code, report, _ = deploy()
+    finally:
+        path.write_text(original)
+    assert code == 1
+    problem = failed(report)["policy file"]
+    assert f"policy-{TEST_STAGE}.json does not allow sqs:SendMessage" in problem["detail"]
+    assert "websocket_message" in problem["detail"]
+    assert {c["step"] for c in report["checks"]} == {"Preflight"}  # stopped before changing anything
+
+
+def test_a_backlog_is_a_warning_that_points_at_the_queue_tool(first_deploy, deploy, aws):
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName=QUEUE + "-dlq")["QueueUrl"]
+    for index in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"stale {index}")  # the mapping is Enabled: no Docker
+    sqs.send_message(QueueUrl=dlq, MessageBody="dead")
+    try:
+        code, report, _ = deploy("--validate-only", "--backlog-threshold", "3")
+    finally:
+        sqs.purge_queue(QueueUrl=url)
+        sqs.purge_queue(QueueUrl=dlq)
+    assert code == 0  # a warning does not fail
+    warning = checks(report, "warn")[("Validate", "queue")]
+    assert "3 waiting" in warning["detail"] and "1 waiting" in warning["detail"]
+    assert "scripts/queue.py purge --stage chalice-test --older-than" in warning["fix"]
+    assert "scripts/queue.py redrive --stage chalice-test" in warning["fix"]
+
+
+def _pong_server(answer):
+    from websockets.sync.server import serve
+
+    def handler(websocket):
+        for _ in websocket:
+            websocket.send(json.dumps(answer))
+
+    port = free_port()
+    server = serve(handler, "127.0.0.1", port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"ws://127.0.0.1:{port}/api"
+
+
+def test_smoke_test_pings_a_reachable_websocket(first_deploy, deploy):
+    server, url = _pong_server({"type": "pong", "timestamp": 1})
+    try:
+        code, report, _ = deploy("--validate-only", "--smoke-url", url)
+    finally:
+        server.shutdown()
+    assert code == 0
+    smoke = checks(report)[("Validate", "smoke test")]
+    assert smoke["status"] == "ok" and "ping -> pong" in smoke["detail"]
+
+    server, url = _pong_server({"type": "error", "code": "unknown_action"})
+    try:
+        code, report, _ = deploy("--validate-only", "--smoke-url", url)
+    finally:
+        server.shutdown()
+    assert code == 1 and "unknown_action" in failed(report)["smoke test"]["detail"]
+
+
+def test_an_unknown_stage_is_named_with_the_known_ones(project_copy):
+    done = run_script("deploy.py", "--stage", "nope", "--project-dir", str(project_copy))
+    assert done.returncode == 1
+    assert 'stage "nope" is not in' in done.stdout and "chalice-test, dev, prod" in done.stdout
+
+
+def test_delete_removes_the_stack_and_a_second_delete_is_a_no_op(first_deploy, deploy, aws, project_copy):
+    code, report, progress = deploy("--delete")
+    assert code == 0, progress
+    assert aws("lambda").list_functions()["Functions"] == []
+    assert aws("apigatewayv2").get_apis()["Items"] == []
+    assert aws("sqs").list_queues().get("QueueUrls", []) == []
+    assert not [t for t in aws("dynamodb").list_tables()["TableNames"] if "chalice-test" in t]
+    config = json.loads((project_copy / ".chalice" / "config.json").read_text())
+    assert "lambda_functions" not in config["stages"][TEST_STAGE]
+
+    code, report, progress = deploy("--delete")
+    assert code == 0, progress
+    assert checks(report)[("chalice delete", "chalice delete")]["status"] == "ok"

@@ -1,0 +1,157 @@
+"""scripts/tail_websocket_logs.sh and monitor_all_logs.sh: the local files, and the aws CLI calls."""
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.deploy.conftest import SCRIPTS
+
+APP = "shopping-assistant-api"
+
+
+def log_file(directory, function, stage="local"):
+    return directory / f"aws-lambda-{APP}-{stage}-{function}.jsonl"
+
+
+def write(path, **fields):
+    with open(path, "a") as handle:
+        handle.write(json.dumps(fields) + "\n")
+
+
+def run(script, *args, env=None, timeout=30):
+    return subprocess.run(
+        ["bash", str(SCRIPTS / script), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+class Follower:
+    """A script that runs until stopped, its output read line by line."""
+
+    def __init__(self, *command):
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+        )
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def read(self, count, timeout=10):
+        found, deadline = [], time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                found.append(self.lines.get(timeout=0.2))
+        return found
+
+    def stop(self):
+        """TERM to the script alone; it must stop its followers (tail, the loops) itself."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        self.process.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.1)
+        os.killpg(self.process.pid, signal.SIGKILL)
+        return False
+
+
+def test_monitor_follows_every_local_function_file_with_prefixes(tmp_path):
+    follower = Follower("bash", str(SCRIPTS / "monitor_all_logs.sh"), "--local", "--logs-dir", str(tmp_path))
+    try:
+        time.sleep(1)  # the followers are waiting for files that do not exist yet
+        write(log_file(tmp_path, "websocket_connect"), timestamp=1, message="connected")
+        write(log_file(tmp_path, "chat_processor"), timestamp=2, message="answered")
+        lines = follower.read(2)
+        write(log_file(tmp_path, "websocket_message"), timestamp=3, message="queued")
+        lines += follower.read(1)
+    finally:
+        clean = follower.stop()
+    assert sorted(lines) == sorted(
+        [
+            '[websocket_connect] {"timestamp": 1, "message": "connected"}',
+            '[chat_processor] {"timestamp": 2, "message": "answered"}',
+            '[websocket_message] {"timestamp": 3, "message": "queued"}',
+        ]
+    )
+    assert clean, "tail or a reader loop outlived the script"
+
+
+def test_tail_websocket_logs_since_keeps_recent_lines_of_the_websocket_functions(tmp_path):
+    now_ms = int(time.time() * 1000)
+    for function in ("websocket_connect", "websocket_disconnect", "chat_processor"):
+        write(log_file(tmp_path, function), timestamp=now_ms - 3_600_000, message="an hour ago")
+        write(log_file(tmp_path, function), timestamp=now_ms - 60_000, message="a minute ago")
+    done = run("tail_websocket_logs.sh", "--local", "--logs-dir", str(tmp_path), "--since", "10m", "--no-follow")
+    assert done.returncode == 0, done.stderr
+    lines = sorted(done.stdout.splitlines())
+    assert [line.split(" ", 1)[0] for line in lines] == ["[websocket_connect]", "[websocket_disconnect]"]
+    assert all("a minute ago" in line for line in lines)
+
+
+def test_local_files_of_another_stage(tmp_path):
+    write(log_file(tmp_path, "websocket_message", stage="api"), timestamp=1, message="hi")
+    done = run("tail_websocket_logs.sh", "--local", "--stage", "api", "--logs-dir", str(tmp_path), "--no-follow")
+    assert done.stdout == '[websocket_message] {"timestamp": 1, "message": "hi"}\n'
+
+
+def aws_cli(tmp_path, version):
+    """An `aws` on PATH that prints its arguments, standing in for the AWS CLI."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = f'#!/bin/sh\nif [ "$1" = --version ]; then echo "aws-cli/{version} Python/3.11"; else echo "aws $*"; fi\n'
+    (bin_dir / "aws").write_text(script)
+    (bin_dir / "aws").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.fixture
+def fake_aws(tmp_path):
+    return aws_cli(tmp_path, "2.17.0")
+
+
+def test_cloudwatch_tail_of_the_websocket_functions(fake_aws):
+    done = run(
+        "tail_websocket_logs.sh", "--stage", "dev", "--since", "5m", "--region", "eu-west-1", "--no-follow",
+        env=fake_aws,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == [
+        f"[{fn}] aws logs tail /aws/lambda/{APP}-dev-{fn} --format short --since 5m --region eu-west-1"
+        for fn in ("websocket_connect", "websocket_disconnect", "websocket_message")
+    ]
+
+
+def test_monitor_all_follows_the_processor_too(fake_aws):
+    done = run("monitor_all_logs.sh", "--stage", "prod", "--profile", "ops", env=fake_aws)
+    assert done.returncode == 0, done.stderr
+    lines = sorted(done.stdout.splitlines())
+    assert len(lines) == 4
+    assert (
+        f"[chat_processor] aws logs tail /aws/lambda/{APP}-prod-chat_processor --format short --since 10m "
+        "--follow --profile ops" in lines
+    )
+
+
+def test_usage_errors_say_what_to_pass(fake_aws):
+    done = run("monitor_all_logs.sh", env=fake_aws)
+    assert done.returncode == 2 and "--stage is required (or --local" in done.stderr
+    done = run("monitor_all_logs.sh", "--stage", "dev", "--since", "ten", env=fake_aws)
+    assert done.returncode == 2 and "--since takes a number" in done.stderr
+
+
+def test_aws_cli_v1_is_refused_with_the_reason(tmp_path):
+    done = run("monitor_all_logs.sh", "--stage", "dev", env=aws_cli(tmp_path, "1.45.11"))
+    assert done.returncode == 2 and "needs the AWS CLI v2, this is: aws-cli/1.45.11" in done.stderr
