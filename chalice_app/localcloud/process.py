@@ -1,0 +1,105 @@
+"""A whole local stack in a subprocess on free ports, started exactly as ``make run``
+starts it (``python chalice_app/scripts/local.py``). Tests, the QA phase scripts and
+the benchmark use it, so they exercise the real entry point and can run beside a
+stack someone already has on port 8000.
+
+    with LocalStackProcess(["--env", "ASSISTANT_BACKEND=echo"]) as stack:
+        stack.websocket_url, stack.management_url, stack.moto_url, stack.log_lines("chat_processor")
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from typing import Any, Dict, List, Optional
+
+from localcloud.motoserver import die_with_parent, free_port
+
+__all__ = ["LocalStackProcess", "LOCAL_SCRIPT"]
+
+LOCAL_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "local.py")
+
+
+class LocalStackProcess:
+    """``with LocalStackProcess() as stack: stack.websocket_url ...``"""
+
+    def __init__(self, extra_args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None):
+        self.port = free_port()
+        self.extra_args = list(extra_args or [])
+        self.env = dict(env or {})
+        self.log_dir = tempfile.mkdtemp(prefix="local-stack-logs-")
+        self.process: Optional[subprocess.Popen] = None
+        self.output_path = os.path.join(self.log_dir, "console.txt")
+        self.moto_url: Optional[str] = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api"
+
+    @property
+    def management_url(self) -> str:
+        return f"{self.http_url}/api"
+
+    def start(self, timeout: float = 60) -> "LocalStackProcess":
+        command = [sys.executable, LOCAL_SCRIPT, "--port", str(self.port), "--log-dir", self.log_dir]
+        command += self.extra_args
+        env = {**os.environ, **self.env}
+        self._output = open(self.output_path, "w")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            command, stdout=self._output, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"local stack exited with {self.process.returncode}:\n{self.console()}")
+            if "Ready." in self.console():
+                match = re.search(r"Moto \(AWS APIs\): (\S+)", self.console())
+                self.moto_url = match.group(1) if match else None
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"local stack not ready within {timeout:.0f} s:\n{self.console()}")
+
+    def console(self) -> str:
+        with open(self.output_path, errors="replace") as handle:
+            return handle.read()
+
+    def health(self) -> Dict[str, Any]:
+        with urllib.request.urlopen(self.http_url + "/health", timeout=5) as response:
+            return json.load(response)
+
+    def log_lines(self, function: str) -> List[Dict[str, Any]]:
+        """The JSON lines of a function's log file (e.g. ``chat_processor``)."""
+        lines = []
+        for name in os.listdir(self.log_dir):
+            if name.endswith(f"-{function}.jsonl"):
+                with open(os.path.join(self.log_dir, name)) as handle:
+                    lines += [json.loads(line) for line in handle if line.strip()]
+        return lines
+
+    def stop(self) -> int:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "_output", None):
+            self._output.close()
+        return self.process.returncode if self.process else 0
+
+    def __enter__(self) -> "LocalStackProcess":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
