@@ -1,0 +1,286 @@
+#!/usr/bin/env python
+"""Benchmark the chat path against a bare-WebSocket baseline measured in the same run.
+
+    python chalice_app/scripts/bench.py [--quick] [--json out.json] [--uri ws://…]
+
+Starts local stacks on free ports (echo, then catalog assistant) unless ``--uri`` is
+given, and a bare ``websockets`` ping/pong server on loopback as the baseline.
+Prints a table (value and ratio to the baseline where one applies) and, with
+``--json``, writes every figure. Results go in docs/performance.md.
+"""
+
+import os
+import sys
+
+# This folder holds scripts named like standard modules (queue.py, token.py).
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from typing import Dict, List, Optional  # noqa: E402
+
+import websockets  # noqa: E402
+
+from localcloud.motoserver import free_port  # noqa: E402
+from localcloud.process import LocalStackProcess  # noqa: E402
+
+TERMINAL = ("response", "error")
+
+
+def percentiles(samples: List[float]) -> Dict[str, float]:
+    ordered = sorted(samples)
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+    return {"n": len(ordered), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "mean": statistics.fmean(ordered)}
+
+
+# --- measurements (all against a WebSocket URI) ------------------------------------
+
+
+async def connect_times(uri: str, count: int) -> List[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        async with websockets.connect(uri):
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def ping_rtts(uri: str, count: int, frame: str = '{"action":"ping"}') -> List[float]:
+    async with websockets.connect(uri) as ws:
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await ws.send(frame)
+            await ws.recv()
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples[min(5, len(samples) // 10):]  # the first few warm the path
+
+
+async def message_latencies(uri: str, count: int, text: str) -> Dict[str, List[float]]:
+    """Sequential messages on one connection: ms to ack, first status, final frame."""
+    marks: Dict[str, List[float]] = {"ack": [], "status": [], "reply": []}
+    async with websockets.connect(uri) as ws:
+        for index in range(count):
+            started = time.perf_counter()
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"{text} {index}"}))
+            seen = set()
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                elapsed = (time.perf_counter() - started) * 1000
+                kind = frame.get("type")
+                if kind in ("ack", "status") and kind not in seen:
+                    seen.add(kind)
+                    marks[kind].append(elapsed)
+                if kind in TERMINAL:
+                    marks["reply"].append(elapsed)
+                    break
+    return marks
+
+
+async def throughput(uri: str, clients: int, per_client: int) -> Dict[str, float]:
+    """All clients send at once; counts every acked message's terminal frame."""
+
+    async def one_client(ws) -> Dict[str, int]:
+        for index in range(per_client):
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"load {index}"}))
+        acks = terminals = 0
+        while terminals < per_client:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 300))
+            acks += frame.get("type") == "ack"
+            terminals += frame.get("type") in TERMINAL
+        return {"acks": acks, "terminals": terminals}
+
+    sockets = [await websockets.connect(uri, max_queue=None) for _ in range(clients)]
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one_client(ws) for ws in sockets))
+    elapsed = time.perf_counter() - started
+    for ws in sockets:
+        await ws.close()
+    total = clients * per_client
+    terminals = sum(result["terminals"] for result in results)
+    return {
+        "messages": total,
+        "seconds": elapsed,
+        "messages_per_second": terminals / elapsed,
+        "lost": total - terminals,
+    }
+
+
+async def idle_connections(uri: str, count: int, pid: Optional[int]) -> Dict[str, float]:
+    before = rss_mb(pid)
+    sockets = []
+    for _ in range(count):
+        sockets.append(await websockets.connect(uri, ping_interval=None))
+    await asyncio.sleep(1)
+    held = sum(1 for ws in sockets if ws.state.name == "OPEN")
+    after = rss_mb(pid)
+    for ws in sockets:
+        await ws.close()
+    return {"connections": held, "rss_mb_before": before, "rss_mb_after": after}
+
+
+def rss_mb(pid: Optional[int]) -> float:
+    if not pid:
+        return float("nan")
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def backlog_drain(stack: LocalStackProcess, count: int) -> Dict[str, float]:
+    """Messages from clients that left: how fast chat_processor clears them."""
+    post(stack, "stop")
+
+    async def fill():
+        ws = await websockets.connect(stack.websocket_url, max_queue=None)
+        for index in range(count):
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"stale {index}"}))
+        acks = 0
+        while acks < count:
+            acks += json.loads(await ws.recv()).get("type") == "ack"
+        await ws.close()
+
+    asyncio.run(fill())
+    started = time.perf_counter()
+    post(stack, "start")
+    while queue_depth(stack) > 0:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    return {"messages": count, "seconds": elapsed, "messages_per_second": count / elapsed}
+
+
+def post(stack: LocalStackProcess, action: str) -> None:
+    request = urllib.request.Request(f"{stack.http_url}/_local/pollers/{action}", method="POST")
+    urllib.request.urlopen(request, timeout=60).close()
+
+
+def queue_depth(stack: LocalStackProcess) -> int:
+    import boto3
+
+    sqs = boto3.client(
+        "sqs", endpoint_url=stack.moto_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    url = sqs.get_queue_url(QueueName="ChatProcessingQueue")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+# --- the baseline: a bare websockets ping/pong server --------------------------------
+
+
+async def baseline(sizes: Dict[str, int]) -> Dict[str, object]:
+    async def handler(ws):
+        async for _ in ws:
+            await ws.send(json.dumps({"type": "pong", "timestamp": int(time.time() * 1000)}))
+
+    port = free_port()
+    async with websockets.serve(handler, "127.0.0.1", port):
+        uri = f"ws://127.0.0.1:{port}"
+        return {
+            "connect_ms": percentiles(await connect_times(uri, sizes["connects"])),
+            "ping_ms": percentiles(await ping_rtts(uri, sizes["pings"])),
+        }
+
+
+# --- running it all ------------------------------------------------------------------
+
+
+def stack_args(backend: str) -> List[str]:
+    return ["--quiet", "--pollers", "8", "--env", f"ASSISTANT_BACKEND={backend}", "--env", "RATE_LIMIT_MESSAGES=0"]
+
+
+def measure_stack(uri: str, sizes: Dict[str, int], stack: Optional[LocalStackProcess]) -> Dict[str, object]:
+    figures: Dict[str, object] = {}
+    figures["connect_ms"] = percentiles(asyncio.run(connect_times(uri, sizes["connects"])))
+    figures["ping_ms"] = percentiles(asyncio.run(ping_rtts(uri, sizes["pings"])))
+    marks = asyncio.run(message_latencies(uri, sizes["messages"], "bench"))
+    figures["ack_ms"] = percentiles(marks["ack"])
+    figures["first_status_ms"] = percentiles(marks["status"])
+    figures["reply_echo_ms"] = percentiles(marks["reply"])
+    figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"]))
+    pid = stack.process.pid if stack else None
+    figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid))
+    if stack:
+        figures["backlog"] = backlog_drain(stack, sizes["backlog"])
+    return figures
+
+
+def measure_catalog(sizes: Dict[str, int]) -> Dict[str, object]:
+    with LocalStackProcess(extra_args=stack_args("catalog")) as stack:
+        marks = asyncio.run(message_latencies(stack.websocket_url, sizes["messages"], "running shoes under 100"))
+    return {"reply_catalog_ms": percentiles(marks["reply"])}
+
+
+def print_table(report: Dict[str, object]) -> None:
+    base = report["baseline"]
+    rows = [
+        ("connect p50 (ms)", report["connect_ms"].get("p50"), base["connect_ms"]["p50"]),
+        ("ping/pong p50 (ms)", report["ping_ms"].get("p50"), base["ping_ms"]["p50"]),
+        ("ping/pong p99 (ms)", report["ping_ms"].get("p99"), base["ping_ms"]["p99"]),
+        ("ack p50 (ms)", report["ack_ms"].get("p50"), base["ping_ms"]["p50"]),
+        ("first status p50 (ms)", report["first_status_ms"].get("p50"), None),
+        ("full reply, echo p50/p95/p99 (ms)", _triple(report["reply_echo_ms"]), None),
+    ]
+    if "reply_catalog_ms" in report:
+        rows.append(("full reply, catalog p50/p95/p99 (ms)", _triple(report["reply_catalog_ms"]), None))
+    flow = report["throughput"]
+    rows.append((f"end-to-end msgs/s ({flow['messages']} msgs)", flow["messages_per_second"], None))
+    rows.append(("lost messages", flow["lost"], None))
+    idle = report["idle"]
+    rows.append(("idle connections held / RSS MB", f"{idle['connections']} / {idle['rss_mb_after']:.0f}", None))
+    if "backlog" in report:
+        rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
+    print(f"\n{'measure':<42}{'value':>18}{'baseline':>12}{'ratio':>9}")
+    for name, value, reference in rows:
+        shown = value if isinstance(value, str) else f"{value:.2f}"
+        ratio = f"{value / reference:.1f}x" if reference and not isinstance(value, str) else ""
+        ref = f"{reference:.2f}" if reference else ""
+        print(f"{name:<42}{shown:>18}{ref:>12}{ratio:>9}")
+
+
+def _triple(figures: Dict[str, float]) -> str:
+    return f"{figures['p50']:.1f}/{figures['p95']:.1f}/{figures['p99']:.1f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--uri", help="measure this stack instead of starting local ones (no backlog/RSS figures)")
+    parser.add_argument("--quick", action="store_true", help="small sample sizes (a smoke run)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    sizes = dict(connects=50, pings=300, messages=100, clients=20, per_client=25, idle=2000, backlog=500)
+    if args.quick:
+        sizes = dict(connects=5, pings=20, messages=5, clients=2, per_client=3, idle=20, backlog=10)
+    report: Dict[str, object] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "sizes": sizes,
+        "baseline": asyncio.run(baseline(sizes)),
+    }
+    if args.uri:
+        report.update(measure_stack(args.uri, sizes, None))
+    else:
+        with LocalStackProcess(extra_args=stack_args("echo")) as stack:
+            report.update(measure_stack(stack.websocket_url, sizes, stack))
+        report.update(measure_catalog(sizes))
+    print_table(report)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
