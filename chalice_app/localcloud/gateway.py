@@ -62,6 +62,7 @@ class Gateway:
         domain: str,
         limits: Limits = Limits(),
         static_dir: Optional[str] = None,
+        health_info: Optional[Dict[str, Any]] = None,
     ):
         self.host = host
         self.executor = executor
@@ -70,6 +71,7 @@ class Gateway:
         self.domain = domain
         self.limits = limits
         self.static_dir = static_dir
+        self.health_info = dict(health_info or {})
         self.connections: Dict[str, LiveConnection] = {}
         self._tasks: Set[asyncio.Task] = set()
 
@@ -216,7 +218,12 @@ class Gateway:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"status": "ok", "connections": len(self.connections), "websocket_path": f"/{self.stage}"}
+            {
+                "status": "ok",
+                "connections": len(self.connections),
+                "websocket_path": f"/{self.stage}",
+                **self.health_info,
+            }
         )
 
     async def index(self, request: web.Request) -> web.StreamResponse:

@@ -97,6 +97,7 @@ class LocalStack:
             domain=f"{self.options.host}:{self.options.port}",
             limits=self.options.limits,
             static_dir=self.options.static_dir,
+            health_info={"moto_endpoint": self.moto_url, "chalice_stage": self.options.chalice_stage},
         )
         app = self.gateway.make_app()
         app.router.add_post("/_local/pollers/{action}", self._control_pollers)

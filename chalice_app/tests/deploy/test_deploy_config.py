@@ -18,6 +18,7 @@ def scope_for(stage):
         partition="aws", region="eu-west-1", account="111122223333", app_name=stage.app_name, stage=stage.stage,
         websocket_stage=stage.api_gateway_stage, api_id="abc123defg", queue=settings.queue_name,
         connections_table=settings.connections_table, idempotency_table=settings.idempotency_table,
+        sessions_table=settings.sessions_table, model_id=settings.bedrock_model_id,
     )  # fmt: skip
 
 
@@ -26,6 +27,7 @@ def test_each_stage_is_complete_and_its_policy_allows_what_the_code_calls(name):
     stage = load_stage(name)
     settings = stage.settings("eu-west-1")
     assert settings.assistant_backend in BACKENDS
+    assert stage.environment(PROCESSOR)["ASSISTANT_BACKEND"] == settings.assistant_backend  # never a default
     for function in FUNCTIONS:
         config = stage.function(function)
         assert config.autogen_policy is False
@@ -95,3 +97,25 @@ def test_motopatch_applies_and_restores():
         assert hasattr(ApiGatewayV2Response, "create_deployment")
     assert motopatch.DEPLOYMENTS_PATH not in urls.url_paths
     assert hasattr(ApiGatewayV2Response, "create_deployment") == had
+
+
+@pytest.mark.parametrize(
+    "model_id, arn",
+    [
+        ("amazon.nova-lite-v1:0", "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0"),
+        (
+            "eu.amazon.nova-lite-v1:0",
+            "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.amazon.nova-lite-v1:0",
+        ),
+        (
+            "arn:aws:bedrock:eu-west-1:1:application-inference-profile/x",
+            "arn:aws:bedrock:eu-west-1:1:application-inference-profile/x",
+        ),
+    ],
+)
+def test_bedrock_model_ids_become_the_arn_iam_checks(model_id, arn):
+    scope = scope_for(load_stage("prod"))
+    assert policy.Scope(**{**scope.__dict__, "model_id": model_id}).model_arn() == arn
+    document = json.loads(load_stage("prod").policy_path().read_text())
+    allowed = policy.allows(document, "bedrock:InvokeModelWithResponseStream", arn)
+    assert allowed is (":application-inference-profile/" not in arn)  # the policy names models and profiles only

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Deploy, check or delete one stage of shopping-assistant-api (the pipeline: infra/deploy.py).
+
+    scripts/deploy.py --stage dev                    # preflight, queue+tables, chalice deploy, wiring, checks
+    scripts/deploy.py --stage dev --validate-only    # read-only checks of a deployed stage
+    scripts/deploy.py --stage dev --delete           # chalice delete, then the queue, DLQ and tables
+    scripts/deploy.py --stage chalice-test --endpoint-url http://127.0.0.1:5000   # an emulated AWS (moto)
+
+Exit status: 0 when every check holds (warnings allowed), 1 when one fails, 2 on bad usage.
+"""
+
+import os
+import sys
+
+# Python puts this folder first on sys.path, and some scripts here are named like
+# standard modules (queue.py, token.py): import nothing from it.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+sys.path.insert(0, os.path.dirname(HERE))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from infra import deploy  # noqa: E402
+
+SYMBOLS = {deploy.OK: "ok", deploy.CHANGED: "changed", deploy.WARN: "WARN", deploy.FAIL: "FAIL", deploy.SKIP: "skip"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", required=True, help="a stage of .chalice/config.json: dev, chalice-test, prod")
+    parser.add_argument("--region", help="AWS region (default: the profile's or AWS_DEFAULT_REGION)")
+    parser.add_argument("--profile", help="AWS profile for this script and for chalice")
+    parser.add_argument("--endpoint-url", help="an emulated AWS (a moto server) instead of AWS")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--validate-only", action="store_true", help="change nothing; check the deployed stage")
+    mode.add_argument("--skip-validate", action="store_true", help="deploy without the final checks")
+    mode.add_argument("--delete", action="store_true", help="delete the stage: chalice's resources, queue, tables")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
+    parser.add_argument("--smoke-url", help="WebSocket URL for the smoke test instead of the deployed one")
+    parser.add_argument("--backlog-threshold", type=int, default=10, help="warn at this many waiting messages")
+    parser.add_argument("--keep-data", action="store_true", help="with --delete: keep the queue, DLQ and tables")
+    parser.add_argument("--yes", action="store_true", help="with --delete: confirm deleting prod")
+    parser.add_argument("--project-dir", type=Path, help=argparse.SUPPRESS)  # tests deploy a copy
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    options = deploy.Options(
+        stage=args.stage,
+        mode="delete" if args.delete else "validate" if args.validate_only else "deploy",
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        project_dir=args.project_dir,
+        skip_validate=args.skip_validate,
+        smoke_url=args.smoke_url,
+        backlog_threshold=args.backlog_threshold,
+        keep_data=args.keep_data,
+        yes=args.yes,
+    )
+    # With --json, stdout carries only the report; the progress goes to stderr.
+    out = sys.stderr if args.json else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    def on_step(number: int, total: int, title: str) -> None:
+        say(f"\n[{number}/{total}] {title}")
+
+    def on_check(check: deploy.Check) -> None:
+        say(f"  {SYMBOLS[check.status]:<8} {check.name}: {check.detail}")
+        if check.fix and check.status in (deploy.FAIL, deploy.WARN, deploy.CHANGED):
+            say(f"  {'':<8} -> {check.fix}")
+
+    report = deploy.run(options, on_check=on_check, log=say, on_step=on_step)
+    print_table(report, say)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
+def print_table(report: deploy.Report, say) -> None:
+    rows = [(c.step, c.name, SYMBOLS[c.status], c.detail) for c in report.checks]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("step", "check", "status"))]
+    say("")
+    say(f"{'step':<{widths[0]}}  {'check':<{widths[1]}}  {'status':<{widths[2]}}  detail")
+    for step, name, status, detail in rows:
+        short = detail if len(detail) <= 100 else detail[:97] + "..."
+        say(f"{step:<{widths[0]}}  {name:<{widths[1]}}  {status:<{widths[2]}}  {short}")
+    target = report.endpoint_url or f"account {report.account or '?'}"
+    verdict = "all checks hold" if report.ok else "FAILED: see the checks marked FAIL above"
+    say(f"\nstage {report.stage} ({report.mode}) in {report.region or '?'} on {target}: {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

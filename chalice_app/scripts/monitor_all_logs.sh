@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Follow the logs of every function of a stage, interleaved, each line prefixed with [function].
+#
+#   monitor_all_logs.sh --stage dev [--since 10m] [--region R] [--profile P]   # CloudWatch (aws logs tail)
+#   monitor_all_logs.sh --local [--since 10m] [--lines 20] [--logs-dir DIR]    # the local runtime's files
+#
+# Other options: --functions "websocket_message chat_processor" (default: all four), --no-follow,
+# --app NAME (default shopping-assistant-api). Ctrl-C stops every follower.
+# Against AWS the log groups are /aws/lambda/<app>-<stage>-<function>; the local runtime
+# (make run, stage "local") writes one JSON-lines file per function under logs/, named after
+# the log group: logs/aws-lambda-<app>-<stage>-<function>.jsonl.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+app=shopping-assistant-api
+functions="websocket_connect websocket_message websocket_disconnect chat_processor"
+stage="" since="" region="" profile="" local=0 follow=1 lines=20
+logs_dir="$(dirname "$(dirname "$here")")/logs"
+
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+die() { echo "error: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=${2:?--stage needs a value}; shift 2 ;;
+    --since) since=${2:?--since needs a value, e.g. 10m}; shift 2 ;;
+    --region) region=${2:?}; shift 2 ;;
+    --profile) profile=${2:?}; shift 2 ;;
+    --functions) functions=${2:?}; shift 2 ;;
+    --app) app=${2:?}; shift 2 ;;
+    --local) local=1; shift ;;
+    --logs-dir) logs_dir=${2:?}; shift 2 ;;
+    --lines) lines=${2:?}; shift 2 ;;
+    --no-follow) follow=0; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown option: $1" >&2; usage 2 ;;
+  esac
+done
+
+# Each follower runs in its own process group (set -m), so stopping one group stops its
+# whole pipeline (tail | awk, aws | sed); Ctrl-C or TERM stops them all.
+set -m
+stop() {
+  trap - EXIT INT TERM
+  for pid in $(jobs -p); do kill -- "-$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
+
+# --since 30s|10m|2h|1d -> epoch milliseconds (for the local files' "timestamp").
+since_ms() {
+  local amount=${1%[smhd]} unit=${1##*[0-9]} seconds
+  [[ "$amount" =~ ^[0-9]+$ ]] || die "--since takes a number and s, m, h or d, e.g. 10m (got $1)"
+  case "$unit" in s) seconds=1 ;; m) seconds=60 ;; h) seconds=3600 ;; d) seconds=86400 ;; *) die "--since $1: use s, m, h or d" ;; esac
+  echo $(( ($(date +%s) - amount * seconds) * 1000 ))
+}
+
+follow_cloudwatch() {
+  local fn=$1 group="/aws/lambda/$app-$stage-$1"
+  local args=(logs tail "$group" --format short --since "${since:-10m}")
+  [ "$follow" -eq 1 ] && args+=(--follow)
+  [ -n "$region" ] && args+=(--region "$region")
+  [ -n "$profile" ] && args+=(--profile "$profile")
+  aws "${args[@]}" 2>&1 | sed -u "s/^/[$fn] /"
+}
+
+follow_file() {
+  local fn=$1 file=$2 min_ms=$3 start=$lines line
+  [ "$min_ms" -gt 0 ] && start=+1  # with --since: read the whole file, keep the recent lines
+  local args=(-n "$start")
+  if [ "$follow" -eq 1 ]; then args+=(-F); elif [ ! -f "$file" ]; then return 0; fi
+  # A shell loop, not awk: mawk buffers its input and would sit on new lines.
+  tail "${args[@]}" "$file" 2>/dev/null | while IFS= read -r line; do
+    if [ "$min_ms" -gt 0 ] && [[ "$line" =~ \"timestamp\":\ *([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -lt "$min_ms" ]; then
+      continue
+    fi
+    printf '[%s] %s\n' "$fn" "$line"
+  done
+}
+
+if [ "$local" -eq 1 ]; then
+  stage=${stage:-local}
+  min_ms=0
+  [ -n "$since" ] && min_ms=$(since_ms "$since")
+  [ -d "$logs_dir" ] || [ "$follow" -eq 1 ] || die "no $logs_dir: start the local runtime with make run"
+  echo "following $(echo "$functions" | wc -w) local log files in $logs_dir (stage $stage)" >&2
+  for fn in $functions; do
+    follow_file "$fn" "$logs_dir/aws-lambda-$app-$stage-$fn.jsonl" "$min_ms" &
+  done
+else
+  [ -n "$stage" ] || die "--stage is required (or --local for the local runtime)"
+  [ -n "$since" ] && since_ms "$since" >/dev/null
+  command -v aws >/dev/null 2>&1 || die "the AWS CLI (v2) is not installed: https://docs.aws.amazon.com/cli/ ; or use --local"
+  cli=$(aws --version 2>&1 || true)
+  case "$cli" in aws-cli/2.*) ;; *) die "'aws logs tail' needs the AWS CLI v2, this is: ${cli%% *}" ;; esac
+  echo "following /aws/lambda/$app-$stage-{$(echo $functions | tr ' ' ',')}" >&2
+  for fn in $functions; do
+    follow_cloudwatch "$fn" &
+  done
+fi
+wait
