@@ -9,12 +9,19 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 __all__ = ["MotoServer", "free_port", "die_with_parent"]
 
 PR_SET_PDEATHSIG = 1
+# moto's server, without werkzeug's line per request on stderr: nobody reads those, and a
+# full pipe would block every request thread.
+_QUIET_MAIN = (
+    "import logging, sys; logging.getLogger('werkzeug').setLevel(logging.ERROR); "
+    "from moto.server import main; main(sys.argv[1:])"
+)
 
 
 def die_with_parent() -> None:
@@ -37,22 +44,25 @@ class MotoServer:
         self.host = host
         self.port = port or free_port(host)
         self.process = None
+        self._errors = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30) -> "MotoServer":
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-c", _QUIET_MAIN, "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._errors,
             preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace")[-2000:]
+                self._errors.seek(0)
+                error = self._errors.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"moto server exited at start (port {self.port}): {error}")
             try:
                 urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
@@ -71,3 +81,6 @@ class MotoServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._errors is not None:
+            self._errors.close()
+            self._errors = None
