@@ -171,6 +171,18 @@ def new_products_since(step: int) -> Check:
     return check
 
 
+def cheapest_and_best_of_step(step: int) -> Check:
+    def check(conversation):
+        shown = conversation.said[step].products
+        cheapest = min(shown, key=by_price)["id"]
+        best = max(shown, key=lambda item: (item["rating"], item["review_count"]))["id"]
+        got = _last(conversation).ids
+        assert got == [cheapest, best], f"expected {[cheapest, best]}, got {got}"
+
+    check.__name__ = f"cheapest_and_best_of_step({step})"
+    return check
+
+
 def cart_is(*lines: Tuple[int, int, int]) -> Check:
     """The saved cart holds, for each (step, position, quantity), that many of that product,
     and the reply states the exact total."""
@@ -237,8 +249,8 @@ CASES: List[Case] = [
                                                                       "best rated")])),
     case("most expensive", ("most expensive laptops", [category("laptops"),
                                                        ordered_by(lambda item: -item["price"], "dearest first")])),
-    case("most popular", ("most popular headphones", [category("headphones"),
-                                                      ordered_by(lambda item: -item["review_count"], "most reviewed")])),
+    case("most popular", ("most popular headphones",
+                          [category("headphones"), ordered_by(lambda item: -item["review_count"], "most reviewed")])),
     # What the product is like
     case("waterproof", ("waterproof hiking boots", [category("hiking boots"),
                                                     attribute("waterproof", bool, "waterproof")])),
@@ -283,13 +295,21 @@ CASES: List[Case] = [
     case("pronoun", ("coffee makers under 100", [some_products(2)]),
          ("tell me about the first one", [is_product_of_step(0, 1)]),
          ("add it to my cart", [cart_is((0, 1, 1))])),
+    case("a question about it", ("hiking boots", [some_products(3)]),
+         ("show me the first one", [is_product_of_step(0, 1)]),
+         ("is it waterproof?", [is_product_of_step(0, 1), says(r"^(yes|no), the .* waterproof")])),
+    case("compare by what they are", ("tents", [some_products(3)]),
+         ("compare the cheapest and the best rated", [cheapest_and_best_of_step(0), says("cheapest")])),
+    case("a count is not a position", ("tents", [some_products(3)]),
+         ("order 3 tents", [cart_empty, category("tents")])),
     case("exclude afterwards", ("jackets", [some_products(3)]),
          ("not Columbia", [category("jackets"), brand_is_not("Columbia")])),
     # The cart
     case("cart total", ("tents under 300", [some_products(2)]),
          ("add the first one to my cart", [cart_is((0, 1, 1))]),
          ("add 2 of the second one", [cart_is((0, 1, 1), (0, 2, 2))]),
-         ("show my cart", [cart_is((0, 1, 1), (0, 2, 2)), says(r"3 items")])),
+         ("show my cart", [cart_is((0, 1, 1), (0, 2, 2)), says(r"3 items")]),
+         ("how much is the total?", [cart_is((0, 1, 1), (0, 2, 2))])),
     case("cart remove", ("headphones", [some_products(3)]),
          ("add the second one to my cart", [cart_is((0, 2, 1))]),
          ("put the third one in my cart too", [cart_is((0, 2, 1), (0, 3, 1))]),

@@ -72,17 +72,21 @@ def test_chat_page_end_to_end(stack, page):
     assert received.index("ack") < received.index("status") < received.index("response")
     assert received.count("response") == 1
     cards = assistant.locator(".product")
-    has_products = cards.count() > 0
-    if has_products:
-        first = cards.first
-        sync_api.expect(first.locator(".product-price")).to_contain_text("$")
-        first.get_by_role("button", name="Add to cart").first.click()
-        sync_api.expect(page.locator(".turn.user")).to_have_count(2)
-        sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
-        sync_api.expect(page.locator(".turn.assistant").last).to_contain_text("cart")
+    sync_api.expect(cards.first).to_be_visible()
+    assert 1 <= cards.count() <= 5
+    first = cards.first
+    sync_api.expect(first.locator(".product-price")).to_contain_text("$")
+    sync_api.expect(first.locator(".product-rating")).to_contain_text("★")
+    name = first.locator(".product-name").inner_text()
+    first.get_by_role("button", name=f"Add to cart {name}").click()
+    sync_api.expect(page.locator(".turn.user")).to_have_count(2)
+    sync_api.expect(page.locator(".turn.user").last).to_contain_text(name)
+    sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
+    sync_api.expect(page.locator(".turn.assistant").last).to_contain_text("cart")
+    sync_api.expect(page.locator(".turn.assistant").last).to_contain_text("Total")
 
     os.makedirs(ARTIFACTS, exist_ok=True)
-    page.screenshot(path=os.path.join(ARTIFACTS, "chat-page.png"), full_page=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "chat-page.png"))
 
     # The server drops the connection: the page reconnects by itself and keeps working.
     session_id = page.evaluate("window.chatClient.sessionId")

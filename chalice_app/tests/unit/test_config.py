@@ -33,7 +33,7 @@ def test_defaults_suit_the_local_runtime():
     assert config.heartbeat_seconds == 10.0
     assert config.connection_ttl_seconds == 3 * 3600
     assert config.idempotency_ttl_seconds == 3600
-    assert config.assistant_backend == "echo"
+    assert config.assistant_backend == "catalog"
     assert config.assistant_delay_seconds == 0.0
     assert (config.websocket_domain, config.websocket_stage, config.websocket_endpoint_url) == (None, None, None)
 
@@ -177,7 +177,7 @@ def test_unknown_assistant_backend_names_the_variable():
 
 
 def test_echo_backend_streams_deltas_then_one_reply():
-    events = list(assistant.create(load({})).respond("blue shoes", "s1"))
+    events = list(assistant.create(load({"ASSISTANT_BACKEND": "echo"})).respond("blue shoes", "s1"))
 
     deltas, reply = events[:-1], events[-1]
     assert all(isinstance(event, assistant.Delta) for event in deltas)
