@@ -4,10 +4,11 @@ For each SQS record, in this order:
 
 1. parse the envelope (a malformed one is dropped and logged: retrying cannot fix it);
 2. too old (``MESSAGE_TTL_SECONDS``)? post ``expired`` if the client is there, drop;
-3. run the assistant at most once per ``message_id`` (Powertools idempotency, a
+3. the client is gone (GetConnection answers 410)? drop before any work, never retry;
+4. run the assistant at most once per ``message_id`` (Powertools idempotency, a
    conditional write in DynamoDB): post ``status``, heartbeat while it works,
-   forward ``chunk`` deltas, then exactly one ``response``;
-4. the client is gone (410)? drop, never retry;
+   forward ``chunk`` deltas, then exactly one ``response``; a client that leaves
+   meanwhile (a post answers 410) is dropped the same way;
 5. anything else failed? report the record in ``batchItemFailures`` so SQS retries
    only it; on the last allowed attempt post ``processing_failed`` first.
 
@@ -64,6 +65,10 @@ def handle_record(record: SQSRecord) -> None:
         )
         delivered = api.try_post(envelope.connection_id, frame)
         _drop(envelope, "expired", age_ms=age_ms, client_told=delivered)
+        return
+    if not api.is_connected(envelope.connection_id):
+        # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
+        _drop(envelope, "connection gone")
         return
     attempt = int(record.attributes.approximate_receive_count or 1)
     try:

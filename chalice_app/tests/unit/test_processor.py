@@ -5,7 +5,7 @@ import time
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 from chalice.local import LambdaContext
 
 from chalicelib import assistant, aws, processor, protocol
@@ -158,12 +158,13 @@ def test_gone_exception_from_botocore_is_dropped(client, mock_aws, caplog):
     """The same, with the real botocore client raising GoneException (HTTP 410)."""
     envelope = make_envelope(new_connection_id())
     with Stubber(aws.client("apigatewaymanagementapi", ENDPOINT)) as stubber:
+        # The processor asks GetConnection first: a gone client costs no claim and no work.
         stubber.add_client_error(
-            "post_to_connection",
+            "get_connection",
             service_error_code="GoneException",
             service_message="",
             http_status_code=410,
-            expected_params={"ConnectionId": envelope.connection_id, "Data": ANY},
+            expected_params={"ConnectionId": envelope.connection_id},
         )
 
         payload = run(client, sqs_record(envelope))
