@@ -5,6 +5,7 @@ and lets a test or ``make run`` start as many isolated clouds as it likes.
 """
 
 import ctypes
+import os
 import signal
 import socket
 import subprocess
@@ -16,12 +17,7 @@ import urllib.request
 __all__ = ["MotoServer", "free_port", "die_with_parent"]
 
 PR_SET_PDEATHSIG = 1
-# moto's server, without werkzeug's line per request on stderr: nobody reads those, and a
-# full pipe would block every request thread.
-_QUIET_MAIN = (
-    "import logging, sys; logging.getLogger('werkzeug').setLevel(logging.ERROR); "
-    "from moto.server import main; main(sys.argv[1:])"
-)
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def die_with_parent() -> None:
@@ -53,10 +49,11 @@ class MotoServer:
     def start(self, timeout: float = 30) -> "MotoServer":
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _QUIET_MAIN, "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "localcloud.motomain", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=self._errors,
             preexec_fn=die_with_parent,
+            cwd=PROJECT_DIR,  # so that ``-m localcloud.motomain`` resolves
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
