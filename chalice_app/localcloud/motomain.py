@@ -4,18 +4,23 @@
 - A fast clock for SQS: moto computes "now" through datetime conversions several
   times per message on every ReceiveMessage, which made one receive take ~0.4 s
   with 500 messages queued (measured). ``time.time()`` gives the same value.
+- One ReceiveMessage at a time per queue: moto's receive is not atomic, so two
+  concurrent pollers could both take the same message (seen under load).
 
     python -m localcloud.motomain -H 127.0.0.1 -p 5000
 """
 
 import logging
 import sys
+import threading
 import time
+from collections import defaultdict
+from typing import Dict
 
 import moto.sqs.models as sqs_models
 from moto.server import main
 
-__all__ = ["apply_fast_sqs_clock", "run"]
+__all__ = ["apply_fast_sqs_clock", "serialize_receives", "run"]
 
 
 def apply_fast_sqs_clock() -> None:
@@ -31,9 +36,21 @@ def apply_fast_sqs_clock() -> None:
     sqs_models.unix_time_millis = unix_time_millis
 
 
+def serialize_receives() -> None:
+    original = sqs_models.SQSBackend.receive_message
+    locks: Dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def receive_message(self, queue_name, *args, **kwargs):
+        with locks[f"{self.account_id}/{self.region_name}/{queue_name}"]:
+            return original(self, queue_name, *args, **kwargs)
+
+    sqs_models.SQSBackend.receive_message = receive_message
+
+
 def run(argv=None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     apply_fast_sqs_clock()
+    serialize_receives()
     main(argv)
 
 
