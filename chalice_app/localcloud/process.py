@@ -86,6 +86,22 @@ class LocalStackProcess:
                     lines += [json.loads(line) for line in handle if line.strip()]
         return lines
 
+    def aws_client(self, service: str):
+        """A boto3 client for this stack's moto server (or, for ``apigatewaymanagementapi``,
+        its @connections API), with the emulator's placeholder credentials."""
+        import boto3
+
+        endpoint = self.management_url if service == "apigatewaymanagementapi" else self.moto_url
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def connection_ids(self, table: str = "shopping-assistant-connections") -> Dict[str, Any]:
+        """The connections table, by connection id (how a test learns a client's id)."""
+        items = self.aws_client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+        return {item["connection_id"]["S"]: item for item in items}
+
     def stop(self) -> int:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)

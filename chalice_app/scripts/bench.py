@@ -167,12 +167,7 @@ def post(stack: LocalStackProcess, action: str) -> None:
 
 
 def queue_depth(stack: LocalStackProcess) -> int:
-    import boto3
-
-    sqs = boto3.client(
-        "sqs", endpoint_url=stack.moto_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
+    sqs = stack.aws_client("sqs")
     url = sqs.get_queue_url(QueueName="ChatProcessingQueue")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

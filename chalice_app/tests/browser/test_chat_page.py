@@ -3,7 +3,6 @@
 import os
 import shutil
 
-import boto3
 import pytest
 
 from tests.support import REPO_DIR, LocalStackProcess
@@ -47,14 +46,6 @@ def page(stack):
         browser.close()
 
 
-def connection_ids(stack):
-    dynamodb = boto3.client(
-        "dynamodb", endpoint_url=stack.moto_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-    return [item["connection_id"]["S"] for item in dynamodb.scan(TableName="shopping-assistant-connections")["Items"]]
-
-
 def send(page, text):
     page.get_by_label("Message to the shopping assistant").fill(text)
     page.keyboard.press("Enter")
@@ -90,11 +81,8 @@ def test_chat_page_end_to_end(stack, page):
 
     # The server drops the connection: the page reconnects by itself and keeps working.
     session_id = page.evaluate("window.chatClient.sessionId")
-    for connection_id in connection_ids(stack):
-        boto3.client(
-            "apigatewaymanagementapi", endpoint_url=stack.management_url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        ).delete_connection(ConnectionId=connection_id)
+    for connection_id in stack.connection_ids():
+        stack.aws_client("apigatewaymanagementapi").delete_connection(ConnectionId=connection_id)
     sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
     turns_before = page.locator(".turn.user").count()

@@ -5,7 +5,6 @@ import asyncio
 import json
 import time
 
-import boto3
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -22,25 +21,11 @@ def stack():
 
 
 def management_client(stack):
-    return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.management_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack.aws_client("apigatewaymanagementapi")
 
 
 def connection_ids(stack):
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    items = dynamodb.scan(TableName="shopping-assistant-connections")["Items"]
-    return {item["connection_id"]["S"]: item for item in items}
+    return stack.connection_ids()
 
 
 async def connect_and_identify(stack, **kwargs):

@@ -14,7 +14,6 @@ import uuid
 from collections import Counter, defaultdict
 from typing import Dict, List
 
-import boto3
 import pytest
 import websockets
 
@@ -129,10 +128,7 @@ def assert_accounted(report: dict, expect_acked: int):
 
 
 def queue_depths(stack) -> Dict[str, int]:
-    sqs = boto3.client(
-        "sqs", endpoint_url=stack.moto_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
+    sqs = stack.aws_client("sqs")
     depths = {}
     for name in ("ChatProcessingQueue", "ChatProcessingQueue-dlq"):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
