@@ -1,14 +1,12 @@
 """Assistant-suite fixtures: a clean app environment, moto for the sessions table,
 and a ``Conversation`` that talks to an assistant the way chat_processor does."""
 
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 import boto3
-import botocore.session
 import moto
 import pytest
 
@@ -17,66 +15,15 @@ from chalicelib.assistant.catalog import CatalogAssistant
 from chalicelib.config import load, settings
 from chalicelib.sessions import SessionState, SessionStore
 from infra import bootstrap
-from tests.conftest import REGION, clear_caches
-
-# Every variable chalicelib.config reads, plus what would redirect boto3 elsewhere.
-APP_ENV_VARS = (
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "CHAT_QUEUE_NAME",
-    "CHAT_QUEUE_URL",
-    "CONNECTIONS_TABLE",
-    "IDEMPOTENCY_TABLE",
-    "SESSIONS_TABLE",
-    "SQS_BATCH_SIZE",
-    "MAX_RECEIVE_COUNT",
-    "MESSAGE_TTL_SECONDS",
-    "HEARTBEAT_SECONDS",
-    "CONNECTION_TTL_SECONDS",
-    "IDEMPOTENCY_TTL_SECONDS",
-    "ASSISTANT_BACKEND",
-    "ASSISTANT_DELAY_SECONDS",
-    "BEDROCK_MODEL_ID",
-    "BEDROCK_MAX_TOKENS",
-    "BEDROCK_TEMPERATURE",
-    "SESSION_TTL_SECONDS",
-    "SESSION_HISTORY_LIMIT",
-    "WEBSOCKET_DOMAIN",
-    "WEBSOCKET_STAGE",
-    "WEBSOCKET_ENDPOINT_URL",
-    "AUTH_API_KEYS",
-    "AUTH_TOKEN_SECRET",
-    "RATE_LIMIT_MESSAGES",
-    "RATE_LIMIT_WINDOW_SECONDS",
-    "POWERTOOLS_IDEMPOTENCY_DISABLED",
+from tests.app_fixtures import (  # noqa: E402,F401 (fixtures are found by name)
+    capture_app_logs,
+    clean_app_env,
+    client,
+    frames,
+    set_env,
+    shared_botocore_loader,
 )
-
-
-@pytest.fixture(scope="package", autouse=True)
-def shared_botocore_loader():
-    """One botocore data loader for all sessions: the app makes a Session per client and
-    the caches are reset per test, so each would re-parse botocore's JSON models."""
-    loaders = {}
-    original = botocore.session.create_loader
-
-    def create_loader(search_path_string=None):
-        if search_path_string not in loaders:
-            loaders[search_path_string] = original(search_path_string)
-        return loaders[search_path_string]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", create_loader)
-        yield
-
-
-@pytest.fixture(autouse=True)
-def clean_app_env(monkeypatch, fresh_caches):
-    """Tests start from the documented defaults, whatever the shell exported."""
-    for name in APP_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(name)
-    clear_caches()
+from tests.conftest import REGION
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,14 @@ from the SQS queue (Chalice's test client, moto), frames captured at the Managem
 
 import json
 
-import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
-from chalice.test import Client
 
-from chalicelib import aws, management, protocol
+from chalicelib import aws, protocol
 from chalicelib.assistant.bedrock.assistant import BedrockAssistant
 from chalicelib.sessions import SessionStore
 from tests.conftest import clear_caches
 from tests.unit.support import (
-    FrameRecorder,
     drain_queue,
     make_envelope,
     new_connection_id,
@@ -25,26 +22,6 @@ from tests.unit.support import (
 
 PRODUCT_FIELDS = {"id", "name", "brand", "category", "price", "currency", "rating", "review_count", "attributes",
                   "description"}
-
-
-@pytest.fixture
-def client(tmp_path):
-    from app import app
-
-    return Client(app, project_dir=str(tmp_path))  # no .chalice/config.json: no stage variables leak in
-
-
-@pytest.fixture
-def frames(monkeypatch) -> FrameRecorder:
-    recorder = FrameRecorder()
-    original_init = management.ManagementApi.__init__
-
-    def init(self, endpoint: str) -> None:
-        original_init(self, endpoint)
-        self._client = recorder.client_for(endpoint)
-
-    monkeypatch.setattr(management.ManagementApi, "__init__", init)
-    return recorder
 
 
 def chat(client, mock_aws, message: str, session_id: str):
