@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 from chalicelib import aws
 from chalicelib.config import settings
 
-__all__ = ["register", "forget", "lookup"]
+__all__ = ["register", "forget"]
 
 
 def _table_name() -> str:
@@ -39,12 +39,3 @@ def register(
 def forget(connection_id: str) -> None:
     aws.client("dynamodb").delete_item(TableName=_table_name(), Key={"connection_id": {"S": connection_id}})
 
-
-def lookup(connection_id: str) -> Optional[Dict[str, Any]]:
-    found = aws.client("dynamodb").get_item(
-        TableName=_table_name(), Key={"connection_id": {"S": connection_id}}, ConsistentRead=True
-    )
-    item = found.get("Item")
-    if item is None:
-        return None
-    return {key: next(iter(value.values())) for key, value in item.items()}

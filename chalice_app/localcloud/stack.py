@@ -130,7 +130,11 @@ class LocalStack:
             return web.json_response({"message": "use /_local/pollers/stop or /_local/pollers/start"}, status=404)
         for poller in self.pollers:
             await asyncio.to_thread(poller.stop if action == "stop" else poller.start)
-        return web.json_response({"pollers": [{"running": poller.running} for poller in self.pollers]})
+        states = [
+            {"running": poller.running, "invocations": poller.invocations, "deleted": poller.deleted}
+            for poller in self.pollers
+        ]
+        return web.json_response({"pollers": states})
 
     # --- steps -------------------------------------------------------------
 
