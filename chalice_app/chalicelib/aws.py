@@ -21,6 +21,9 @@ _CLIENT_CONFIG = Config(
     max_pool_connections=64,
 )
 
+# A model can think for a while before its first token; 10 s would cut its stream off.
+_SLOW_SERVICES = {"bedrock-runtime": _CLIENT_CONFIG.merge(Config(read_timeout=120))}
+
 _clients: Dict[Tuple[str, Optional[str]], Any] = {}
 _lock = threading.Lock()
 
@@ -38,7 +41,7 @@ def client(service_name: str, endpoint_url: Optional[str] = None) -> Any:
                 service_name,
                 region_name=settings().region,
                 endpoint_url=endpoint_url,
-                config=_CLIENT_CONFIG,
+                config=_SLOW_SERVICES.get(service_name, _CLIENT_CONFIG),
             )
         return _clients[key]
 
