@@ -158,3 +158,27 @@ def test_port_in_use_gets_a_clear_message():
             second.start(timeout=30)
         assert "already in use" in str(failed.value)
         assert second.process.returncode == 2
+
+
+def test_token_auth_refuses_the_upgrade_and_accepts_a_signed_token():
+    from websockets.exceptions import InvalidStatus
+
+    from chalicelib import auth
+
+    secret = "integration-test-secret-not-a-credential"
+    with LocalStackProcess(extra_args=["--env", f"AUTH_TOKEN_SECRET={secret}", "--quiet"]) as stack:
+
+        async def scenario():
+            for query, status in (("", 401), ("?token=forged", 403)):
+                with pytest.raises(InvalidStatus) as refused:
+                    await websockets.connect(stack.websocket_url + query)
+                assert refused.value.response.status_code == status
+            assert stack.connection_ids() == {}  # no record: nothing but $connect ran
+            token = auth.sign(secret, "shopper-1", ttl_seconds=60)
+            async with websockets.connect(f"{stack.websocket_url}?token={token}") as ws:
+                await ws.send(json.dumps({"action": "ping"}))
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "pong"
+
+        asyncio.run(scenario())
+        message_runs = [line for line in stack.log_lines("websocket_message") if line["type"] == "START"]
+        assert len(message_runs) == 1  # only the authorised client's ping
