@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deploy, check or delete one stage of shopping-assistant-api (the pipeline: infra/deploy.py).
+"""Deploy, check or delete one stage of shopping-assistant-api (the pipeline: infra/deploy/).
 
     scripts/deploy.py --stage dev                    # preflight, queue+tables, chalice deploy, wiring, checks
     scripts/deploy.py --stage dev --validate-only    # read-only checks of a deployed stage
