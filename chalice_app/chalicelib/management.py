@@ -12,7 +12,6 @@ Exceptions::
                        never worth a retry.
 """
 
-import logging
 from typing import Any, Dict, Optional
 
 from botocore.exceptions import ClientError
@@ -22,7 +21,6 @@ from chalicelib.config import settings
 
 __all__ = ["ConnectionGone", "ManagementApi", "endpoint_url", "for_endpoint"]
 
-log = logging.getLogger(__name__)
 
 
 class ConnectionGone(Exception):

@@ -18,7 +18,6 @@ timeout and maximum connection duration (close 1001).
 import asyncio
 import base64
 import contextlib
-import logging
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from localcloud.host import FunctionHost, InvocationError
 
 __all__ = ["Limits", "Gateway"]
 
-log = logging.getLogger("localcloud")
 WATCHDOG = web.AppKey("watchdog", asyncio.Task)
 
 
