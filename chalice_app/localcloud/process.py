@@ -102,6 +102,20 @@ class LocalStackProcess:
         items = self.aws_client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
         return {item["connection_id"]["S"]: item for item in items}
 
+    def queue_depths(self, queue_name: str = "ChatProcessingQueue") -> Dict[str, int]:
+        """Messages waiting or in flight, for the queue and its DLQ, by queue name."""
+        from infra import queues
+
+        sqs = self.aws_client("sqs")
+        depths = [queues.depth(sqs, url) for url in queues.queue_urls(sqs, queue_name).values()]
+        return {depth.name: depth.visible + depth.in_flight for depth in depths}
+
+    def control_pollers(self, action: str) -> Dict[str, Any]:
+        """Stop or start the emulated SQS event source (``/_local/pollers/stop|start``)."""
+        request = urllib.request.Request(f"{self.http_url}/_local/pollers/{action}", method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
     def stop(self) -> int:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)

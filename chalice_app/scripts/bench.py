@@ -21,7 +21,6 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-import urllib.request  # noqa: E402
 from typing import Dict, List, Optional  # noqa: E402
 
 import websockets  # noqa: E402
@@ -141,7 +140,7 @@ def rss_mb(pid: Optional[int]) -> float:
 
 def backlog_drain(stack: LocalStackProcess, count: int) -> Dict[str, float]:
     """Messages from clients that left: how fast chat_processor clears them."""
-    post(stack, "stop")
+    stack.control_pollers("stop")
 
     async def fill():
         ws = await websockets.connect(stack.websocket_url, max_queue=None)
@@ -154,23 +153,11 @@ def backlog_drain(stack: LocalStackProcess, count: int) -> Dict[str, float]:
 
     asyncio.run(fill())
     started = time.perf_counter()
-    post(stack, "start")
-    while queue_depth(stack) > 0:
+    stack.control_pollers("start")
+    while stack.queue_depths()["ChatProcessingQueue"] > 0:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     return {"messages": count, "seconds": elapsed, "messages_per_second": count / elapsed}
-
-
-def post(stack: LocalStackProcess, action: str) -> None:
-    request = urllib.request.Request(f"{stack.http_url}/_local/pollers/{action}", method="POST")
-    urllib.request.urlopen(request, timeout=60).close()
-
-
-def queue_depth(stack: LocalStackProcess) -> int:
-    sqs = stack.aws_client("sqs")
-    url = sqs.get_queue_url(QueueName="ChatProcessingQueue")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 # --- the baseline: a bare websockets ping/pong server --------------------------------

@@ -9,7 +9,6 @@ frame or one logged drop, and nothing has two.
 import asyncio
 import json
 import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from typing import Dict, List
@@ -127,24 +126,6 @@ def assert_accounted(report: dict, expect_acked: int):
     assert report["terminal"] + report["dropped"] == report["acked"], report
 
 
-def queue_depths(stack) -> Dict[str, int]:
-    sqs = stack.aws_client("sqs")
-    depths = {}
-    for name in ("ChatProcessingQueue", "ChatProcessingQueue-dlq"):
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-    return depths
-
-
-def control_pollers(stack, action: str):
-    request = urllib.request.Request(f"{stack.http_url}/_local/pollers/{action}", method="POST")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.load(response)
-
-
 async def open_clients(stack, count: int) -> List[ChatClient]:
     return list(await asyncio.gather(*(ChatClient(stack.websocket_url).open() for _ in range(count))))
 
@@ -197,14 +178,14 @@ def test_failing_assistant_retries_then_answers_or_ends_in_processing_failed():
             [terminal] = client.terminals(client.acks[client_id])
             assert (terminal["type"], terminal["code"]) == ("error", "processing_failed")
         deadline = time.monotonic() + 20
-        while queue_depths(stack)["ChatProcessingQueue-dlq"] < 3 and time.monotonic() < deadline:
+        while stack.queue_depths()["ChatProcessingQueue-dlq"] < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert queue_depths(stack) == {"ChatProcessingQueue": 0, "ChatProcessingQueue-dlq": 3}
+        assert stack.queue_depths() == {"ChatProcessingQueue": 0, "ChatProcessingQueue-dlq": 3}
 
 
 def test_crash_mid_batch_redelivers_only_the_failed_records():
     with LocalStackProcess(extra_args=stack_args(pollers=1, SQS_BATCH_SIZE="5")) as stack:
-        control_pollers(stack, "stop")  # let full batches build up
+        stack.control_pollers("stop")  # let full batches build up
 
         async def scenario():
             [client] = await open_clients(stack, 1)
@@ -212,7 +193,7 @@ def test_crash_mid_batch_redelivers_only_the_failed_records():
             for text in texts:
                 await client.send(text)
             await client.wait_for_acks(20)
-            control_pollers(stack, "start")
+            stack.control_pollers("start")
             report = await asyncio.to_thread(Ledger(stack, [client]).settle)
             await client.close()
             return client, report
@@ -253,7 +234,7 @@ def test_clients_that_leave_are_dropped_without_retries():
         assert report["dropped"] > 0
         reports = [line for line in stack.log_lines("chat_processor") if line["type"] == "REPORT"]
         assert not any(line["error"] for line in reports)
-        assert queue_depths(stack) == {"ChatProcessingQueue": 0, "ChatProcessingQueue-dlq": 0}
+        assert stack.queue_depths() == {"ChatProcessingQueue": 0, "ChatProcessingQueue-dlq": 0}
 
 
 def test_poller_restart_mid_load_loses_nothing():
@@ -264,9 +245,9 @@ def test_poller_restart_mid_load_loses_nothing():
             for round_number in range(3):
                 sends = (c.send(f"slow=0.05 round {round_number} {i}") for c in clients for i in range(5))
                 await asyncio.gather(*sends)
-                await asyncio.to_thread(control_pollers, stack, "stop")
+                await asyncio.to_thread(stack.control_pollers, "stop")
                 await asyncio.sleep(0.3)
-                await asyncio.to_thread(control_pollers, stack, "start")
+                await asyncio.to_thread(stack.control_pollers, "start")
             for client in clients:
                 await client.wait_for_acks(15)
             report = await asyncio.to_thread(Ledger(stack, clients).settle)
@@ -283,7 +264,7 @@ def test_backlog_from_closed_connections_does_not_delay_a_new_client():
     # Batches of 10 make each gone record cost one GetConnection and a tenth of a receive
     # and delete: the setting to use when stale backlogs are expected.
     with LocalStackProcess(extra_args=stack_args(pollers=4, visibility_timeout=30, SQS_BATCH_SIZE="10")) as stack:
-        control_pollers(stack, "stop")
+        stack.control_pollers("stop")
 
         async def scenario():
             gone = await open_clients(stack, 20)
@@ -291,7 +272,7 @@ def test_backlog_from_closed_connections_does_not_delay_a_new_client():
             for client in gone:
                 await client.wait_for_acks(50)
                 await client.close()
-            control_pollers(stack, "start")
+            stack.control_pollers("start")
             [fresh] = await open_clients(stack, 1)
             started = time.perf_counter()
             await fresh.send("am I answered?")
@@ -314,7 +295,7 @@ def test_backlog_from_closed_connections_does_not_delay_a_new_client():
 
 def test_messages_older_than_the_ttl_are_not_processed():
     with LocalStackProcess(extra_args=stack_args(MESSAGE_TTL_SECONDS="1")) as stack:
-        control_pollers(stack, "stop")
+        stack.control_pollers("stop")
 
         async def scenario():
             [client] = await open_clients(stack, 1)
@@ -322,7 +303,7 @@ def test_messages_older_than_the_ttl_are_not_processed():
                 await client.send(f"too late {i}")
             await client.wait_for_acks(5)
             await asyncio.sleep(1.5)
-            control_pollers(stack, "start")
+            stack.control_pollers("start")
             report = await asyncio.to_thread(Ledger(stack, [client]).settle)
             await client.close()
             return client, report
