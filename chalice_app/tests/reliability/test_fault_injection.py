@@ -130,6 +130,20 @@ async def open_clients(stack, count: int) -> List[ChatClient]:
     return list(await asyncio.gather(*(ChatClient(stack.websocket_url).open() for _ in range(count))))
 
 
+async def queue_then_release(stack, texts: List[str], hold_seconds: float = 0):
+    """One client queues ``texts`` while the poller is stopped; after ``hold_seconds`` the
+    poller starts and every message is accounted for."""
+    [client] = await open_clients(stack, 1)
+    for text in texts:
+        await client.send(text)
+    await client.wait_for_acks(len(texts))
+    await asyncio.sleep(hold_seconds)
+    await asyncio.to_thread(stack.control_pollers, "start")
+    report = await asyncio.to_thread(Ledger(stack, [client]).settle)
+    await client.close()
+    return client, report
+
+
 def print_report(name, report):
     print(f"{name}: {report}")
 
@@ -187,18 +201,8 @@ def test_crash_mid_batch_redelivers_only_the_failed_records():
     with LocalStackProcess(extra_args=stack_args(pollers=1, SQS_BATCH_SIZE="5")) as stack:
         stack.control_pollers("stop")  # let full batches build up
 
-        async def scenario():
-            [client] = await open_clients(stack, 1)
-            texts = [f"fail-once {i}" if i % 5 == 2 else f"fine {i}" for i in range(20)]
-            for text in texts:
-                await client.send(text)
-            await client.wait_for_acks(20)
-            stack.control_pollers("start")
-            report = await asyncio.to_thread(Ledger(stack, [client]).settle)
-            await client.close()
-            return client, report
-
-        client, report = asyncio.run(scenario())
+        texts = [f"fail-once {i}" if i % 5 == 2 else f"fine {i}" for i in range(20)]
+        client, report = asyncio.run(queue_then_release(stack, texts))
         assert_accounted(report, 20)
         starts = Counter()
         for message_id, frames in client.frames.items():
@@ -297,18 +301,8 @@ def test_messages_older_than_the_ttl_are_not_processed():
     with LocalStackProcess(extra_args=stack_args(MESSAGE_TTL_SECONDS="1")) as stack:
         stack.control_pollers("stop")
 
-        async def scenario():
-            [client] = await open_clients(stack, 1)
-            for i in range(5):
-                await client.send(f"too late {i}")
-            await client.wait_for_acks(5)
-            await asyncio.sleep(1.5)
-            stack.control_pollers("start")
-            report = await asyncio.to_thread(Ledger(stack, [client]).settle)
-            await client.close()
-            return client, report
-
-        client, report = asyncio.run(scenario())
+        texts = [f"too late {i}" for i in range(5)]
+        client, report = asyncio.run(queue_then_release(stack, texts, hold_seconds=1.5))
         assert_accounted(report, 5)
         for message_id in client.acks.values():
             assert [f["type"] for f in client.frames[message_id]] == ["ack", "error"]
