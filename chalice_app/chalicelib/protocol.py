@@ -25,6 +25,8 @@ __all__ = [
     "RATE_LIMITED",
     "PROCESSING_FAILED",
     "EXPIRED",
+    "INTERNAL_ERROR",
+    "SERVICE_UNAVAILABLE",
     "TERMINAL_TYPES",
     "ProtocolError",
     "Ping",
@@ -51,6 +53,10 @@ RATE_LIMITED = "rate_limited"
 # Terminal error codes for one acknowledged message.
 PROCESSING_FAILED = "processing_failed"
 EXPIRED = "expired"
+# The handler failed in a way the client cannot fix; the frame is still answered.
+INTERNAL_ERROR = "internal_error"
+# The service behind the gateway is down (the local runtime lost its AWS emulator).
+SERVICE_UNAVAILABLE = "service_unavailable"
 
 # A message ends with exactly one frame of these types.
 TERMINAL_TYPES = ("response", "error")
