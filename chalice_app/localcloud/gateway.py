@@ -10,6 +10,9 @@ One aiohttp server on loopback serves, for stage ``api``:
   real boto3 client and the AWS CLI work against it unchanged.
 - ``GET /health``: readiness, for scripts and tests.
 
+``localcloud.guard`` decides who may call each of these (loopback Host, no cross-site
+Origin, SigV4 on ``@connections``) and sets every response's security headers.
+
 Handlers run in a thread pool (a slow Lambda never stalls other connections).
 API Gateway's limits are enforced: frame and message size (close 1009), idle
 timeout and maximum connection duration (close 1001).
@@ -26,6 +29,7 @@ from typing import Any, Dict, Optional, Set
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from localcloud import guard
 from localcloud.events import ConnectionInfo, new_connection_id, websocket_event
 from localcloud.host import FunctionHost, InvocationError
 
@@ -73,8 +77,10 @@ class Gateway:
         self.connections: Dict[str, LiveConnection] = {}
         self._tasks: Set[asyncio.Task] = set()
 
-    def make_app(self) -> web.Application:
+    def make_app(self, local_token: Optional[str] = None) -> web.Application:
+        """The aiohttp app; ``local_token`` opens the ``/_local/*`` routes the stack adds."""
         app = web.Application(client_max_size=self.limits.message_bytes + 1024)
+        guard.install(app, self.stage, local_token)
         base = f"/{self.stage}"
         app.router.add_get(base, self.websocket)
         app.router.add_get(base + "/", self.websocket)

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional
 
+from localcloud.guard import LOCAL_TOKEN_HEADER
 from localcloud.motoserver import die_with_parent, free_port
 
 __all__ = ["LocalStackProcess", "LOCAL_SCRIPT"]
@@ -36,6 +37,7 @@ class LocalStackProcess:
         self.process: Optional[subprocess.Popen] = None
         self.output_path = os.path.join(self.log_dir, "console.txt")
         self.moto_url: Optional[str] = None
+        self.local_token: Optional[str] = None  # for /_local/*, read from the console
 
     @property
     def http_url(self) -> str:
@@ -61,9 +63,12 @@ class LocalStackProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"local stack exited with {self.process.returncode}:\n{self.console()}")
-            if "Ready." in self.console():
-                match = re.search(r"Moto \(AWS APIs\): (\S+)", self.console())
+            console = self.console()
+            if "Ready." in console:
+                match = re.search(r"Moto \(AWS APIs\): (\S+)", console)
                 self.moto_url = match.group(1) if match else None
+                match = re.search(r"Local control: +\S+ \(token: (\S+)\)", console)
+                self.local_token = match.group(1) if match else None
                 return self
             time.sleep(0.1)
         self.stop()
@@ -93,8 +98,11 @@ class LocalStackProcess:
 
         endpoint = self.management_url if service == "apigatewaymanagementapi" else self.moto_url
         return boto3.client(
-            service, endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
 
     def connection_ids(self, table: str = "shopping-assistant-connections") -> Dict[str, Any]:
@@ -112,7 +120,11 @@ class LocalStackProcess:
 
     def control_pollers(self, action: str) -> Dict[str, Any]:
         """Stop or start the emulated SQS event source (``/_local/pollers/stop|start``)."""
-        request = urllib.request.Request(f"{self.http_url}/_local/pollers/{action}", method="POST")
+        request = urllib.request.Request(
+            f"{self.http_url}/_local/pollers/{action}",
+            method="POST",
+            headers={LOCAL_TOKEN_HEADER: self.local_token or ""},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response)
 

@@ -9,6 +9,7 @@ the queue at import time), and the gateway listens before the poller posts.
 
 import asyncio
 import os
+import secrets
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class LocalStack:
         self.gateway: Optional[Gateway] = None
         self._runner: Optional[web.AppRunner] = None
         self.resources = None
+        # Opens /_local/* for this run only; printed on the console (describe()).
+        self.local_token = secrets.token_urlsafe(24)
 
     # --- URLs --------------------------------------------------------------
 
@@ -99,7 +102,7 @@ class LocalStack:
             static_dir=self.options.static_dir,
             health_info={"moto_endpoint": self.moto_url, "chalice_stage": self.options.chalice_stage},
         )
-        app = self.gateway.make_app()
+        app = self.gateway.make_app(local_token=self.local_token)
         app.router.add_post("/_local/pollers/{action}", self._control_pollers)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -124,7 +127,8 @@ class LocalStack:
 
     async def _control_pollers(self, request: web.Request) -> web.Response:
         """``POST /_local/pollers/stop|start``: pause the event source mapping, as
-        disabling it in Lambda would (fault-injection tests and demos use it)."""
+        disabling it in Lambda would (fault-injection tests and demos use it). The guard
+        lets it through only with the run's ``X-Local-Token`` and no cross-site Origin."""
         action = request.match_info["action"]
         if action not in ("stop", "start"):
             return web.json_response({"message": "use /_local/pollers/stop or /_local/pollers/start"}, status=404)
@@ -203,6 +207,7 @@ class LocalStack:
             lines.append(f"Chat page:       {self.http_url}/")
         lines += [
             f"Health:          {self.http_url}/health",
+            f"Local control:   {self.http_url}/_local (token: {self.local_token})",
             f"Moto (AWS APIs): {self.moto_url}",
             f"Logs:            {self.options.log_dir}/",
         ]
