@@ -1,5 +1,6 @@
 // The chat page: one WebSocket to the shopping assistant (wire protocol v1, docs/protocol.md).
 // No build step. Works against the local runtime (same host) or a deployed stack (?ws=wss://…).
+// No inline script or style: the server's Content-Security-Policy allows only files from /static.
 "use strict";
 
 const KEEPALIVE_MS = 60_000;      // API Gateway closes connections idle for 10 minutes
@@ -21,6 +22,7 @@ const composer = $("composer");
 const input = $("message");
 
 const client = {
+  url: null,               // the WebSocket server, chosen once (see websocketUrl)
   ws: null,
   state: "connecting",
   attempts: 0,
@@ -39,9 +41,32 @@ function setState(state, text) {
   connectionLabel.textContent = text;
 }
 
+// ?ws= decides where the whole conversation goes, so a link must not pick any server:
+// loopback and API Gateway's own hosts are used directly, anything else only once the
+// user agrees (the server's CSP connect-src allows ws: and wss: for that reason).
+const API_GATEWAY_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$/;
+const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+
+function linkedServer(given) {
+  let url;
+  try { url = new URL(given); } catch (_) { return { url: null }; }
+  if ((url.protocol !== "ws:" && url.protocol !== "wss:") || url.username || url.password) return { url: null };
+  const direct = LOOPBACK_HOSTS.includes(url.hostname) ||
+    (url.protocol === "wss:" && !url.port && API_GATEWAY_HOST.test(url.hostname));
+  return { url: url.href, direct };
+}
+
 async function websocketUrl() {
   const given = new URLSearchParams(location.search).get("ws");
-  if (given) return given;
+  if (given !== null) {
+    const { url, direct } = linkedServer(given);
+    if (!url) return null;
+    const host = new URL(url).host;
+    const agreed = direct || window.confirm(
+      `This link wants the chat to connect to ${host}.\n\n` +
+      `Everything you type would be sent to that server. Connect to ${host}?`);
+    return agreed ? url : null;
+  }
   let path = "/api";
   try {
     const health = await (await fetch("/health")).json();
@@ -51,9 +76,17 @@ async function websocketUrl() {
   return `${scheme}://${location.host}${path}`;
 }
 
-async function connect() {
-  const url = await websocketUrl();
-  const ws = new WebSocket(url);
+async function start() {
+  client.url = await websocketUrl();
+  if (!client.url) {
+    setState("blocked", "Not connected: the server in this link was not allowed");
+    return;
+  }
+  connect();
+}
+
+function connect() {
+  const ws = new WebSocket(client.url);
   client.ws = ws;
   ws.addEventListener("open", () => {
     client.attempts = 0;
@@ -229,5 +262,5 @@ input.addEventListener("keydown", (event) => {
   }
 });
 
-connect();
+start();
 input.focus();

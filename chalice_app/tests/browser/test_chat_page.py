@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from urllib.parse import quote
 
 import pytest
 
@@ -95,7 +96,7 @@ def test_chat_page_end_to_end(stack, page):
 def test_bad_input_is_explained_in_plain_words(stack, page):
     page.goto(stack.http_url + "/")
     sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-    page.evaluate("window.chatClient.ws.send('{\"action\":\"sendMessage\",\"message\":\"   \"}')")
+    page.evaluate('window.chatClient.ws.send(\'{"action":"sendMessage","message":"   "}\')')
     sync_api.expect(page.locator(".turn.assistant.error")).to_contain_text("empty")
 
 
@@ -106,3 +107,105 @@ def test_phone_width_layout_has_no_horizontal_scroll(stack, page):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.get_by_label("Message to the shopping assistant").focus()
     assert page.evaluate("document.activeElement.id") == "message"
+
+
+# --- the page's safety: its CSP, and where ?ws= may send the conversation ----------
+
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (event) => window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));
+"""
+
+
+@pytest.fixture
+def watched(page):
+    """The page, recording CSP violations, console errors, WebSockets opened and dialogs shown
+    (each dialog is refused unless a test sets ``watched.accept_dialogs``)."""
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    page.websockets, page.dialogs, page.console_errors = [], [], []
+    page.accept_dialogs = False
+    page.on("websocket", lambda ws: page.websockets.append(ws.url))
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+
+    def on_dialog(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.accept() if page.accept_dialogs else dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return page
+
+
+def test_the_page_works_under_its_content_security_policy(stack, watched):
+    response = watched.goto(stack.http_url + "/")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    sync_api.expect(watched.locator("#connection")).to_have_attribute("data-state", "connected")
+    send(watched, "running shoes under 100")
+    sync_api.expect(watched.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
+    sync_api.expect(watched.locator(".turn.assistant .product").first).to_be_visible()
+    assert watched.evaluate("window.cspViolations") == []
+    assert not [text for text in watched.console_errors if "Content Security Policy" in text], watched.console_errors
+    assert watched.dialogs == []
+    # The recorder does see a violation when there is one: an inline script is refused.
+    watched.evaluate("document.body.append(Object.assign(document.createElement('script'), {text: 'window.ran = 1'}))")
+    watched.wait_for_function("window.cspViolations.length > 0")
+    assert watched.evaluate("window.ran") is None
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "wss://chat.attacker.example/api",
+        "ws://192.0.2.10:8000/api",
+        "wss://abc123.execute-api.us-east-1.amazonaws.com.attacker.example/api",
+        "wss://abc123.execute-api.us-east-1.amazonaws.com:8443/api",
+    ],
+)
+def test_a_ws_link_to_another_server_asks_and_does_not_connect_when_refused(stack, watched, target):
+    watched.goto(stack.http_url + "/?ws=" + quote(target, safe=""))
+    sync_api.expect(watched.locator("#connection")).to_have_attribute("data-state", "blocked")
+    assert len(watched.dialogs) == 1 and target.split("/")[2] in watched.dialogs[0]
+    send(watched, "my address is 1 Main Street")
+    watched.wait_for_timeout(1000)
+    assert watched.websockets == []
+    assert watched.locator("#connection").get_attribute("data-state") == "blocked"
+
+
+def test_a_ws_link_the_user_agrees_to_is_connected(stack, watched):
+    watched.accept_dialogs = True
+    target = "wss://chat.partner.example/api"
+    with watched.expect_websocket() as opened:
+        watched.goto(stack.http_url + "/?ws=" + quote(target, safe=""))
+    assert opened.value.url == target
+    assert len(watched.dialogs) == 1
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "javascript:alert(1)",
+        "https://chat.attacker.example/api",  # Chrome would open it as wss://
+        "not a url",
+        "wss://user@abc123.execute-api.us-east-1.amazonaws.com/api",
+    ],
+)
+def test_a_ws_link_that_is_not_a_websocket_url_is_refused_without_asking(stack, watched, target):
+    watched.goto(stack.http_url + "/?ws=" + quote(target, safe=""))
+    sync_api.expect(watched.locator("#connection")).to_have_attribute("data-state", "blocked")
+    assert watched.websockets == [] and watched.dialogs == []
+
+
+def test_a_ws_link_to_loopback_connects_without_asking(stack, watched):
+    for host in ("localhost", "127.0.0.1"):
+        watched.goto(stack.http_url + "/?ws=" + quote(f"ws://{host}:{stack.port}/api", safe=""))
+        sync_api.expect(watched.locator("#connection")).to_have_attribute("data-state", "connected")
+    assert watched.dialogs == []
+    assert watched.websockets == [f"ws://localhost:{stack.port}/api", f"ws://127.0.0.1:{stack.port}/api"]
+
+
+def test_a_ws_link_to_api_gateway_connects_without_asking(stack, watched):
+    target = "wss://abc123defg.execute-api.eu-west-1.amazonaws.com/api"
+    with watched.expect_websocket() as opened:
+        watched.goto(stack.http_url + "/?ws=" + quote(target, safe=""))
+    assert opened.value.url == target
+    assert watched.dialogs == []
