@@ -19,6 +19,8 @@ such a page same-origin with it. So, per request:
 Refusals answer 403 with API Gateway's JSON body and ``x-amzn-ErrorType``. Every
 response gets ``X-Content-Type-Options``, ``Referrer-Policy``, a Content-Security-Policy
 with ``frame-ancestors 'none'``, and no ``Server`` header (aiohttp's names its version).
+Only a request too malformed to reach the app (aiohttp's own 400, which no browser can
+be made to send) still gets aiohttp's ``Server`` header.
 """
 
 import hmac
