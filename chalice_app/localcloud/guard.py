@@ -90,10 +90,12 @@ def is_loopback_host(host: Optional[str]) -> bool:
     name = match.group("name").lower()
     if name == "localhost":
         return True
+    bracketed = name.startswith("[")
     try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
+        address = ipaddress.ip_address(name[1:-1] if bracketed else name)
     except ValueError:
         return False
+    return address.is_loopback and bracketed == (address.version == 6)  # RFC 3986: only IPv6 in brackets
 
 
 def is_same_origin(origin: Optional[str], host: Optional[str]) -> bool:

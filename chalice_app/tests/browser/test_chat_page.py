@@ -146,6 +146,7 @@ def test_the_page_works_under_its_content_security_policy(stack, watched):
     assert watched.evaluate("window.cspViolations") == []
     assert not [text for text in watched.console_errors if "Content Security Policy" in text], watched.console_errors
     assert watched.dialogs == []
+    assert watched.evaluate("fetch('/health').then((response) => response.status)") == 200
     # The recorder does see a violation when there is one: an inline script is refused.
     watched.evaluate("document.body.append(Object.assign(document.createElement('script'), {text: 'window.ran = 1'}))")
     watched.wait_for_function("window.cspViolations.length > 0")

@@ -28,6 +28,7 @@ def test_loopback_hosts(host):
         "",
         "::1",  # an IPv6 literal needs brackets in Host (RFC 3986)
         "[::2]:8000",
+        "[127.0.0.1]:8000",
         "localhost.",
         "localhost.attacker.example:8000",
         "127.0.0.1.nip.io",
