@@ -5,6 +5,7 @@ stack someone already has on port 8000.
 
     with LocalStackProcess(["--env", "ASSISTANT_BACKEND=echo"]) as stack:
         stack.websocket_url, stack.management_url, stack.moto_url, stack.log_lines("chat_processor")
+        stack.control_pollers("stop")  # sends the run's /_local token, read from the console
 """
 
 import json
