@@ -28,8 +28,10 @@ LOCAL_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 class LocalStackProcess:
     """``with LocalStackProcess() as stack: stack.websocket_url ...``"""
 
-    def __init__(self, extra_args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None):
-        self.port = free_port()
+    def __init__(
+        self, extra_args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None, port: Optional[int] = None
+    ):
+        self.port = port or free_port()
         self.extra_args = list(extra_args or [])
         self.env = dict(env or {})
         self.log_dir = tempfile.mkdtemp(prefix="local-stack-logs-")
@@ -93,8 +95,11 @@ class LocalStackProcess:
 
         endpoint = self.management_url if service == "apigatewaymanagementapi" else self.moto_url
         return boto3.client(
-            service, endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
 
     def connection_ids(self, table: str = "shopping-assistant-connections") -> Dict[str, Any]:
