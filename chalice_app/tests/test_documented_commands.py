@@ -34,8 +34,6 @@ import pytest
 from chalicelib import auth
 from tests.support import REPO_DIR, LocalStackProcess
 
-__all__ = ["Command", "documented_commands", "RULES"]
-
 pytestmark = pytest.mark.timeout(300)
 
 REPO = Path(REPO_DIR)
