@@ -6,7 +6,8 @@
 
 Type a message and press Enter. ``/ping`` measures the round trip, ``/quit`` leaves at
 once; at the end of input (Ctrl-D, or piped lines) it first waits for the replies still
-on their way (``--reply-timeout``). The session id is kept for the whole conversation.
+on their way (``--reply-timeout``; exit 1 if one does not come). The session id is kept
+for the whole conversation.
 """
 
 import argparse
@@ -92,8 +93,8 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
             if line.strip() == "/quit":
                 break
             if not line:  # end of input: let the replies on their way arrive first
-                if state["pending"]:
-                    await wait_for_replies(settled, receiver, reply_timeout)
+                if state["pending"] and not await replies_arrived(settled, receiver, reply_timeout):
+                    return 1
                 break
             text = line.strip()
             if not text:
@@ -114,12 +115,16 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
     return 0
 
 
-async def wait_for_replies(settled: asyncio.Event, receiver: asyncio.Task, timeout: float) -> None:
+async def replies_arrived(settled: asyncio.Event, receiver: asyncio.Task, timeout: float) -> bool:
+    """Wait until every message sent has its response or error, the server closes, or timeout."""
     waiter = asyncio.create_task(settled.wait())
-    done, _ = await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
-    if not done:
-        print(f"  (no reply within {timeout:g} s; leaving)", file=sys.stderr)
+    if settled.is_set():
+        return True
+    why = "the connection closed" if receiver.done() else f"none within {timeout:g} s"
+    print(f"  (leaving without the reply to every message: {why})", file=sys.stderr)
+    return False
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,9 @@
 """Every shell command that README.md and docs/*.md show, run as a newcomer runs it.
 
-The commands are read from the fenced ``sh``/``bash``/``shell`` blocks, so a command added
-to the docs later is covered without touching this file. Each one runs as a subprocess from
+The commands are read from the fenced ``sh``/``bash``/``shell`` blocks, and from inline code
+in the prose that starts like a command (``make …``, ``.venv/bin/…``, ``python …``, a
+script's path, maybe after NAME=value words), so a command added to the docs later is
+covered without touching this file. Each one runs as a subprocess from
 a fresh shell: ``env -i`` with only PATH and HOME, the repository root as the working
 directory (a ``cd DIR`` line, or a leading ``cd DIR &&``, moves the later lines of its block,
 as in a terminal; a line ending in ``&`` keeps its ``cd`` to itself).
@@ -42,6 +44,10 @@ SHELL_LANGUAGES = {"sh", "bash", "shell", "console"}
 FENCE = re.compile(r"^\s*```\s*([\w-]*)\s*$")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 OPERATOR = re.compile(r"^[();<>|&]+$")
+INLINE_CODE = re.compile(r"`([^`]+)`")
+INLINE_COMMAND = re.compile(
+    r"^(?:[A-Za-z_][A-Za-z0-9_]*=\S+\s+)*(?:make(?:\s|$)|\.{0,2}/?\.venv/bin/|python3? |chalice_app/\S+\.(?:py|sh)\s)"
+)
 DOCUMENTED_STACK = "127.0.0.1:8000"
 FRESH_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
 TIMEOUT = 60
@@ -117,7 +123,7 @@ def parse_line(where: str, text: str) -> Optional[Command]:
 
 
 def documented_commands(path: Path) -> List[List[Command]]:
-    """The commands of each shell block of one Markdown file, a list per block."""
+    """The commands of one Markdown file: a list per shell block, and one per inline command."""
     blocks: List[List[Command]] = []
     lines = path.read_text().splitlines()
     in_block, shell, pending, start = False, False, "", 0
@@ -129,7 +135,13 @@ def documented_commands(path: Path) -> List[List[Command]]:
             if shell:
                 blocks.append([])
             continue
-        if not (in_block and shell):
+        if not in_block:
+            for span in INLINE_CODE.findall(line):
+                command = parse_line(f"{path.relative_to(REPO)}:{number}", span)
+                if INLINE_COMMAND.match(span) and command is not None and len(command.argv) > 1:
+                    blocks.append([command])
+            continue
+        if not shell:
             continue
         text = line.strip()
         if text.startswith("$ "):
