@@ -27,4 +27,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) logs .pytest_cache .ruff_cache
+	rm -rf $(VENV) logs .pytest_cache .ruff_cache chalice_app/*.egg-info
