@@ -95,11 +95,8 @@ class LocalStackProcess:
 
         endpoint = self.management_url if service == "apigatewaymanagementapi" else self.moto_url
         return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            service, endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
     def connection_ids(self, table: str = "shopping-assistant-connections") -> Dict[str, Any]:
