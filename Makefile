@@ -8,10 +8,11 @@ ARGS ?=
 
 .PHONY: run test lint install clean
 
-$(VENV)/.installed: requirements.txt chalice_app/requirements.txt
+$(VENV)/.installed: requirements.txt chalice_app/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -26,4 +27,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) logs .pytest_cache .ruff_cache
+	rm -rf $(VENV) logs .pytest_cache .ruff_cache chalice_app/*.egg-info

@@ -30,8 +30,10 @@ LOCAL_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 class LocalStackProcess:
     """``with LocalStackProcess() as stack: stack.websocket_url ...``"""
 
-    def __init__(self, extra_args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None):
-        self.port = free_port()
+    def __init__(
+        self, extra_args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None, port: Optional[int] = None
+    ):
+        self.port = port or free_port()
         self.extra_args = list(extra_args or [])
         self.env = dict(env or {})
         self.log_dir = tempfile.mkdtemp(prefix="local-stack-logs-")

@@ -107,7 +107,7 @@ class LocalStack:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         try:
-            await web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=False).start()
+            await web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=True).start()
         except OSError as exc:
             await self.stop()
             raise PortInUse(_port_message(self.options.port)) from exc
@@ -215,7 +215,15 @@ class LocalStack:
 
 
 def _check_port_free(host: str, port: int) -> None:
+    """Fail fast, before moto starts, when another socket listens on the port.
+
+    With SO_REUSEADDR, as the listener itself binds (and as most servers do): on Linux
+    that still refuses a port some socket listens on, but not one whose earlier
+    connections sit in TCP TIME_WAIT (2 MSL, RFC 9293 section 3.6) for a minute after a stop,
+    so a stack stopped and started again at once comes straight back up.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -9,24 +9,20 @@ Prints a table (value and ratio to the baseline where one applies) and, with
 ``--json``, writes every figure. Results go in docs/performance.md.
 """
 
+import argparse
+import asyncio
+import json
 import os
+import platform
+import statistics
 import sys
+import time
+from typing import Dict, List, Optional
 
-# This folder holds scripts named like standard modules (queue.py, token.py).
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import websockets
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from typing import Dict, List, Optional  # noqa: E402
-
-import websockets  # noqa: E402
-
-from localcloud.motoserver import free_port  # noqa: E402
-from localcloud.process import LocalStackProcess  # noqa: E402
+from localcloud.motoserver import free_port
+from localcloud.process import LocalStackProcess
 
 TERMINAL = ("response", "error")
 
@@ -62,7 +58,7 @@ async def ping_rtts(uri: str, count: int, frame: str = '{"action":"ping"}') -> L
             await ws.send(frame)
             await ws.recv()
             samples.append((time.perf_counter() - started) * 1000)
-    return samples[min(5, len(samples) // 10):]  # the first few warm the path
+    return samples[min(5, len(samples) // 10) :]  # the first few warm the path
 
 
 async def message_latencies(uri: str, count: int, text: str) -> Dict[str, List[float]]:

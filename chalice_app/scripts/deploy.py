@@ -9,20 +9,12 @@
 Exit status: 0 when every check holds (warnings allowed), 1 when one fails, 2 on bad usage.
 """
 
-import os
+import argparse
+import json
 import sys
+from pathlib import Path
 
-# Python puts this folder first on sys.path, and some scripts here are named like
-# standard modules (queue.py, token.py): import nothing from it.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
-sys.path.insert(0, os.path.dirname(HERE))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from infra import deploy  # noqa: E402
+from infra import deploy
 
 SYMBOLS = {deploy.OK: "ok", deploy.CHANGED: "changed", deploy.WARN: "WARN", deploy.FAIL: "FAIL", deploy.SKIP: "skip"}
 

@@ -10,20 +10,15 @@ names are invented: the catalog is demo data, not real products or prices.
 Change the data here, never by editing products.json.
 """
 
+import argparse
+import json
 import os
+import random
 import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-# This folder holds scripts named like standard modules (queue.py, token.py): put the
-# project root, not this folder, first on the import path, before importing anything else.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any, Callable, Dict, List, Sequence, Tuple  # noqa: E402
-
-from chalicelib.catalog.categories import CATEGORIES  # noqa: E402
+from chalicelib.catalog.categories import CATEGORIES
 
 SEED = 20251126
 PER_CATEGORY = 36

@@ -7,20 +7,15 @@ Lambda SQS poller emulated around the unchanged Chalice app, on a moto server.
 Ctrl-C stops everything. ``make run`` calls this.
 """
 
+import argparse
+import asyncio
+import logging
 import os
+import signal
 import sys
 
-# This folder holds scripts named like standard modules (queue.py, token.py): put the
-# project root, not this folder, first on the import path, before importing anything else.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import logging  # noqa: E402
-import signal  # noqa: E402
-
-from localcloud.gateway import Limits  # noqa: E402
-from localcloud.stack import LocalStack, PortInUse, StackOptions  # noqa: E402
+from localcloud.gateway import Limits
+from localcloud.stack import LocalStack, PortInUse, StackOptions
 
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 

@@ -9,15 +9,13 @@ With no URI it starts a local stack on free ports. Exit 0 pass, 1 fail. Also a p
 
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
 
 import websockets
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # CLI use
-from tests.support import LocalStackProcess, run_phase  # noqa: E402
+from tests.support import LocalStackProcess, run_phase
 
 PINGS = 5
 

@@ -11,14 +11,12 @@ With no URI it starts a local stack on free ports. Exit 0 pass, 1 fail. Also a p
 
 import asyncio
 import json
-import os
 import sys
 import uuid
 
 import websockets
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # CLI use
-from tests.support import FrameLog, LocalStackProcess, run_phase  # noqa: E402
+from tests.support import FrameLog, LocalStackProcess, run_phase
 
 
 async def flow(uri: str, timeout: float) -> bool:

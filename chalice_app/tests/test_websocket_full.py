@@ -9,14 +9,12 @@ local stack on free ports. Exit 0 pass, 1 fail. Also a pytest test.
 
 import asyncio
 import json
-import os
 import sys
 import time
 
 import websockets
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # CLI use
-from tests.support import FrameLog, LocalStackProcess, run_phase  # noqa: E402
+from tests.support import FrameLog, LocalStackProcess, run_phase
 
 PROGRESS_EVERY_SECONDS = 5
 QUESTION = "running shoes under 100"

@@ -162,7 +162,7 @@ class Validate(Step):
         )
 
         def tool(command: str) -> str:
-            return f"`scripts/queue.py {command} --stage {ctx.stage.stage}`"
+            return f"`scripts/queue_tool.py {command} --stage {ctx.stage.stage}`"
 
         fixes = []
         if main.visible >= ctx.options.backlog_threshold:

@@ -223,8 +223,8 @@ def test_a_backlog_is_a_warning_that_points_at_the_queue_tool(first_deploy, depl
     assert code == 0  # a warning does not fail
     warning = checks(report, "warn")[("Validate", "queue")]
     assert "3 waiting" in warning["detail"] and "1 waiting" in warning["detail"]
-    assert "scripts/queue.py purge --stage chalice-test --older-than" in warning["fix"]
-    assert "scripts/queue.py redrive --stage chalice-test" in warning["fix"]
+    assert "scripts/queue_tool.py purge --stage chalice-test --older-than" in warning["fix"]
+    assert "scripts/queue_tool.py redrive --stage chalice-test" in warning["fix"]
 
 
 def _pong_server(answer):

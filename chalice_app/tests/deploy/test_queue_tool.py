@@ -1,4 +1,4 @@
-"""scripts/queue.py (and infra/queues.py) against a moto server: status, purge by age, redrive."""
+"""scripts/queue_tool.py (and infra/queues.py) against a moto server: status, purge by age, redrive."""
 
 import json
 import time
@@ -50,7 +50,7 @@ def receive(sqs, url, **extra):
 
 
 def queue_tool(moto_endpoint, *args):
-    done = run_script("queue.py", *args, "--region", REGION, "--endpoint-url", moto_endpoint, timeout=60)
+    done = run_script("queue_tool.py", *args, "--region", REGION, "--endpoint-url", moto_endpoint, timeout=60)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -138,7 +138,9 @@ def test_local_runtime_queue_through_its_endpoint(moto_endpoint, sqs):
 
 
 def test_local_without_a_runtime_says_how_to_start_one():
-    done = run_script("queue.py", "status", "--local", "--local-url", f"http://127.0.0.1:{free_port()}", timeout=60)
+    done = run_script(
+        "queue_tool.py", "status", "--local", "--local-url", f"http://127.0.0.1:{free_port()}", timeout=60
+    )
     assert done.returncode == 1
     assert "make run" in done.stderr
 

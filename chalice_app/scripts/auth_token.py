@@ -1,22 +1,17 @@
 #!/usr/bin/env python
 """Make a signed, expiring connection token for the WebSocket API.
 
-    AUTH_TOKEN_SECRET=... python chalice_app/scripts/token.py --subject shopper-42 --ttl 3600
+    AUTH_TOKEN_SECRET=... python chalice_app/scripts/auth_token.py --subject shopper-42 --ttl 3600
 
 Prints the token; clients connect with ``wss://…/api?token=<token>``. The secret is the
 same value the stage's functions have in AUTH_TOKEN_SECRET.
 """
 
+import argparse
 import os
 import sys
 
-# This folder holds scripts named like standard modules (queue.py, token.py): put the
-# project root, not this folder, first on the import path, before importing anything else.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-import argparse  # noqa: E402
-
-from chalicelib import auth  # noqa: E402
+from chalicelib import auth
 
 
 def main(argv=None) -> int:

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """The chat queue and its DLQ of one stage: depth, purge by age, redrive (infra/queues.py).
 
-    scripts/queue.py status  --stage dev                       # waiting / in flight / delayed, queue and DLQ
-    scripts/queue.py purge   --stage dev --older-than 15       # drop messages sent more than 15 minutes ago
-    scripts/queue.py purge   --stage dev --dlq --older-than 0  # empty the DLQ, message by message
-    scripts/queue.py purge   --stage dev --all                 # PurgeQueue: everything, at once
-    scripts/queue.py redrive --stage dev [--max 100]           # move DLQ messages back to the queue
-    scripts/queue.py status  --local --endpoint-url http://127.0.0.1:PORT   # the local runtime (make run)
+    scripts/queue_tool.py status  --stage dev                       # waiting / in flight / delayed, queue and DLQ
+    scripts/queue_tool.py purge   --stage dev --older-than 15       # drop messages sent more than 15 minutes ago
+    scripts/queue_tool.py purge   --stage dev --dlq --older-than 0  # empty the DLQ, message by message
+    scripts/queue_tool.py purge   --stage dev --all                 # PurgeQueue: everything, at once
+    scripts/queue_tool.py redrive --stage dev [--max 100]           # move DLQ messages back to the queue
+    scripts/queue_tool.py status  --local --endpoint-url http://127.0.0.1:PORT   # the local runtime (make run)
 
 Against AWS (--region/--profile), an emulated AWS (--endpoint-url), or the local
 runtime (--local: its stage "local", fake credentials, and the moto endpoint that
@@ -14,24 +14,17 @@ runtime (--local: its stage "local", fake credentials, and the moto endpoint tha
 runtime's /health). Exit status: 0 done, 1 an AWS error, 2 bad usage.
 """
 
+import argparse
+import json
 import os
 import sys
+import urllib.request
+from pathlib import Path
 
-# Python puts this folder first on sys.path, and this file is named like the standard
-# module "queue" that urllib3 imports: import nothing from this folder.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
-sys.path.insert(0, os.path.dirname(HERE))
+from botocore.exceptions import BotoCoreError, ClientError
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
-
-from infra import queues  # noqa: E402
-from infra.stage import StageError, Target, load_stage  # noqa: E402
+from infra import queues
+from infra.stage import StageError, Target, load_stage
 
 LOCAL_STAGE = "local"
 LOCAL_RUNTIME = "http://127.0.0.1:8000"
