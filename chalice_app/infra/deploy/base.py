@@ -1,5 +1,6 @@
 """The pipeline's shared parts: statuses and constants, Options, Check, Report, Context, Step, helpers."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -175,6 +176,18 @@ def find_mapping(lambda_client, queue_arn: str, function_arn: str) -> Optional[D
             if function_name(mapping.get("FunctionArn", "")) == function_name(function_arn):
                 return mapping
     return None
+
+
+def role_policies(ctx: Context, function: str) -> tuple:
+    """(role name, {policy name: document}) of the deployed function's role: its inline policies."""
+    iam = ctx.client("iam")
+    role = ctx.client("lambda").get_function_configuration(FunctionName=ctx.stage.function_name(function))["Role"]
+    role = role.split("/")[-1]
+    documents = {}
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        documents[name] = json.loads(document) if isinstance(document, str) else document
+    return role, documents
 
 
 def stream(ctx: Context, command: List[str], env: Dict[str, str]) -> tuple:

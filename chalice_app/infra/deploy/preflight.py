@@ -158,10 +158,20 @@ class Preflight(Step):
                 f"{path.name} does not allow {need.describe()}"
                 for need in policy.missing(document, policy.needs_for(scope, [function]))
             ]
+            # Any API id of the stage is fine here: step 4 narrows ManageConnections to the deployed API.
+            problems += [
+                f"{path.name} allows {need.describe()}"
+                for need in policy.excess(document, policy.forbidden_for(scope, function, other_apis=False))
+            ]
         if problems:
             raise ctx.fail(
                 "policy file",
                 "; ".join(dict.fromkeys(problems)),
-                "add each action with a matching Resource to an Allow statement of the policy file",
+                "give each function's file an Allow statement for what it calls, with a matching Resource, and "
+                "nothing it does not call (see docs/deploy.md#iam-policy)",
             )
-        ctx.check("policy file", OK, f"{', '.join(sorted(files))} allows what the code of the 4 functions calls")
+        ctx.check(
+            "policy file",
+            OK,
+            f"{', '.join(sorted(files))}: each allows what its function's code calls, and nothing else",
+        )
