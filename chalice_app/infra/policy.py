@@ -109,10 +109,13 @@ class Scope:
             "model": self.model_arn(),
         }[kind]
 
+    def connections(self, method: str) -> str:
+        """The ManageConnections resource for ``method`` on this scope's API and stage (every connection)."""
+        return connections_arn(self.partition, self.region, self.account, self.api_id, self.websocket_stage, method)
+
     def connection_arn(self, method: str) -> str:
         """One connection's @connections ARN for ``method`` on this scope's API and stage."""
-        arn = connections_arn(self.partition, self.region, self.account, self.api_id, self.websocket_stage, method)
-        return arn.removesuffix("*") + "AbC="
+        return self.connections(method).removesuffix("*") + "AbC="
 
     def model_arn(self) -> str:
         """BEDROCK_MODEL_ID as an ARN: a model id, a cross-region inference profile id, or an ARN."""

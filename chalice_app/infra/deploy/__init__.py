@@ -67,6 +67,7 @@ from infra.deploy.base import (
     find_mapping,
 )
 from infra.deploy.chalice_steps import ChaliceDelete, ChaliceDeploy
+from infra.deploy.package import Package
 from infra.deploy.preflight import Preflight
 from infra.deploy.resources import DeleteResources, EnsureResources
 from infra.deploy.validate import Validate
@@ -93,6 +94,8 @@ def steps_for(options: Options) -> List[Step]:
         return [Preflight(), ChaliceDelete(), DeleteResources()]
     if options.mode == "validate":
         return [Preflight(), Validate()]
+    if options.mode == "package":
+        return [Preflight(), Package()]
     steps = [Preflight(), EnsureResources(), ChaliceDeploy(), Wire()]
     return steps if options.skip_validate else [*steps, Validate()]
 

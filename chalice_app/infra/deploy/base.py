@@ -29,7 +29,7 @@ PACKAGING_FIX = (
 @dataclass
 class Options:
     stage: str
-    mode: str = "deploy"  # deploy | validate | delete
+    mode: str = "deploy"  # deploy | validate | delete | package
     region: Optional[str] = None
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
@@ -39,6 +39,7 @@ class Options:
     backlog_threshold: int = 10
     keep_data: bool = False
     yes: bool = False
+    package_dir: Optional[Path] = None
 
 
 @dataclass
@@ -198,6 +199,16 @@ def stream(ctx: Context, command: List[str], env: Dict[str, str]) -> tuple:
         lines.append(line.rstrip("\n"))
         ctx.log("    | " + lines[-1])
     return process.wait(), lines
+
+
+def chalice_failure(ctx: Context, name: str, code: int, lines: List[str], rerun: str) -> Stop:
+    """Record a failed chalice command (its last line, and the packaging fix when pip could not
+    reach a requirement); ``raise chalice_failure(...)``."""
+    last = next((line for line in reversed(lines) if line.strip()), "")
+    fix = f"read chalice's output above, fix the cause, and {rerun}"
+    if any("NoSuchPackageError" in line or "Could not satisfy the requirement" in line for line in lines):
+        fix = PACKAGING_FIX
+    return ctx.fail(name, f"exited with {code}: {last}", fix)
 
 
 def chalice_command(ctx: Context, *args: str) -> List[str]:

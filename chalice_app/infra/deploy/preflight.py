@@ -18,6 +18,8 @@ from infra.deploy.base import (
 )
 from infra.stage import FUNCTIONS, PROCESSOR, StageError, Target, load_stage
 
+PACKAGE_REGION = "us-east-1"
+
 
 class Preflight(Step):
     title = "Preflight"
@@ -31,13 +33,30 @@ class Preflight(Step):
         ctx.check("stage config", OK, f"{ctx.stage.config_path} [{options.stage}]")
         if options.mode == "delete" and options.stage == "prod" and not options.yes:
             raise ctx.fail("confirmation", "refusing to delete stage prod", "add --yes if you mean it")
-        self._region_and_credentials(ctx)
+        if options.mode == "package":
+            self._package_target(ctx)
+        else:
+            self._region_and_credentials(ctx)
         if options.mode != "validate":
             self._chalice(ctx)
         self._settings(ctx)
         if options.mode != "delete":
             self._timeouts(ctx)
             self._policy_file(ctx)
+
+    def _package_target(self, ctx: Context) -> None:
+        """A template needs no account: it names ${AWS::Region} and ${AWS::AccountId}; chalice package
+        only wants some region to start."""
+        options = ctx.options
+        try:
+            ctx.target = Target(options.region, options.profile)
+        except BotoCoreError as exc:  # ProfileNotFound
+            raise ctx.fail("region", error(exc), "use a profile from ~/.aws/config, or leave --profile out")
+        ctx.target.region = ctx.target.region or PACKAGE_REGION
+        ctx.report.region = ctx.target.region
+        ctx.check(
+            "region", OK, f"any: the template names ${{AWS::Region}} (chalice package runs in {ctx.target.region})"
+        )
 
     def _region_and_credentials(self, ctx: Context) -> None:
         options = ctx.options
@@ -154,14 +173,16 @@ class Preflight(Step):
                 document = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise ctx.fail("policy file", f"cannot read {path}: {exc}", f"create {path} (see docs/deploy.md)")
+            # Judge the file as it will be deployed: step 4 (or --package) narrows its ManageConnections
+            # statements to the stage's API, whichever API id an earlier deploy wrote into it.
+            document = policy.scope_connections(document, scope.connections)
             problems += [
                 f"{path.name} does not allow {need.describe()}"
                 for need in policy.missing(document, policy.needs_for(scope, [function]))
             ]
-            # Any API id of the stage is fine here: step 4 narrows ManageConnections to the deployed API.
             problems += [
                 f"{path.name} allows {need.describe()}"
-                for need in policy.excess(document, policy.forbidden_for(scope, function, other_apis=False))
+                for need in policy.excess(document, policy.forbidden_for(scope, function))
             ]
         if problems:
             raise ctx.fail(
