@@ -5,7 +5,7 @@ import subprocess
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import policy
+from infra import bootstrap, policy
 from infra.deploy.base import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_PROCESSOR_TIMEOUT,
@@ -133,6 +133,15 @@ class Preflight(Step):
             f"queue {s.queue_name}, tables {s.connections_table}, {s.idempotency_table}, {s.sessions_table}; "
             f"backend {backend}",
         )
+        least = bootstrap.RECOMMENDED_MAX_RECEIVE_COUNT
+        if s.max_receive_count < least:
+            ctx.check(
+                "max receive count",
+                WARN,
+                f"MAX_RECEIVE_COUNT={s.max_receive_count}: AWS recommends at least {least} for a queue that feeds "
+                "Lambda; fewer sends messages to the DLQ after brief throttling",
+                f"set MAX_RECEIVE_COUNT to {least} or more in {ctx.stage.config_path}",
+            )
         if not (s.auth_api_keys or s.auth_token_secret):
             ctx.check(
                 "auth",

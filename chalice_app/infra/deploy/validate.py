@@ -154,6 +154,12 @@ class Validate(Step):
         redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
         if redrive.get("deadLetterTargetArn") != dlq_arn:
             problems.append(f"no redrive to {dlq_arn}")
+        elif str(redrive.get("maxReceiveCount")) != str(ctx.settings.max_receive_count):
+            # processor.py posts processing_failed on attempt MAX_RECEIVE_COUNT: it must be the DLQ's count.
+            problems.append(
+                f"redrive after {redrive.get('maxReceiveCount')} receives, MAX_RECEIVE_COUNT is "
+                f"{ctx.settings.max_receive_count}"
+            )
         if problems:
             return FAIL, "; ".join(problems), self._redeploy(ctx) + " (step 2 sets the queue attributes)"
         main, dead = queues.depth(sqs, urls["queue"]), queues.depth(sqs, urls["dlq"])

@@ -313,6 +313,24 @@ def test_preflight_names_a_permission_missing_from_the_policy_file(first_deploy,
     assert {c["step"] for c in report["checks"]} == {"Preflight"}  # stopped before changing anything
 
 
+def test_a_max_receive_count_under_five_is_a_warning_and_a_mismatch_with_the_queue_fails(
+    first_deploy, deploy, project_copy
+):
+    path = project_copy / ".chalice" / "config.json"
+    original = path.read_text()
+    config = json.loads(original)
+    config["environment_variables"]["MAX_RECEIVE_COUNT"] = "3"
+    path.write_text(json.dumps(config))
+    try:
+        code, report, _ = deploy("--validate-only")
+    finally:
+        path.write_text(original)
+    warning = checks(report, "warn")[("Preflight", "max receive count")]
+    assert "MAX_RECEIVE_COUNT=3" in warning["detail"] and "at least 5" in warning["detail"]
+    assert code == 1
+    assert "redrive after 5 receives, MAX_RECEIVE_COUNT is 3" in failed(report)["queue"]["detail"]
+
+
 def test_a_backlog_is_a_warning_that_points_at_the_queue_tool(first_deploy, deploy, aws):
     sqs = aws("sqs")
     url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
