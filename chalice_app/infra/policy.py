@@ -195,10 +195,12 @@ def _method(resource: str) -> str:
 
 
 def scope_connections(document: Dict[str, Any], resource_for: Callable[[str], Any]) -> Dict[str, Any]:
-    """A copy of ``document`` whose ManageConnections statements name ``resource_for(method)`` for each
-    method their resources name (POST, GET, ...): the same methods, one API and stage."""
+    """A copy of ``document`` whose ManageConnections Allow statements name ``resource_for(method)`` for
+    each method their resources name (POST, GET, ...): the same methods, one API and stage."""
     scoped = copy.deepcopy(document)
     for statement in statements(scoped):
+        if statement.get("Effect") != "Allow" or "Resource" not in statement:
+            continue  # a Deny stays as wide as it was
         if any(action.lower() == MANAGE_CONNECTIONS.lower() for action in _as_list(statement.get("Action"))):
             methods = dict.fromkeys(_method(resource) for resource in _as_list(statement.get("Resource")))
             statement["Resource"] = [resource_for(method) for method in methods]
