@@ -97,7 +97,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         idempotency_table=read.text("IDEMPOTENCY_TABLE", "shopping-assistant-idempotency"),
         sessions_table=read.text("SESSIONS_TABLE", "shopping-assistant-sessions"),
         sqs_batch_size=read.number("SQS_BATCH_SIZE", 1, minimum=1),
-        max_receive_count=read.number("MAX_RECEIVE_COUNT", 3, minimum=1),
+        max_receive_count=read.number("MAX_RECEIVE_COUNT", 5, minimum=1),
         message_ttl_seconds=read.number("MESSAGE_TTL_SECONDS", 300, minimum=1),
         heartbeat_seconds=read.number("HEARTBEAT_SECONDS", 10.0, kind=float, minimum=0.05),
         connection_ttl_seconds=read.number("CONNECTION_TTL_SECONDS", 3 * 3600, minimum=60),

@@ -10,9 +10,21 @@ from typing import Any, Dict, List
 
 from botocore.exceptions import ClientError
 
-__all__ = ["Resources", "ensure_all", "ensure_queue", "ensure_tables", "table_specs"]
+__all__ = [
+    "DLQ_SUFFIX",
+    "RECOMMENDED_MAX_RECEIVE_COUNT",
+    "Resources",
+    "ensure_all",
+    "ensure_queue",
+    "ensure_tables",
+    "table_specs",
+]
 
 DLQ_SUFFIX = "-dlq"
+# AWS (Lambda, "Using Lambda with Amazon SQS"): give the source queue's redrive policy a
+# maxReceiveCount of at least 5, so throttled or briefly failing invocations do not send a
+# message to the DLQ early. The count itself is MAX_RECEIVE_COUNT (chalicelib.config).
+RECOMMENDED_MAX_RECEIVE_COUNT = 5
 RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 

@@ -4,6 +4,7 @@
     scripts/deploy.py --stage dev                    # preflight, queue+tables, chalice deploy, wiring, checks
     scripts/deploy.py --stage dev --validate-only    # read-only checks of a deployed stage
     scripts/deploy.py --stage dev --delete           # chalice delete, then the queue, DLQ and tables
+    scripts/deploy.py --stage dev --package out/     # SAM template (sam.json) + deployment.zip, checked by cfn-lint
     scripts/deploy.py --stage chalice-test --endpoint-url http://127.0.0.1:5000   # an emulated AWS (moto)
 
 Exit status: 0 when every check holds (warnings allowed), 1 when one fails, 2 on bad usage.
@@ -29,6 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     mode.add_argument("--validate-only", action="store_true", help="change nothing; check the deployed stage")
     mode.add_argument("--skip-validate", action="store_true", help="deploy without the final checks")
     mode.add_argument("--delete", action="store_true", help="delete the stage: chalice's resources, queue, tables")
+    mode.add_argument("--package", metavar="DIR", type=Path, help="write the stage's SAM template to DIR; no AWS")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     parser.add_argument("--smoke-url", help="WebSocket URL for the smoke test instead of the deployed one")
     parser.add_argument("--backlog-threshold", type=int, default=10, help="warn at this many waiting messages")
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     options = deploy.Options(
         stage=args.stage,
-        mode="delete" if args.delete else "validate" if args.validate_only else "deploy",
+        mode="delete" if args.delete else "validate" if args.validate_only else "package" if args.package else "deploy",
         region=args.region,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
@@ -52,6 +54,7 @@ def main(argv=None) -> int:
         backlog_threshold=args.backlog_threshold,
         keep_data=args.keep_data,
         yes=args.yes,
+        package_dir=args.package,
     )
     # With --json, stdout carries only the report; the progress goes to stderr.
     out = sys.stderr if args.json else sys.stdout

@@ -7,8 +7,9 @@ a table at the end. The steps::
 
     Preflight        the stage in config.json, region, credentials and account
                      (STS), chalice installed, the stage's settings parse, the
-                     processor's timeout, and the policy file allows what the
-                     code needs (infra.policy.NEEDS).
+                     processor's timeout, and each function's policy file
+                     allows what its code needs (infra.policy.NEEDS) and
+                     nothing that only other functions need.
     EnsureResources  what chalice does not create: the queue with its DLQ and the
                      tables with TTL, through infra.bootstrap.ensure_all (the
                      same code as the local runtime), the queue's visibility
@@ -20,13 +21,20 @@ a table at the end. The steps::
     Wire             reads .chalice/deployed/<stage>.json; puts WEBSOCKET_DOMAIN
                      and WEBSOCKET_STAGE in the processor's configuration (the
                      live function, and config.json so the next chalice deploy
-                     keeps them); turns on ReportBatchItemFailures (and Enabled)
-                     on the SQS event source mapping, which chalice cannot
-                     (chalice issue #2029).
+                     keeps them); narrows ManageConnections to the deployed API
+                     (region, account, API id, stage) on the roles and in the
+                     policy files; turns on ReportBatchItemFailures (and
+                     Enabled) on the SQS event source mapping, which chalice
+                     cannot (chalice issue #2029).
     Validate         read-only: the functions, the WebSocket API and its routes,
                      the wiring, the mapping, queue and DLQ (attributes, depth),
-                     the tables, the role policies, and a connect + ping/pong
+                     the tables, the role policies (each function's calls and
+                     nothing else, this API only), and a connect + ping/pong
                      smoke test when the WebSocket URL is reachable.
+
+``--package DIR`` runs Preflight (no AWS account needed) and Package: the real
+``chalice package`` into DIR, then the SAM template made as correct as Wire makes
+a deployed stack (infra/deploy/package.py).
 
 ``--validate-only`` runs Preflight and Validate; ``--skip-validate`` leaves out
 Validate; ``--delete`` runs Preflight, ChaliceDelete and DeleteResources.
@@ -59,6 +67,7 @@ from infra.deploy.base import (
     find_mapping,
 )
 from infra.deploy.chalice_steps import ChaliceDelete, ChaliceDeploy
+from infra.deploy.package import Package
 from infra.deploy.preflight import Preflight
 from infra.deploy.resources import DeleteResources, EnsureResources
 from infra.deploy.validate import Validate
@@ -85,6 +94,8 @@ def steps_for(options: Options) -> List[Step]:
         return [Preflight(), ChaliceDelete(), DeleteResources()]
     if options.mode == "validate":
         return [Preflight(), Validate()]
+    if options.mode == "package":
+        return [Preflight(), Package()]
     steps = [Preflight(), EnsureResources(), ChaliceDeploy(), Wire()]
     return steps if options.skip_validate else [*steps, Validate()]
 

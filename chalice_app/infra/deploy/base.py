@@ -1,5 +1,6 @@
 """The pipeline's shared parts: statuses and constants, Options, Check, Report, Context, Step, helpers."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ PACKAGING_FIX = (
 @dataclass
 class Options:
     stage: str
-    mode: str = "deploy"  # deploy | validate | delete
+    mode: str = "deploy"  # deploy | validate | delete | package
     region: Optional[str] = None
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
@@ -38,6 +39,7 @@ class Options:
     backlog_threshold: int = 10
     keep_data: bool = False
     yes: bool = False
+    package_dir: Optional[Path] = None
 
 
 @dataclass
@@ -177,6 +179,18 @@ def find_mapping(lambda_client, queue_arn: str, function_arn: str) -> Optional[D
     return None
 
 
+def role_policies(ctx: Context, function: str) -> tuple:
+    """(role name, {policy name: document}) of the deployed function's role: its inline policies."""
+    iam = ctx.client("iam")
+    role = ctx.client("lambda").get_function_configuration(FunctionName=ctx.stage.function_name(function))["Role"]
+    role = role.split("/")[-1]
+    documents = {}
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        documents[name] = json.loads(document) if isinstance(document, str) else document
+    return role, documents
+
+
 def stream(ctx: Context, command: List[str], env: Dict[str, str]) -> tuple:
     ctx.log("    $ " + " ".join(command))
     lines = []
@@ -185,6 +199,16 @@ def stream(ctx: Context, command: List[str], env: Dict[str, str]) -> tuple:
         lines.append(line.rstrip("\n"))
         ctx.log("    | " + lines[-1])
     return process.wait(), lines
+
+
+def chalice_failure(ctx: Context, name: str, code: int, lines: List[str], rerun: str) -> Stop:
+    """Record a failed chalice command (its last line, and the packaging fix when pip could not
+    reach a requirement); ``raise chalice_failure(...)``."""
+    last = next((line for line in reversed(lines) if line.strip()), "")
+    fix = f"read chalice's output above, fix the cause, and {rerun}"
+    if any("NoSuchPackageError" in line or "Could not satisfy the requirement" in line for line in lines):
+        fix = PACKAGING_FIX
+    return ctx.fail(name, f"exited with {code}: {last}", fix)
 
 
 def chalice_command(ctx: Context, *args: str) -> List[str]:

@@ -4,7 +4,7 @@ import zipfile
 from pathlib import Path
 from typing import Dict, List
 
-from infra.deploy.base import CHANGED, OK, PACKAGING_FIX, Context, Step, chalice_command, stream
+from infra.deploy.base import CHANGED, OK, PACKAGING_FIX, Context, Step, chalice_command, chalice_failure, stream
 from infra.stage import PROCESSOR
 
 
@@ -17,11 +17,7 @@ class ChaliceDeploy(Step):
         env = ctx.target.subprocess_env({**ctx.stage.environment(PROCESSOR), "PYTHONUNBUFFERED": "1"})
         code, lines = stream(ctx, chalice_command(ctx, "deploy"), env)
         if code != 0:
-            last = next((line for line in reversed(lines) if line.strip()), "")
-            fix = "read chalice's output above, fix the cause, and rerun deploy.py: steps already done are skipped"
-            if any("NoSuchPackageError" in line or "Could not satisfy the requirement" in line for line in lines):
-                fix = PACKAGING_FIX
-            raise ctx.fail("chalice deploy", f"exited with {code}: {last}", fix)
+            raise chalice_failure(ctx, "chalice deploy", code, lines, "rerun deploy.py: steps already done are skipped")
         after = self._resources(ctx)
         functions = sum(1 for kind in after.values() if kind == "lambda_function")
         added = sorted(set(after) - set(before))

@@ -5,7 +5,7 @@ import subprocess
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import policy
+from infra import bootstrap, policy
 from infra.deploy.base import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_PROCESSOR_TIMEOUT,
@@ -17,6 +17,8 @@ from infra.deploy.base import (
     error,
 )
 from infra.stage import FUNCTIONS, PROCESSOR, StageError, Target, load_stage
+
+PACKAGE_REGION = "us-east-1"
 
 
 class Preflight(Step):
@@ -31,13 +33,30 @@ class Preflight(Step):
         ctx.check("stage config", OK, f"{ctx.stage.config_path} [{options.stage}]")
         if options.mode == "delete" and options.stage == "prod" and not options.yes:
             raise ctx.fail("confirmation", "refusing to delete stage prod", "add --yes if you mean it")
-        self._region_and_credentials(ctx)
+        if options.mode == "package":
+            self._package_target(ctx)
+        else:
+            self._region_and_credentials(ctx)
         if options.mode != "validate":
             self._chalice(ctx)
         self._settings(ctx)
         if options.mode != "delete":
             self._timeouts(ctx)
             self._policy_file(ctx)
+
+    def _package_target(self, ctx: Context) -> None:
+        """A template needs no account: it names ${AWS::Region} and ${AWS::AccountId}; chalice package
+        only wants some region to start."""
+        options = ctx.options
+        try:
+            ctx.target = Target(options.region, options.profile)
+        except BotoCoreError as exc:  # ProfileNotFound
+            raise ctx.fail("region", error(exc), "use a profile from ~/.aws/config, or leave --profile out")
+        ctx.target.region = ctx.target.region or PACKAGE_REGION
+        ctx.report.region = ctx.target.region
+        ctx.check(
+            "region", OK, f"any: the template names ${{AWS::Region}} (chalice package runs in {ctx.target.region})"
+        )
 
     def _region_and_credentials(self, ctx: Context) -> None:
         options = ctx.options
@@ -114,6 +133,15 @@ class Preflight(Step):
             f"queue {s.queue_name}, tables {s.connections_table}, {s.idempotency_table}, {s.sessions_table}; "
             f"backend {backend}",
         )
+        least = bootstrap.RECOMMENDED_MAX_RECEIVE_COUNT
+        if s.max_receive_count < least:
+            ctx.check(
+                "max receive count",
+                WARN,
+                f"MAX_RECEIVE_COUNT={s.max_receive_count}: AWS recommends at least {least} for a queue that feeds "
+                "Lambda; fewer sends messages to the DLQ after brief throttling",
+                f"set MAX_RECEIVE_COUNT to {least} or more in {ctx.stage.config_path}",
+            )
         if not (s.auth_api_keys or s.auth_token_secret):
             ctx.check(
                 "auth",
@@ -154,14 +182,26 @@ class Preflight(Step):
                 document = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise ctx.fail("policy file", f"cannot read {path}: {exc}", f"create {path} (see docs/deploy.md)")
+            # Judge the file as it will be deployed: step 4 (or --package) narrows its ManageConnections
+            # statements to the stage's API, whichever API id an earlier deploy wrote into it.
+            document = policy.scope_connections(document, scope.connections)
             problems += [
                 f"{path.name} does not allow {need.describe()}"
                 for need in policy.missing(document, policy.needs_for(scope, [function]))
+            ]
+            problems += [
+                f"{path.name} allows {need.describe()}"
+                for need in policy.excess(document, policy.forbidden_for(scope, function))
             ]
         if problems:
             raise ctx.fail(
                 "policy file",
                 "; ".join(dict.fromkeys(problems)),
-                "add each action with a matching Resource to an Allow statement of the policy file",
+                "give each function's file an Allow statement for what it calls, with a matching Resource, and "
+                "nothing it does not call (see docs/deploy.md#iam-policy)",
             )
-        ctx.check("policy file", OK, f"{', '.join(sorted(files))} allows what the code of the 4 functions calls")
+        ctx.check(
+            "policy file",
+            OK,
+            f"{', '.join(sorted(files))}: each allows what its function's code calls, and nothing else",
+        )

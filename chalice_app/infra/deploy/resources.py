@@ -5,9 +5,9 @@ from typing import Any, Dict, List
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import bootstrap
+from infra import bootstrap, policy
 from infra.deploy.base import CHANGED, OK, SKIP, Context, Step, error
-from infra.deploy.wire import edit_processor_env
+from infra.deploy.wire import edit_processor_env, scope_policy_files
 
 
 class EnsureResources(Step):
@@ -80,6 +80,12 @@ class DeleteResources(Step):
     def run(self, ctx: Context) -> None:
         if edit_processor_env(ctx.stage, {"WEBSOCKET_DOMAIN": None, "WEBSOCKET_STAGE": None}):
             ctx.check("config.json endpoint", CHANGED, "removed the deleted API's WEBSOCKET_DOMAIN/STAGE")
+        stage = ctx.stage.api_gateway_stage
+        files = scope_policy_files(
+            ctx.stage, lambda method: policy.connections_arn(ctx.partition, "*", "*", "*", stage, method)
+        )
+        if files:
+            ctx.check("connections policy", CHANGED, f"{', '.join(files)}: any API of stage {stage} again")
         if ctx.options.keep_data:
             ctx.check("queue and tables", SKIP, "kept (--keep-data)")
             return

@@ -20,6 +20,7 @@ from infra.deploy.base import (
     Stop,
     error,
     find_mapping,
+    role_policies,
 )
 from infra.stage import FUNCTIONS, PROCESSOR
 
@@ -153,6 +154,12 @@ class Validate(Step):
         redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
         if redrive.get("deadLetterTargetArn") != dlq_arn:
             problems.append(f"no redrive to {dlq_arn}")
+        elif str(redrive.get("maxReceiveCount")) != str(ctx.settings.max_receive_count):
+            # processor.py posts processing_failed on attempt MAX_RECEIVE_COUNT: it must be the DLQ's count.
+            problems.append(
+                f"redrive after {redrive.get('maxReceiveCount')} receives, MAX_RECEIVE_COUNT is "
+                f"{ctx.settings.max_receive_count}"
+            )
         if problems:
             return FAIL, "; ".join(problems), self._redeploy(ctx) + " (step 2 sets the queue attributes)"
         main, dead = queues.depth(sqs, urls["queue"]), queues.depth(sqs, urls["dlq"])
@@ -197,31 +204,27 @@ class Validate(Step):
         return OK, f"{', '.join(names)}: ACTIVE with TTL", ""
 
     def _role_policies(self, ctx: Context):
-        iam, lam = ctx.client("iam"), ctx.client("lambda")
         scope = ctx.scope(ctx.websocket_endpoint()["api_id"])
         problems, roles = [], []
         for function in FUNCTIONS:
-            role_name = lam.get_function_configuration(FunctionName=ctx.stage.function_name(function))["Role"].split(
-                "/"
-            )[-1]
+            role_name, documents = role_policies(ctx, function)
             roles.append(role_name)
-            document = {"Statement": []}
-            for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-                found = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-                if isinstance(found, str):
-                    found = json.loads(found)
-                document["Statement"] += policy.statements(found)
+            document = {"Statement": [st for found in documents.values() for st in policy.statements(found)]}
             problems += [
                 f"role {role_name} does not allow {need.describe()}"
                 for need in policy.missing(document, policy.needs_for(scope, [function]))
             ]
+            problems += [
+                f"role {role_name} allows {need.describe()}"
+                for need in policy.excess(document, policy.forbidden_for(scope, function))
+            ]
         if problems:
             fix = (
-                f"{self._redeploy(ctx)}: chalice puts {ctx.stage.policy_path().name} on every role again "
-                "(add what is missing to that file first if preflight says so)"
+                f"{self._redeploy(ctx)}: chalice puts each function's policy file on its role again and step 4 "
+                "scopes ManageConnections to this API (fix the file first if preflight names it)"
             )
             return FAIL, "; ".join(problems), fix
-        return OK, f"{len(roles)} roles allow what their function calls, ManageConnections included", ""
+        return OK, f"{len(roles)} roles allow what their function calls and nothing else, on this API only", ""
 
     def _smoke_test(self, ctx: Context):
         url = ctx.options.smoke_url

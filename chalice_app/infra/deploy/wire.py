@@ -1,13 +1,15 @@
-"""Wire: the processor's WebSocket endpoint (function and config.json) and its SQS event source mapping."""
+"""Wire: the processor's WebSocket endpoint (function and config.json), ManageConnections scoped to the
+deployed API (roles and policy files), and the processor's SQS event source mapping."""
 
 import json
 import time
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from botocore.exceptions import ClientError
 
-from infra.deploy.base import BATCH_ITEM_FAILURES, CHANGED, OK, Context, Step, error, find_mapping
-from infra.stage import PROCESSOR, StageConfig
+from infra import policy
+from infra.deploy.base import BATCH_ITEM_FAILURES, CHANGED, OK, Context, Step, error, find_mapping, role_policies
+from infra.stage import FUNCTIONS, PROCESSOR, StageConfig
 
 
 class Wire(Step):
@@ -18,6 +20,7 @@ class Wire(Step):
         processor = ctx.resource(PROCESSOR)
         self._environment(ctx, processor["lambda_arn"], endpoint)
         self._config_file(ctx, endpoint)
+        self._connections_policy(ctx, endpoint)
         self._mapping(ctx, processor["lambda_arn"])
 
     @staticmethod
@@ -51,6 +54,35 @@ class Wire(Step):
             f"wrote them into stages.{ctx.stage.stage}.lambda_functions.{PROCESSOR} of {ctx.stage.config_path.name}",
             "commit .chalice/config.json so the next chalice deploy keeps them",
         )
+
+    @staticmethod
+    def _connections_policy(ctx: Context, endpoint: Dict[str, str]) -> None:
+        """Chalice puts each policy file on its role as written (any API of the stage); narrow the
+        ManageConnections statements to this API, on the roles and in the files (so the next chalice
+        deploy keeps them)."""
+
+        def resource_for(method: str) -> str:
+            return policy.connections_arn(
+                ctx.partition, ctx.target.region, ctx.account, endpoint["api_id"], endpoint["stage"], method
+            )
+
+        files = scope_policy_files(ctx.stage, resource_for)
+        iam, roles = ctx.client("iam"), []
+        for function in FUNCTIONS:
+            role, documents = role_policies(ctx, function)
+            for name, document in documents.items():
+                scoped = policy.scope_connections(document, resource_for)
+                if scoped != document:
+                    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(scoped))
+                    roles.append(role)
+        posting = [function for function in FUNCTIONS if policy.connection_methods(function)]
+        detail = f"{', '.join(posting)} may ManageConnections on {endpoint['api_id']}/{endpoint['stage']} only"
+        if not files and not roles:
+            ctx.check("connections policy", OK, detail)
+            return
+        changed = ", ".join([*files, *(f"role {role}" for role in roles)])
+        fix = "commit the .chalice/policy-*.json files so the next chalice deploy keeps the scope" if files else ""
+        ctx.check("connections policy", CHANGED, f"{detail} (set in {changed})", fix)
 
     @staticmethod
     def _mapping(ctx: Context, function_arn: str) -> None:
@@ -108,3 +140,15 @@ def edit_processor_env(stage: StageConfig, values: Dict[str, Optional[str]]) -> 
             del stage_config["lambda_functions"]
     stage.config_path.write_text(json.dumps(raw, indent=2) + "\n")
     return True
+
+
+def scope_policy_files(stage: StageConfig, resource_for: Callable[[str], Any]) -> List[str]:
+    """Rewrite the ManageConnections resources of the stage's policy files; the names of those it changed."""
+    changed = []
+    for path in dict.fromkeys(stage.policy_path(function) for function in FUNCTIONS):
+        document = json.loads(path.read_text())
+        scoped = policy.scope_connections(document, resource_for)
+        if scoped != document:
+            path.write_text(json.dumps(scoped, indent=2) + "\n")
+            changed.append(path.name)
+    return changed

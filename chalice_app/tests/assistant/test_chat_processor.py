@@ -100,7 +100,7 @@ def test_bedrock_failing_on_the_last_attempt_ends_in_processing_failed(client, m
                                  service_message="no model access", http_status_code=403,
                                  expected_params={"modelId": ANY, "messages": ANY, "system": ANY,
                                                   "toolConfig": ANY, "inferenceConfig": ANY})
-        record = sqs_record(envelope, receive_count=3)
+        record = sqs_record(envelope, receive_count=5)  # the last of MAX_RECEIVE_COUNT's default 5
         payload = client.lambda_.invoke("chat_processor", sqs_event(record)).payload
 
     assert payload == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}

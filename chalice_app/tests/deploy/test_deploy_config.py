@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from chalicelib.assistant import BACKENDS
-from chalicelib.config import REQUIRED_IN_LAMBDA
+from chalicelib.config import REQUIRED_IN_LAMBDA, load
 from infra import motopatch, policy
 from infra.stage import FUNCTIONS, PROCESSOR, StageError, load_stage
 
@@ -35,17 +36,94 @@ def test_each_stage_is_complete_and_its_policy_allows_what_the_code_calls(name):
     assert stage.processor_timeout >= 60  # long enough for an LLM reply
     assert stage.visibility_timeout == 6 * stage.processor_timeout <= 12 * 3600
     assert stage.function("websocket_message").lambda_timeout < stage.processor_timeout
-    document = json.loads(stage.policy_path().read_text())
-    assert policy.missing(document, policy.needs_for(scope_for(stage))) == []
+    for function in FUNCTIONS:
+        document = json.loads(stage.policy_path(function).read_text())
+        assert policy.missing(document, policy.needs_for(scope_for(stage), [function])) == [], function
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_each_function_has_its_own_policy_file(name):
+    stage = load_stage(name)
+    paths = [stage.policy_path(function) for function in FUNCTIONS]
+    assert [path.name for path in paths] == [f"policy-{name}-{function}.json" for function in FUNCTIONS]
+    assert all(path.exists() for path in paths)
+
+
+@pytest.mark.parametrize("name", STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_policy_allows_its_calls_and_not_the_others(name, function):
+    """Judged twice: by infra.policy, and by moto's IAM evaluator (an independent implementation)."""
+    stage = load_stage(name)
+    scope = scope_for(stage)
+    document = json.loads(stage.policy_path(function).read_text())
+    # The committed files name any API id of their stage: the Wire step narrows them to the deployed API.
+    forbidden = policy.forbidden_for(scope, function, other_apis=False)
+    assert policy.excess(document, forbidden) == []
+    assert policy.missing(document, policy.needs_for(scope, [function])) == []
+    evaluator = IAMPolicy(json.dumps(document))
+    for need in policy.needs_for(scope, [function]):
+        assert evaluator.is_action_permitted(need.action, need.resource) == PermissionResult.PERMITTED, need
+    for need in forbidden:
+        assert evaluator.is_action_permitted(need.action, need.resource) != PermissionResult.PERMITTED, need
+    if function == "websocket_connect":
+        assert {"sqs:SendMessage", "execute-api:ManageConnections"} <= {need.action for need in forbidden}
 
 
 @pytest.mark.parametrize("name", STAGES)
 def test_policy_names_manage_connections_and_bedrock(name):
-    document = json.loads(load_stage(name).policy_path().read_text())
-    by_action = {action: st["Resource"] for st in document["Statement"] for action in st["Action"]}
-    assert all(r.endswith("/@connections/*") for r in by_action["execute-api:ManageConnections"])
-    assert {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"} <= set(by_action)
-    assert not any(action == "*" or action.endswith(":*") for action in by_action)  # least privilege
+    stage = load_stage(name)
+    for function in FUNCTIONS:
+        document = json.loads(stage.policy_path(function).read_text())
+        by_action = {action: st["Resource"] for st in document["Statement"] for action in st["Action"]}
+        assert not any(action == "*" or action.endswith(":*") for action in by_action)  # least privilege
+        methods = sorted(r.split("/")[-3] for r in by_action.get("execute-api:ManageConnections", []))
+        assert methods == sorted(policy.connection_methods(function)), function
+        # Scoped to the WebSocket stage and a method: never "*/api/*/@connections/*".
+        assert all(
+            r.endswith(f"/{stage.api_gateway_stage}/{r.split('/')[-3]}/@connections/*")
+            for r in by_action.get("execute-api:ManageConnections", [])
+        )
+        has_bedrock = {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"} <= set(by_action)
+        assert has_bedrock is (function == PROCESSOR)
+
+
+def test_scope_connections_narrows_to_one_api_and_keeps_the_methods():
+    any_api = "arn:aws:execute-api:*:*:*/api"
+    document = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": ["arn:aws:logs:*:*:log-group:x"]},
+            {
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": [f"{any_api}/POST/@connections/*", f"{any_api}/GET/@connections/*"],
+            },
+        ]
+    }  # fmt: skip
+    before = json.dumps(document)
+    scoped = policy.scope_connections(
+        document, lambda method: policy.connections_arn("aws", "eu-west-1", "111122223333", "abc123defg", "api", method)
+    )
+    assert json.dumps(document) == before  # a copy
+    assert scoped["Statement"][0] == document["Statement"][0]
+    assert scoped["Statement"][1]["Resource"] == [
+        "arn:aws:execute-api:eu-west-1:111122223333:abc123defg/api/POST/@connections/*",
+        "arn:aws:execute-api:eu-west-1:111122223333:abc123defg/api/GET/@connections/*",
+    ]
+    scope = scope_for(load_stage("dev"))
+    assert policy.allows(scoped, "execute-api:ManageConnections", scope.arn("connections_post", PROCESSOR))
+    assert policy.excess(scoped, policy.forbidden_for(scope, PROCESSOR)) == []
+    # The wide shape of issue 14 lets a function post to another API's clients.
+    wide = {"Statement": [{**document["Statement"][1], "Resource": f"{any_api}/*/@connections/*"}]}
+    assert [need.why for need in policy.excess(wide, policy.forbidden_for(scope, PROCESSOR))] == [
+        "no code calls DELETE @connections",
+        "another API's clients",
+    ]
+
+
+def test_max_receive_count_is_at_least_the_five_aws_recommends():
+    assert load({}).max_receive_count == 5
+    for name in STAGES:
+        assert load_stage(name).settings("eu-west-1").max_receive_count >= 5, name
 
 
 def test_stages_do_not_share_queues_or_tables():
@@ -80,7 +158,7 @@ def test_policy_evaluation():
 def test_missing_names_function_action_and_resource():
     stage = load_stage("dev")
     needs = policy.needs_for(scope_for(stage), [PROCESSOR])
-    (need,) = [n for n in policy.missing({"Statement": []}, needs) if n.action == "execute-api:ManageConnections"]
+    (need,) = [n for n in policy.missing({"Statement": []}, needs) if n.resource.endswith("/POST/@connections/AbC=")]
     assert need.describe() == (
         "execute-api:ManageConnections on arn:aws:execute-api:eu-west-1:111122223333:abc123defg/api/POST/"
         "@connections/AbC= (chat_processor: posts status/chunk/response frames)"

@@ -9,13 +9,18 @@ import threading
 
 import boto3
 import pytest
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from tests.deploy.conftest import REGION, TEST_STAGE, free_port, run_script
+from infra import policy
+from infra.stage import load_stage
+from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, free_port, run_script
 
 APP = "shopping-assistant-api"
 FUNCTIONS = ("websocket_connect", "websocket_message", "websocket_disconnect", "chat_processor")
 QUEUE = "shopping-assistant-chalice-test-chat"
 TABLES = ("connections", "idempotency", "sessions")
+ACCOUNT = "123456789012"  # moto's
+ANY_API = "arn:aws:execute-api:*:*:*/api/*/@connections/*"  # the shape issue 14 names
 
 
 def function_name(name: str) -> str:
@@ -68,7 +73,7 @@ def failed(report):
 
 
 def mapping_of(aws):
-    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}"
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}"
     found = aws("lambda").list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
     assert len(found) == 1, found
     return found[0]
@@ -106,7 +111,9 @@ def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     timeout = lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Timeout"]
     assert int(attributes["VisibilityTimeout"]) >= 6 * timeout
-    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(QUEUE + "-dlq")
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(QUEUE + "-dlq")
+    assert int(redrive["maxReceiveCount"]) == 5  # AWS: at least 5 for a Lambda SQS source
     tables = set(aws("dynamodb").list_tables()["TableNames"])
     assert {f"shopping-assistant-chalice-test-{t}" for t in TABLES} <= tables
 
@@ -117,6 +124,66 @@ def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
     config = json.loads((project_copy / ".chalice" / "config.json").read_text())
     stage_env = config["stages"][TEST_STAGE]["lambda_functions"]["chat_processor"]["environment_variables"]
     assert stage_env == {"WEBSOCKET_DOMAIN": domain, "WEBSOCKET_STAGE": "api"}
+
+
+def role_policy(aws, function):
+    """(role name, every inline policy statement of the deployed function's role as one document)."""
+    iam = aws("iam")
+    role = aws("lambda").get_function_configuration(FunctionName=function_name(function))["Role"].split("/")[-1]
+    found = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        found += policy.statements(json.loads(document) if isinstance(document, str) else document)
+    return role, {"Version": "2012-10-17", "Statement": found}
+
+
+def deployed_scope(aws, project_copy):
+    stage = load_stage(TEST_STAGE, project_copy)
+    settings = stage.settings(REGION)
+    (api,) = aws("apigatewayv2").get_apis()["Items"]
+    return policy.Scope(
+        partition="aws", region=REGION, account=ACCOUNT, app_name=APP, stage=TEST_STAGE,
+        websocket_stage=stage.api_gateway_stage, api_id=api["ApiId"], queue=settings.queue_name,
+        connections_table=settings.connections_table, idempotency_table=settings.idempotency_table,
+        sessions_table=settings.sessions_table, model_id=settings.bedrock_model_id,
+    )  # fmt: skip
+
+
+def connection_resources(document):
+    return [
+        resource
+        for statement in document["Statement"]
+        if "execute-api:ManageConnections" in json.dumps(statement["Action"])
+        for resource in ([statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"])
+    ]
+
+
+def test_each_function_has_its_own_role_that_allows_its_calls_and_not_the_others(first_deploy, aws, project_copy):
+    """moto's IAM evaluator judges the deployed roles: each function's calls on this stack, and no more."""
+    scope = deployed_scope(aws, project_copy)
+    roles = set()
+    for function in FUNCTIONS:
+        role, document = role_policy(aws, function)
+        roles.add(role)
+        evaluator = IAMPolicy(json.dumps(document))
+        for need in policy.needs_for(scope, [function]):
+            assert evaluator.is_action_permitted(need.action, need.resource) == PermissionResult.PERMITTED, need
+        forbidden = policy.forbidden_for(scope, function)
+        for need in forbidden:
+            assert evaluator.is_action_permitted(need.action, need.resource) != PermissionResult.PERMITTED, need
+        prefix = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{scope.api_id}/api/"
+        assert all(r.startswith(prefix) for r in connection_resources(document)), (function, document)
+        # The wire step wrote the same scope into the stage's policy file, so the next chalice deploy keeps it.
+        in_file = json.loads(load_stage(TEST_STAGE, project_copy).policy_path(function).read_text())
+        assert connection_resources(in_file) == connection_resources(document)
+    assert len(roles) == len(FUNCTIONS)
+    connect = IAMPolicy(json.dumps(role_policy(aws, "websocket_connect")[1]))
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}"
+    assert connect.is_action_permitted("sqs:SendMessage", queue_arn) != PermissionResult.PERMITTED
+    message = IAMPolicy(json.dumps(role_policy(aws, "websocket_message")[1]))
+    assert message.is_action_permitted("sqs:SendMessage", queue_arn) == PermissionResult.PERMITTED
+    other_api = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:otherapi01/api/POST/@connections/AbC="
+    assert message.is_action_permitted("execute-api:ManageConnections", other_api) != PermissionResult.PERMITTED
 
 
 def snapshot(aws, project_copy):
@@ -190,8 +257,46 @@ def test_a_role_without_manage_connections_is_named_and_a_deploy_restores_it(fir
     assert code == 0, progress
 
 
+def test_a_role_that_may_post_to_any_api_is_named_and_a_deploy_scopes_it(first_deploy, deploy, aws):
+    iam, role = aws("iam"), function_name("websocket_message")
+    document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+    for statement in document["Statement"]:
+        if "execute-api:ManageConnections" in json.dumps(statement["Action"]):
+            statement["Resource"] = [ANY_API]
+    iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(document))
+
+    code, report, _ = deploy("--validate-only")
+    assert code == 1
+    problem = failed(report)["role policies"]
+    assert f"role {role} allows execute-api:ManageConnections" in problem["detail"]
+    assert "another API's clients" in problem["detail"]
+
+    code, _, progress = deploy()
+    assert code == 0, progress
+    assert ANY_API not in connection_resources(role_policy(aws, "websocket_message")[1])
+
+
+def test_preflight_names_a_permission_a_function_does_not_need(first_deploy, deploy, project_copy):
+    path = project_copy / ".chalice" / f"policy-{TEST_STAGE}-websocket_connect.json"
+    original = path.read_text()
+    document = json.loads(original)
+    document["Statement"].append(
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [f"arn:aws:sqs:*:*:{QUEUE}"]}
+    )
+    path.write_text(json.dumps(document))
+    try:
+        code, report, _ = deploy()
+    finally:
+        path.write_text(original)
+    assert code == 1
+    detail = failed(report)["policy file"]["detail"]
+    assert f"policy-{TEST_STAGE}-websocket_connect.json allows sqs:SendMessage" in detail
+    assert "only websocket_message calls it" in detail
+    assert {c["step"] for c in report["checks"]} == {"Preflight"}
+
+
 def test_preflight_names_a_permission_missing_from_the_policy_file(first_deploy, deploy, project_copy):
-    path = project_copy / ".chalice" / f"policy-{TEST_STAGE}.json"
+    path = project_copy / ".chalice" / f"policy-{TEST_STAGE}-websocket_message.json"
     original = path.read_text()
     document = json.loads(original)
     for statement in document["Statement"]:
@@ -203,9 +308,27 @@ def test_preflight_names_a_permission_missing_from_the_policy_file(first_deploy,
         path.write_text(original)
     assert code == 1
     problem = failed(report)["policy file"]
-    assert f"policy-{TEST_STAGE}.json does not allow sqs:SendMessage" in problem["detail"]
+    assert f"policy-{TEST_STAGE}-websocket_message.json does not allow sqs:SendMessage" in problem["detail"]
     assert "websocket_message" in problem["detail"]
     assert {c["step"] for c in report["checks"]} == {"Preflight"}  # stopped before changing anything
+
+
+def test_a_max_receive_count_under_five_is_a_warning_and_a_mismatch_with_the_queue_fails(
+    first_deploy, deploy, project_copy
+):
+    path = project_copy / ".chalice" / "config.json"
+    original = path.read_text()
+    config = json.loads(original)
+    config["environment_variables"]["MAX_RECEIVE_COUNT"] = "3"
+    path.write_text(json.dumps(config))
+    try:
+        code, report, _ = deploy("--validate-only")
+    finally:
+        path.write_text(original)
+    warning = checks(report, "warn")[("Preflight", "max receive count")]
+    assert "MAX_RECEIVE_COUNT=3" in warning["detail"] and "at least 5" in warning["detail"]
+    assert code == 1
+    assert "redrive after 5 receives, MAX_RECEIVE_COUNT is 3" in failed(report)["queue"]["detail"]
 
 
 def test_a_backlog_is_a_warning_that_points_at_the_queue_tool(first_deploy, deploy, aws):
@@ -272,7 +395,11 @@ def test_delete_removes_the_stack_and_a_second_delete_is_a_no_op(first_deploy, d
     assert aws("sqs").list_queues().get("QueueUrls", []) == []
     assert not [t for t in aws("dynamodb").list_tables()["TableNames"] if "chalice-test" in t]
     config = json.loads((project_copy / ".chalice" / "config.json").read_text())
-    assert "lambda_functions" not in config["stages"][TEST_STAGE]
+    assert "environment_variables" not in config["stages"][TEST_STAGE]["lambda_functions"]["chat_processor"]
+    # The deleted API's id is gone from the policy files: back to the stage's committed shape.
+    for name in ("websocket_message", "chat_processor"):
+        path = project_copy / ".chalice" / f"policy-{TEST_STAGE}-{name}.json"
+        assert path.read_text() == (PROJECT_DIR / ".chalice" / path.name).read_text()
 
     code, report, progress = deploy("--delete")
     assert code == 0, progress

@@ -28,7 +28,7 @@ def test_defaults_suit_the_local_runtime():
     assert config.idempotency_table == "shopping-assistant-idempotency"
     assert config.sessions_table == "shopping-assistant-sessions"
     assert config.sqs_batch_size == 1
-    assert config.max_receive_count == 3
+    assert config.max_receive_count == 5
     assert config.message_ttl_seconds == 300
     assert config.heartbeat_seconds == 10.0
     assert config.connection_ttl_seconds == 3 * 3600

@@ -320,7 +320,7 @@ def test_retry_after_a_failure_answers(client, mock_aws, frames, use_assistant):
     assert [f["type"] for f in frames.to(envelope.connection_id)] == ["status", "status", "chunk", "chunk", "response"]
 
 
-@pytest.mark.parametrize("receive_count", [3, 4])
+@pytest.mark.parametrize("receive_count", [5, 6])  # MAX_RECEIVE_COUNT defaults to 5
 def test_last_attempt_posts_processing_failed_first(client, mock_aws, frames, use_assistant, receive_count):
     use_assistant(ScriptedAssistant(fail_on={"*"}))
     envelope = make_envelope(new_connection_id())
@@ -337,14 +337,14 @@ def test_last_attempt_posts_processing_failed_first(client, mock_aws, frames, us
 
 
 def test_last_attempt_follows_max_receive_count(client, mock_aws, frames, use_assistant, set_env):
-    set_env(MAX_RECEIVE_COUNT="5")
+    set_env(MAX_RECEIVE_COUNT="7")
     use_assistant(ScriptedAssistant(fail_on={"*"}))
     envelope = make_envelope(new_connection_id())
 
-    run(client, sqs_record(envelope, receive_count=4))
+    run(client, sqs_record(envelope, receive_count=6))
     assert [f["type"] for f in frames.to(envelope.connection_id)] == ["status"]
 
-    run(client, sqs_record(envelope, receive_count=5))
+    run(client, sqs_record(envelope, receive_count=7))
     assert [f.get("code") for f in frames.to(envelope.connection_id)] == [None, None, protocol.PROCESSING_FAILED]
 
 
