@@ -137,8 +137,10 @@ def documented_commands(path: Path) -> List[List[Command]]:
             continue
         if not in_block:
             for span in INLINE_CODE.findall(line):
+                if not INLINE_COMMAND.match(span):
+                    continue  # prose in backticks, not a command (it may not even parse as one)
                 command = parse_line(f"{path.relative_to(REPO)}:{number}", span)
-                if INLINE_COMMAND.match(span) and command is not None and len(command.argv) > 1:
+                if command is not None and len(command.argv) > 1:
                     blocks.append([command])
             continue
         if not shell:
