@@ -124,6 +124,8 @@ def _parse_send_message(data: Dict[str, Any]) -> SendMessage:
     message = data.get("message")
     if not isinstance(message, str):
         raise ProtocolError(INVALID_MESSAGE, '"message" is required and must be a string')
+    if not _is_unicode_text(message):
+        raise ProtocolError(INVALID_MESSAGE, '"message" contains a lone UTF-16 surrogate: send Unicode text')
     message = message.strip()
     if not message:
         raise ProtocolError(INVALID_MESSAGE, '"message" is empty after trimming whitespace')
@@ -132,16 +134,29 @@ def _parse_send_message(data: Dict[str, Any]) -> SendMessage:
             INVALID_MESSAGE, f'"message" has {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}'
         )
     session_id = data.get("session_id")
-    if session_id is not None and not (
-        isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)
-    ):
+    if session_id is not None and not (isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)):
         raise ProtocolError(INVALID_MESSAGE, '"session_id" must be 1-64 characters of A-Z a-z 0-9 _ -')
     client_message_id = data.get("client_message_id")
     if client_message_id is not None and not (
         isinstance(client_message_id, str) and 0 < len(client_message_id) <= MAX_ID_CHARS
     ):
         raise ProtocolError(INVALID_MESSAGE, f'"client_message_id" must be a string of 1-{MAX_ID_CHARS} characters')
+    if client_message_id is not None and not _is_unicode_text(client_message_id):
+        raise ProtocolError(INVALID_MESSAGE, '"client_message_id" contains a lone UTF-16 surrogate: send Unicode text')
     return SendMessage(message, session_id, client_message_id)
+
+
+def _is_unicode_text(text: str) -> bool:
+    """False for a string holding an unpaired surrogate (JSON allows ``"\\ud800"``, RFC 8259 s. 8.2).
+
+    Such a string has no UTF-8 form (RFC 3629 s. 3), so it could neither be echoed in
+    an ack nor queued: it is refused here, before anything is posted.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- server frames ---------------------------------------------------------
