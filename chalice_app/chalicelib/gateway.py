@@ -51,7 +51,10 @@ class RequestContext:
 
 def on_connect(request: RequestContext) -> Dict[str, Any]:
     config = settings()
-    verdict = auth.check((request.query or {}).get("token"), config.auth_api_keys, config.auth_token_secret)
+    token = (request.query or {}).get("token")
+    verdict = auth.check(
+        token, config.auth_api_keys, config.auth_token_secret, max_ttl_seconds=config.auth_max_ttl_seconds
+    )
     if not verdict.allowed:
         # A non-2xx answer makes API Gateway refuse the upgrade; no other route runs.
         logs.emit(log, "refused", logging.WARNING, connection_id=request.connection_id, reason=verdict.reason)
@@ -59,7 +62,9 @@ def on_connect(request: RequestContext) -> Dict[str, Any]:
     session_id = (request.query or {}).get("session_id")
     if session_id and not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
         session_id = None
-    connections.register(request.connection_id, request.source_ip, request.user_agent, session_id)
+    # API keys are for trusted integrations that serve many users each: no per-subject limit.
+    subject = verdict.subject if verdict.kind == auth.SIGNED_TOKEN else None
+    connections.register(request.connection_id, request.source_ip, request.user_agent, session_id, subject)
     logs.emit(log, "connected", connection_id=request.connection_id, source_ip=request.source_ip)
     return {"statusCode": 200}
 
@@ -83,9 +88,10 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
             api.try_post(request.connection_id, exc.to_frame())
             return {"statusCode": 200}
         if isinstance(action, protocol.Ping):
-            api.try_post(request.connection_id, protocol.pong())
+            if _within_rate_limit(api, request, ratelimit.allow_ping(request.connection_id)):
+                api.try_post(request.connection_id, protocol.pong())
             return {"statusCode": 200}
-        if _within_rate_limit(api, request):
+        if _within_rate_limit(api, request, ratelimit.allow(request.connection_id, request.source_ip)):
             message_id = str(uuid.uuid4())
             _accept_chat_message(api, request, action, message_id)
     except Exception as exc:
@@ -116,13 +122,13 @@ def _answer_internal_error(
         logs.emit(log, "internal_error_unanswered", logging.ERROR, request_id=request.request_id, error=repr(post_exc))
 
 
-def _within_rate_limit(api: management.ManagementApi, request: RequestContext) -> bool:
-    if ratelimit.allow(request.connection_id):
+def _within_rate_limit(api: management.ManagementApi, request: RequestContext, verdict: ratelimit.Verdict) -> bool:
+    if verdict.allowed:
         return True
-    logs.emit(log, "rate_limited", connection_id=request.connection_id)
-    config = settings()
-    hint = f"at most {config.rate_limit_messages} messages per {config.rate_limit_window_seconds} s; wait a moment"
-    api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, hint))
+    logs.emit(
+        log, "rate_limited", connection_id=request.connection_id, scope=verdict.scope, source_ip=request.source_ip
+    )
+    api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, verdict.hint()))
     return False
 
 
