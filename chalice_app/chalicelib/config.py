@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
+from chalicelib.errors import ConfigError
+
 __all__ = ["ConfigError", "Settings", "settings", "load", "DEFAULT_BEDROCK_MODEL_ID"]
 
 # Amazon Nova Lite: on-demand in us-east-1, streams tool use through ConverseStream, and costs little.
@@ -18,10 +20,6 @@ DEFAULT_BEDROCK_MODEL_ID = "amazon.nova-lite-v1:0"
 
 # Names that must come from .chalice/config.json when running in Lambda.
 REQUIRED_IN_LAMBDA = ("CHAT_QUEUE_NAME", "CONNECTIONS_TABLE", "IDEMPOTENCY_TABLE")
-
-
-class ConfigError(RuntimeError):
-    """A configuration variable is missing or malformed; the message names it."""
 
 
 @dataclass(frozen=True)

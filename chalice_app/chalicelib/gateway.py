@@ -85,7 +85,7 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
             action = protocol.parse_frame(body)
         except protocol.ProtocolError as exc:
             logs.emit(log, "rejected_frame", connection_id=request.connection_id, code=exc.code)
-            api.try_post(request.connection_id, exc.to_frame())
+            api.try_post(request.connection_id, protocol.error(exc.code, exc.message))
             return {"statusCode": 200}
         if isinstance(action, protocol.Ping):
             if _within_rate_limit(api, request, ratelimit.allow_ping(request.connection_id)):

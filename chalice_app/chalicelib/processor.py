@@ -35,6 +35,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from chalicelib import assistant, aws, logs, management, protocol
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
+from chalicelib.errors import AssistantError
 
 __all__ = ["process_batch", "handle_record"]
 
@@ -64,7 +65,7 @@ def handle_record(record: SQSRecord) -> None:
     try:
         api = management.for_endpoint(envelope.domain, envelope.stage)
         _handle_envelope(api, envelope)
-    except management.ConnectionGone:
+    except management.ConnectionGoneError:
         _drop(envelope, "connection gone")
     except IdempotencyAlreadyInProgressError:
         # Another invocation holds the claim; SQS will offer this copy again later.
@@ -154,7 +155,7 @@ def _stream_reply(api: management.ManagementApi, chat: ChatEnvelope) -> assistan
             if isinstance(event, assistant.Reply):
                 return event
             api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
-    raise RuntimeError("assistant finished without a reply")
+    raise AssistantError("assistant finished without a reply")
 
 
 @functools.lru_cache(maxsize=1)

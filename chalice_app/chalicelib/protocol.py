@@ -3,11 +3,8 @@
 This module is the only place that knows the shape of a frame (docs/protocol.md
 describes the same thing for people). It does no I/O.
 
-Exceptions::
-
-    ProtocolError          a client frame cannot be acted on; ``code`` is one of
-                           INVALID_JSON, UNKNOWN_ACTION, INVALID_MESSAGE and
-                           ``message`` says what to fix. The connection stays open.
+Raises ``ProtocolError`` (chalicelib.errors) for a client frame that cannot be
+acted on; ``protocol.error(exc.code, exc.message)`` is the frame that says so.
 """
 
 import json
@@ -16,9 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
+from chalicelib.errors import ProtocolError
+
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "MAX_ID_CHARS",
+    "SESSION_ID_PATTERN",
     "INVALID_JSON",
     "UNKNOWN_ACTION",
     "INVALID_MESSAGE",
@@ -33,6 +33,7 @@ __all__ = [
     "SendMessage",
     "parse_frame",
     "encode",
+    "now_ms",
     "pong",
     "ack",
     "status",
@@ -62,16 +63,6 @@ SERVICE_UNAVAILABLE = "service_unavailable"
 TERMINAL_TYPES = ("response", "error")
 
 ACTIONS = ("ping", "sendMessage")
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def to_frame(self) -> Dict[str, Any]:
-        return error(self.code, self.message)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 
 from localcloud.gateway import Limits  # noqa: E402
-from localcloud.stack import LocalStack, PortInUse, StackOptions  # noqa: E402
+from localcloud.stack import LocalStack, PortInUseError, StackOptions  # noqa: E402
 
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     options = options_from(parse_args(argv))
     try:
         asyncio.run(serve(options))
-    except PortInUse as exc:
+    except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -316,7 +316,7 @@ def test_connection_stays_usable_after_a_bad_frame(client, mock_aws, frames):
 
 def test_message_of_exactly_the_limit_is_accepted(client, mock_aws, frames):
     connection_id = new_connection_id()
-    text = "a" * protocol.MAX_MESSAGE_CHARS
+    text = "a" * 4000  # the documented limit (docs/protocol.md)
 
     send(client, connection_id, {"action": "sendMessage", "message": "  " + text + "  "})
 
