@@ -20,13 +20,16 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
+# Text that may hold lone UTF-16 surrogates: valid in JSON ("\\ud800"), with no UTF-8 form.
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=())
+text_with_surrogates = st.lists(st.characters() | surrogates, max_size=70).map("".join)
 frame_like = st.fixed_dictionaries(
     {},
     optional={
         "action": st.sampled_from(["ping", "sendMessage", "SENDMESSAGE", "", "other"]) | json_values,
-        "message": st.text(max_size=4100) | json_values,
+        "message": st.text(max_size=4100) | text_with_surrogates | json_values,
         "session_id": st.from_regex(r"[A-Za-z0-9_-]{0,70}", fullmatch=True) | json_values,
-        "client_message_id": st.text(max_size=70) | json_values,
+        "client_message_id": st.text(max_size=70) | text_with_surrogates | json_values,
     },
 )
 any_body = st.binary(max_size=300) | st.text(max_size=300) | json_values.map(json.dumps) | frame_like.map(json.dumps)
@@ -45,6 +48,9 @@ def assert_valid_outcome(body):
     if isinstance(action, protocol.SendMessage):
         assert 1 <= len(action.message) <= DOCUMENTED_MAX_MESSAGE_CHARS
         assert action.message == action.message.strip()
+        action.message.encode("utf-8")  # it can be queued and echoed
+        if action.client_message_id is not None:
+            action.client_message_id.encode("utf-8")
         assert action.session_id is None or protocol.SESSION_ID_PATTERN.fullmatch(action.session_id)
         assert action.client_message_id is None or 1 <= len(action.client_message_id) <= DOCUMENTED_MAX_ID_CHARS
     return action
@@ -54,6 +60,21 @@ def assert_valid_outcome(body):
 @settings(max_examples=400, deadline=None)
 def test_any_input_gives_an_action_or_an_error_frame(body):
     assert_valid_outcome(body)
+
+
+@given(
+    st.sampled_from(["message", "client_message_id"]),
+    st.tuples(st.text(max_size=20), surrogates, st.text(max_size=20)).map("".join),
+)
+@settings(max_examples=100, deadline=None)
+def test_a_lone_surrogate_anywhere_is_invalid_message(field, text):
+    body = json.dumps({"action": "sendMessage", "message": "hello", field: text})  # "\\udXXX" in the JSON
+    try:
+        protocol.parse_frame(body)
+    except ProtocolError as exc:
+        assert exc.code == protocol.INVALID_MESSAGE
+    else:
+        raise AssertionError(f"{field}={text!r} was accepted")
 
 
 @given(st.integers(1, DOCUMENTED_MAX_MESSAGE_CHARS), st.sampled_from(["a", "é", "😀"]))
