@@ -36,7 +36,10 @@ TOKEN_VERSION = "v1"
 SUBJECT_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 # v1.<expiry>.<subject>.<signature>: the expiry is digits and the signature base64url
 # (RFC 4648 s. 5, no padding), neither holds a dot, so the subject may.
-SIGNED_TOKEN_PATTERN = re.compile(r"v1\.([0-9]{1,12})\.([A-Za-z0-9_.@-]{1,64})\.([A-Za-z0-9_-]{43})")
+SIGNATURE_PATTERN = r"[A-Za-z0-9_-]{43}"  # 32 bytes of HMAC-SHA256, base64url without padding
+SIGNED_TOKEN_PATTERN = re.compile(
+    rf"{TOKEN_VERSION}\.([0-9]{{1,12}})\.({SUBJECT_PATTERN.pattern})\.({SIGNATURE_PATTERN})"
+)
 DEFAULT_MAX_TTL_SECONDS = 24 * 3600
 
 # How a connection was let in (AuthResult.kind).
