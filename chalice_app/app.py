@@ -18,7 +18,7 @@ def connect(event):
 
 @app.on_ws_message()
 def message(event):
-    return gateway.on_message(gateway.RequestContext.from_event(event.to_dict()), event.body)
+    return gateway.on_message(gateway.RequestContext.from_event(event.to_dict(), event.context), event.body)
 
 
 @app.on_ws_disconnect()

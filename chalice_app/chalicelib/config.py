@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
+from chalicelib.errors import ConfigError
+
 __all__ = ["ConfigError", "Settings", "settings", "load", "DEFAULT_BEDROCK_MODEL_ID"]
 
 # Amazon Nova Lite: on-demand in us-east-1, streams tool use through ConverseStream, and costs little.
@@ -18,10 +20,6 @@ DEFAULT_BEDROCK_MODEL_ID = "amazon.nova-lite-v1:0"
 
 # Names that must come from .chalice/config.json when running in Lambda.
 REQUIRED_IN_LAMBDA = ("CHAT_QUEUE_NAME", "CONNECTIONS_TABLE", "IDEMPOTENCY_TABLE")
-
-
-class ConfigError(RuntimeError):
-    """A configuration variable is missing or malformed; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +48,12 @@ class Settings:
     websocket_endpoint_url: Optional[str]
     auth_api_keys: Tuple[str, ...]
     auth_token_secret: Optional[str]
+    auth_max_ttl_seconds: int
     rate_limit_messages: int
     rate_limit_window_seconds: int
+    rate_limit_subject_messages: int
+    rate_limit_ip_messages: int
+    ping_rate_limit: int
 
 
 class _Reader:
@@ -65,8 +67,7 @@ class _Reader:
             return value
         if self.in_lambda and name in REQUIRED_IN_LAMBDA:
             raise ConfigError(
-                f"{name} is not set: add it to environment_variables for this "
-                "stage in chalice_app/.chalice/config.json"
+                f"{name} is not set: add it to environment_variables for this stage in chalice_app/.chalice/config.json"
             )
         return default
 
@@ -89,6 +90,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     """Build Settings from ``env`` (default: ``os.environ``)."""
     read = _Reader(os.environ if env is None else env)
     region = read.text("AWS_REGION") or read.text("AWS_DEFAULT_REGION", "us-east-1")
+    per_connection = read.number("RATE_LIMIT_MESSAGES", 5)
     return Settings(
         region=region,
         queue_name=read.text("CHAT_QUEUE_NAME", "ChatProcessingQueue"),
@@ -114,8 +116,13 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         websocket_endpoint_url=read.text("WEBSOCKET_ENDPOINT_URL"),
         auth_api_keys=tuple(key.strip() for key in (read.text("AUTH_API_KEYS") or "").split(",") if key.strip()),
         auth_token_secret=read.text("AUTH_TOKEN_SECRET"),
-        rate_limit_messages=read.number("RATE_LIMIT_MESSAGES", 5),
+        auth_max_ttl_seconds=read.number("AUTH_MAX_TTL_SECONDS", 24 * 3600, minimum=60),
+        rate_limit_messages=per_connection,
         rate_limit_window_seconds=read.number("RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1),
+        rate_limit_subject_messages=read.number("RATE_LIMIT_SUBJECT_MESSAGES", per_connection),
+        # Loose: one address can be a whole office or carrier behind a NAT.
+        rate_limit_ip_messages=read.number("RATE_LIMIT_IP_MESSAGES", 4 * per_connection),
+        ping_rate_limit=read.number("PING_RATE_LIMIT", 20),
     )
 
 

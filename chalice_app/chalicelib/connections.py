@@ -22,14 +22,17 @@ def register(
     source_ip: Optional[str],
     user_agent: Optional[str],
     session_id: Optional[str],
+    subject: Optional[str] = None,
 ) -> Dict[str, Any]:
+    """Store the connection; ``subject`` (a signed token's) is what the per-subject rate limit counts."""
     now = time.time()
     item = {
         "connection_id": {"S": connection_id},
         "connected_at": {"N": str(int(now * 1000))},
         "ttl": {"N": str(int(now) + settings().connection_ttl_seconds)},
     }
-    for name, value in (("source_ip", source_ip), ("user_agent", user_agent), ("session_id", session_id)):
+    fields = (("source_ip", source_ip), ("user_agent", user_agent), ("session_id", session_id), ("subject", subject))
+    for name, value in fields:
         if value:
             item[name] = {"S": value[:512]}
     aws.client("dynamodb").put_item(TableName=_table_name(), Item=item)
@@ -38,4 +41,3 @@ def register(
 
 def forget(connection_id: str) -> None:
     aws.client("dynamodb").delete_item(TableName=_table_name(), Key={"connection_id": {"S": connection_id}})
-

@@ -8,13 +8,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+from chalicelib.errors import EnvelopeError
+
 __all__ = ["ENVELOPE_VERSION", "EnvelopeError", "ChatEnvelope"]
 
 ENVELOPE_VERSION = 1
-
-
-class EnvelopeError(ValueError):
-    """The SQS body is not a chat envelope this code understands."""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """What the three WebSocket routes do: $connect, $default (messages), $disconnect.
 
 Replies go through the Management API because on real API Gateway whatever a
-$default handler returns never reaches the client.
+$default handler returns never reaches the client. Every frame is answered: one
+the handler cannot act on gets an error frame saying why, and a failure of the
+handler itself gets ``internal_error``, logged with the Lambda request id.
 """
 
 import logging
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
@@ -29,9 +32,10 @@ class RequestContext:
     source_ip: Optional[str] = None
     user_agent: Optional[str] = None
     query: Optional[Dict[str, str]] = None
+    request_id: Optional[str] = None  # the Lambda invocation's, for the logs
 
     @classmethod
-    def from_event(cls, event: Dict[str, Any]) -> "RequestContext":
+    def from_event(cls, event: Dict[str, Any], lambda_context: Any = None) -> "RequestContext":
         context = event.get("requestContext") or {}
         identity = context.get("identity") or {}
         return cls(
@@ -41,12 +45,16 @@ class RequestContext:
             source_ip=identity.get("sourceIp"),
             user_agent=identity.get("userAgent"),
             query=event.get("queryStringParameters") or {},
+            request_id=getattr(lambda_context, "aws_request_id", None),
         )
 
 
 def on_connect(request: RequestContext) -> Dict[str, Any]:
     config = settings()
-    verdict = auth.check((request.query or {}).get("token"), config.auth_api_keys, config.auth_token_secret)
+    token = (request.query or {}).get("token")
+    verdict = auth.check(
+        token, config.auth_api_keys, config.auth_token_secret, max_ttl_seconds=config.auth_max_ttl_seconds
+    )
     if not verdict.allowed:
         # A non-2xx answer makes API Gateway refuse the upgrade; no other route runs.
         logs.emit(log, "refused", logging.WARNING, connection_id=request.connection_id, reason=verdict.reason)
@@ -54,7 +62,9 @@ def on_connect(request: RequestContext) -> Dict[str, Any]:
     session_id = (request.query or {}).get("session_id")
     if session_id and not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
         session_id = None
-    connections.register(request.connection_id, request.source_ip, request.user_agent, session_id)
+    # API keys are for trusted integrations that serve many users each: no per-subject limit.
+    subject = verdict.subject if verdict.kind == auth.SIGNED_TOKEN else None
+    connections.register(request.connection_id, request.source_ip, request.user_agent, session_id, subject)
     logs.emit(log, "connected", connection_id=request.connection_id, source_ip=request.source_ip)
     return {"statusCode": 200}
 
@@ -66,29 +76,67 @@ def on_disconnect(request: RequestContext) -> Dict[str, Any]:
 
 
 def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
-    api = management.for_endpoint(request.domain, request.stage)
+    """Answer one frame; whatever fails, the client still gets a frame back."""
+    api: Optional[management.ManagementApi] = None
+    message_id: Optional[str] = None
     try:
-        action = protocol.parse_frame(body)
-    except protocol.ProtocolError as exc:
-        logs.emit(log, "rejected_frame", connection_id=request.connection_id, code=exc.code)
-        api.try_post(request.connection_id, exc.to_frame())
-        return {"statusCode": 200}
-    if isinstance(action, protocol.Ping):
-        api.try_post(request.connection_id, protocol.pong())
-    else:
-        _accept_chat_message(api, request, action)
+        api = management.for_endpoint(request.domain, request.stage)
+        try:
+            action = protocol.parse_frame(body)
+        except protocol.ProtocolError as exc:
+            logs.emit(log, "rejected_frame", connection_id=request.connection_id, code=exc.code)
+            api.try_post(request.connection_id, protocol.error(exc.code, exc.message))
+            return {"statusCode": 200}
+        if isinstance(action, protocol.Ping):
+            if _within_rate_limit(api, request, ratelimit.allow_ping(request.connection_id)):
+                api.try_post(request.connection_id, protocol.pong())
+            return {"statusCode": 200}
+        if _within_rate_limit(api, request, ratelimit.allow(request.connection_id, request.source_ip)):
+            message_id = str(uuid.uuid4())
+            _accept_chat_message(api, request, action, message_id)
+    except Exception as exc:
+        _answer_internal_error(api, request, message_id, exc)
     return {"statusCode": 200}
 
 
-def _accept_chat_message(api: management.ManagementApi, request: RequestContext, action: protocol.SendMessage) -> None:
-    if not ratelimit.allow(request.connection_id):
-        logs.emit(log, "rate_limited", connection_id=request.connection_id)
-        config = settings()
-        hint = f"at most {config.rate_limit_messages} messages per {config.rate_limit_window_seconds} s; wait a moment"
-        api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, hint))
-        return
+def _answer_internal_error(
+    api: Optional[management.ManagementApi], request: RequestContext, message_id: Optional[str], exc: Exception
+) -> None:
+    logs.emit(
+        log,
+        "internal_error",
+        logging.ERROR,
+        request_id=request.request_id,
+        connection_id=request.connection_id,
+        message_id=message_id,
+        error=repr(exc),
+        traceback=traceback.format_exc(),
+    )
+    if api is None:
+        return  # no endpoint to post to: the log line is all there can be
+    where = f" (request {request.request_id})" if request.request_id else ""
+    hint = f"the server failed to handle this frame{where}; please try again"
+    try:
+        api.try_post(request.connection_id, protocol.error(protocol.INTERNAL_ERROR, hint, message_id))
+    except Exception as post_exc:
+        logs.emit(log, "internal_error_unanswered", logging.ERROR, request_id=request.request_id, error=repr(post_exc))
+
+
+def _within_rate_limit(api: management.ManagementApi, request: RequestContext, verdict: ratelimit.Verdict) -> bool:
+    if verdict.allowed:
+        return True
+    logs.emit(
+        log, "rate_limited", connection_id=request.connection_id, scope=verdict.scope, source_ip=request.source_ip
+    )
+    api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, verdict.hint()))
+    return False
+
+
+def _accept_chat_message(
+    api: management.ManagementApi, request: RequestContext, action: protocol.SendMessage, message_id: str
+) -> None:
     envelope = ChatEnvelope(
-        message_id=str(uuid.uuid4()),
+        message_id=message_id,
         connection_id=request.connection_id,
         session_id=action.session_id or uuid.uuid4().hex,
         message=action.message,

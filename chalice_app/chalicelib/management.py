@@ -6,10 +6,9 @@ configures that inside websocket handlers, and chat_processor is an SQS handler.
 ``WEBSOCKET_DOMAIN`` / ``WEBSOCKET_STAGE`` override what the event carried, and
 ``WEBSOCKET_ENDPOINT_URL`` replaces the whole endpoint (the local runtime).
 
-Exceptions::
-
-    ConnectionGone     the client has disconnected (HTTP 410 GoneException);
-                       never worth a retry.
+Raises ``ConnectionGoneError`` (chalicelib.errors) when the client has
+disconnected (HTTP 410 GoneException): never worth a retry. A missing endpoint is a
+``ConfigError``.
 """
 
 from typing import Any, Dict, Optional
@@ -18,15 +17,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws, protocol
 from chalicelib.config import settings
+from chalicelib.errors import ConfigError, ConnectionGoneError
 
-__all__ = ["ConnectionGone", "ManagementApi", "endpoint_url", "for_endpoint"]
-
-
-
-class ConnectionGone(Exception):
-    def __init__(self, connection_id: str):
-        super().__init__(f"connection {connection_id} is gone")
-        self.connection_id = connection_id
+__all__ = ["ConnectionGoneError", "ManagementApi", "endpoint_url", "for_endpoint"]
 
 
 def endpoint_url(domain: Optional[str], stage: Optional[str]) -> str:
@@ -36,7 +29,7 @@ def endpoint_url(domain: Optional[str], stage: Optional[str]) -> str:
     domain = config.websocket_domain or domain
     stage = config.websocket_stage or stage
     if not domain or not stage:
-        raise ValueError(
+        raise ConfigError(
             "cannot build the Management API endpoint: the event has no domain/stage; "
             "set WEBSOCKET_DOMAIN and WEBSOCKET_STAGE"
         )
@@ -57,13 +50,13 @@ class ManagementApi:
         self._client = aws.client("apigatewaymanagementapi", endpoint)
 
     def post(self, connection_id: str, frame: Dict[str, Any]) -> None:
-        """Send one frame; raises ConnectionGone if the client has left."""
+        """Send one frame; raises ConnectionGoneError if the client has left."""
         data = protocol.encode(frame).encode("utf-8")
         try:
             self._client.post_to_connection(ConnectionId=connection_id, Data=data)
         except ClientError as exc:
             if _is_gone(exc):
-                raise ConnectionGone(connection_id) from None
+                raise ConnectionGoneError(connection_id) from None
             raise
 
     def try_post(self, connection_id: str, frame: Dict[str, Any]) -> bool:
@@ -71,7 +64,7 @@ class ManagementApi:
         try:
             self.post(connection_id, frame)
             return True
-        except ConnectionGone:
+        except ConnectionGoneError:
             return False
 
     def is_connected(self, connection_id: str) -> bool:

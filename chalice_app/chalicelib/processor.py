@@ -9,10 +9,12 @@ For each SQS record, in this order:
    conditional write in DynamoDB): post ``status``, heartbeat while it works,
    forward ``chunk`` deltas, then exactly one ``response``; a client that leaves
    meanwhile (a post answers 410) is dropped the same way;
-5. anything else failed? report the record in ``batchItemFailures`` so SQS retries
+5. anything else failed, the GetConnection call of step 3 included (say 403
+   ForbiddenException)? report the record in ``batchItemFailures`` so SQS retries
    only it; on the last allowed attempt post ``processing_failed`` first.
 
-Every drop is logged as a ``drop`` event with the message_id and the reason.
+Every drop is logged as a ``drop`` event with the message_id and the reason, every
+failure as ``processing_failed`` with the attempt and the error.
 """
 
 import functools
@@ -33,6 +35,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from chalicelib import assistant, aws, logs, management, protocol
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
+from chalicelib.errors import AssistantError
 
 __all__ = ["process_batch", "handle_record"]
 
@@ -57,9 +60,28 @@ def handle_record(record: SQSRecord) -> None:
         logs.emit(log, "drop", logging.WARNING, sqs_message_id=record.message_id, reason=f"bad envelope: {exc}")
         return
     config = settings()
-    api = management.for_endpoint(envelope.domain, envelope.stage)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    api: Optional[management.ManagementApi] = None
+    try:
+        api = management.for_endpoint(envelope.domain, envelope.stage)
+        _handle_envelope(api, envelope)
+    except management.ConnectionGoneError:
+        _drop(envelope, "connection gone")
+    except IdempotencyAlreadyInProgressError:
+        # Another invocation holds the claim; SQS will offer this copy again later.
+        raise
+    except Exception as exc:
+        logs.emit(
+            log, "processing_failed", logging.ERROR, message_id=envelope.message_id, attempt=attempt, error=repr(exc)
+        )
+        if attempt >= config.max_receive_count and api is not None:
+            _tell_processing_failed(api, envelope)
+        raise
+
+
+def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
     age_ms = protocol.now_ms() - envelope.received_at_ms
-    if age_ms > config.message_ttl_seconds * 1000:
+    if age_ms > settings().message_ttl_seconds * 1000:
         frame = protocol.error(
             protocol.EXPIRED, "this message waited too long in the queue; please send it again", envelope.message_id
         )
@@ -70,22 +92,17 @@ def handle_record(record: SQSRecord) -> None:
         # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
         _drop(envelope, "connection gone")
         return
-    attempt = int(record.attributes.approximate_receive_count or 1)
+    _answer_once()(envelope=envelope.to_dict())
+
+
+def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
+    hint = "the assistant could not answer this message"
+    frame = protocol.error(protocol.PROCESSING_FAILED, hint, envelope.message_id)
     try:
-        _answer_once()(envelope=envelope.to_dict())
-    except management.ConnectionGone:
-        _drop(envelope, "connection gone")
-    except IdempotencyAlreadyInProgressError:
-        # Another invocation holds the claim; SQS will offer this copy again later.
-        raise
-    except Exception:
-        logs.emit(log, "processing_failed", logging.ERROR, message_id=envelope.message_id, attempt=attempt)
-        if attempt >= config.max_receive_count:
-            frame = protocol.error(
-                protocol.PROCESSING_FAILED, "the assistant could not answer this message", envelope.message_id
-            )
-            api.try_post(envelope.connection_id, frame)
-        raise
+        api.try_post(envelope.connection_id, frame)
+    except Exception as exc:
+        # The record still goes back to SQS (then the DLQ); the log is what is left.
+        logs.emit(log, "processing_failed_untold", logging.ERROR, message_id=envelope.message_id, error=repr(exc))
 
 
 def _drop(envelope: ChatEnvelope, reason: str, **fields: Any) -> None:
@@ -112,12 +129,10 @@ def _idempotency_config() -> IdempotencyConfig:
 @functools.lru_cache(maxsize=1)
 def _answer_once():
     """``_answer`` wrapped so a redelivered message never produces a second reply."""
-    store = DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=aws.client("dynamodb")
+    store = DynamoDBPersistenceLayer(table_name=settings().idempotency_table, boto3_client=aws.client("dynamodb"))
+    return idempotent_function(data_keyword_argument="envelope", persistence_store=store, config=_idempotency_config())(
+        _answer
     )
-    return idempotent_function(
-        data_keyword_argument="envelope", persistence_store=store, config=_idempotency_config()
-    )(_answer)
 
 
 def _answer(envelope: Dict[str, Any]) -> Dict[str, Any]:
@@ -140,7 +155,7 @@ def _stream_reply(api: management.ManagementApi, chat: ChatEnvelope) -> assistan
             if isinstance(event, assistant.Reply):
                 return event
             api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
-    raise RuntimeError("assistant finished without a reply")
+    raise AssistantError("assistant finished without a reply")
 
 
 @functools.lru_cache(maxsize=1)

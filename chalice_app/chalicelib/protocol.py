@@ -3,11 +3,8 @@
 This module is the only place that knows the shape of a frame (docs/protocol.md
 describes the same thing for people). It does no I/O.
 
-Exceptions::
-
-    ProtocolError          a client frame cannot be acted on; ``code`` is one of
-                           INVALID_JSON, UNKNOWN_ACTION, INVALID_MESSAGE and
-                           ``message`` says what to fix. The connection stays open.
+Raises ``ProtocolError`` (chalicelib.errors) for a client frame that cannot be
+acted on; ``protocol.error(exc.code, exc.message)`` is the frame that says so.
 """
 
 import json
@@ -16,9 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
+from chalicelib.errors import ProtocolError
+
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "MAX_ID_CHARS",
+    "SESSION_ID_PATTERN",
     "INVALID_JSON",
     "UNKNOWN_ACTION",
     "INVALID_MESSAGE",
@@ -33,6 +33,7 @@ __all__ = [
     "SendMessage",
     "parse_frame",
     "encode",
+    "now_ms",
     "pong",
     "ack",
     "status",
@@ -62,16 +63,6 @@ SERVICE_UNAVAILABLE = "service_unavailable"
 TERMINAL_TYPES = ("response", "error")
 
 ACTIONS = ("ping", "sendMessage")
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def to_frame(self) -> Dict[str, Any]:
-        return error(self.code, self.message)
 
 
 @dataclass(frozen=True)
@@ -124,6 +115,8 @@ def _parse_send_message(data: Dict[str, Any]) -> SendMessage:
     message = data.get("message")
     if not isinstance(message, str):
         raise ProtocolError(INVALID_MESSAGE, '"message" is required and must be a string')
+    if not _is_unicode_text(message):
+        raise ProtocolError(INVALID_MESSAGE, '"message" contains a lone UTF-16 surrogate: send Unicode text')
     message = message.strip()
     if not message:
         raise ProtocolError(INVALID_MESSAGE, '"message" is empty after trimming whitespace')
@@ -132,16 +125,29 @@ def _parse_send_message(data: Dict[str, Any]) -> SendMessage:
             INVALID_MESSAGE, f'"message" has {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}'
         )
     session_id = data.get("session_id")
-    if session_id is not None and not (
-        isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)
-    ):
+    if session_id is not None and not (isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)):
         raise ProtocolError(INVALID_MESSAGE, '"session_id" must be 1-64 characters of A-Z a-z 0-9 _ -')
     client_message_id = data.get("client_message_id")
     if client_message_id is not None and not (
         isinstance(client_message_id, str) and 0 < len(client_message_id) <= MAX_ID_CHARS
     ):
         raise ProtocolError(INVALID_MESSAGE, f'"client_message_id" must be a string of 1-{MAX_ID_CHARS} characters')
+    if client_message_id is not None and not _is_unicode_text(client_message_id):
+        raise ProtocolError(INVALID_MESSAGE, '"client_message_id" contains a lone UTF-16 surrogate: send Unicode text')
     return SendMessage(message, session_id, client_message_id)
+
+
+def _is_unicode_text(text: str) -> bool:
+    """False for a string holding an unpaired surrogate (JSON allows ``"\\ud800"``, RFC 8259 s. 8.2).
+
+    Such a string has no UTF-8 form (RFC 3629 s. 3), so it could neither be echoed in
+    an ack nor queued: it is refused here, before anything is posted.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- server frames ---------------------------------------------------------

@@ -1,58 +1,163 @@
-"""Per-connection rate limit on sendMessage, shared by every Lambda instance.
+"""Rate limits shared by every Lambda instance: fixed-window counters in DynamoDB.
 
-A fixed window counter stored on the connection's own record in the connections
-table (so it expires with the record's TTL): at most ``limit`` messages per
-``window_seconds``. Two conditional updates, no read: the first counts within the
-current window, the second opens a new one; when both conditions fail, the
-connection is over its limit.
+What is counted, per ``RATE_LIMIT_WINDOW_SECONDS`` window (0 turns a limit off):
+
+==================  ===============================  ====================================
+scope               limit                            counted on
+==================  ===============================  ====================================
+connection          ``RATE_LIMIT_MESSAGES`` (5)      the connection's record
+token subject       ``RATE_LIMIT_SUBJECT_MESSAGES``  item ``rl#subject#<subject>``
+                    (default: the per-connection)
+source IP           ``RATE_LIMIT_IP_MESSAGES``       item ``rl#ip#<address>``
+                    (default: 4 x per-connection)
+pings, connection   ``PING_RATE_LIMIT`` (20)         the connection's record
+==================  ===============================  ====================================
+
+All items live in the connections table, whose ``ttl`` attribute lets DynamoDB
+delete them. A sendMessage is checked per connection first (that update also
+returns the token subject stored at $connect, so it runs whenever a per-subject
+limit is on), then per subject, then per IP; the
+first refusal stops the checks.
+
+Each count is atomic: an ``UpdateItem`` that adds 1 and returns the new value
+(DynamoDB applies updates to one item one at a time, so none is lost). A window
+is a pair of attributes, its number and its count, changed by one of two
+conditional updates whose conditions are each other's negation, so exactly one
+of them holds for any stored state:
+
+- the stored window is this one (or a later one, on a clock that runs ahead):
+  ``ADD count 1``;
+- there is none, or an earlier one: ``SET window = this, count = 1``.
+
+A request that loses the race to open a window finds the other condition true on
+its next try (windows only move forward), so concurrent requests are all counted,
+in at most three calls. Nothing is read first, so nothing is decided on a stale
+value.
 """
 
 import time
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.config import settings
+from chalicelib.config import Settings, settings
 
-__all__ = ["allow"]
+__all__ = ["Verdict", "SCOPES", "allow", "allow_ping", "counter_key"]
+
+# scope -> how a refusal names it to the client
+SCOPES = {"connection": "connection", "subject": "user", "ip": "network address", "ping": "connection"}
+# Counter items for a subject or IP outlive their window by this much (a clock a bit behind still finds them).
+_COUNTER_TTL_MARGIN_SECONDS = 60
 
 
-def allow(connection_id: str, now: Optional[float] = None) -> bool:
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    scope: Optional[str] = None  # the limit that refused (a key of SCOPES), when not allowed
+    limit: int = 0
+    window_seconds: int = 0
+
+    def hint(self) -> str:
+        """What the client is told with ``rate_limited``."""
+        what = "pings" if self.scope == "ping" else "messages"
+        return (
+            f"at most {self.limit} {what} per {self.window_seconds} s per {SCOPES.get(self.scope, 'connection')}; "
+            "wait a moment"
+        )
+
+
+def counter_key(scope: str, key: str) -> str:
+    """The connections-table key of a subject's or an address's counter item."""
+    return f"rl#{scope}#{key}"
+
+
+def allow(connection_id: str, source_ip: Optional[str] = None, now: Optional[float] = None) -> Verdict:
+    """Count one sendMessage against every limit that applies; the first refusal wins."""
     config = settings()
-    limit, window = config.rate_limit_messages, config.rate_limit_window_seconds
-    if limit <= 0:
-        return True
-    current = int((time.time() if now is None else now) // window)
+    moment = time.time() if now is None else now
+    subject: Optional[str] = None
+    if config.rate_limit_messages > 0 or config.rate_limit_subject_messages > 0:
+        count, item = _hit_connection(config, connection_id, "msg", moment)
+        if 0 < config.rate_limit_messages < count:
+            return _refused(config, "connection", config.rate_limit_messages)
+        subject = (item.get("subject") or {}).get("S")
+    for scope, key, limit in (
+        ("subject", subject, config.rate_limit_subject_messages),
+        ("ip", source_ip, config.rate_limit_ip_messages),
+    ):
+        if key and limit > 0 and _hit_counter(config, counter_key(scope, key), moment) > limit:
+            return _refused(config, scope, limit)
+    return Verdict(True)
+
+
+def allow_ping(connection_id: str, now: Optional[float] = None) -> Verdict:
+    """Count one ping against ``PING_RATE_LIMIT`` (each costs an invocation and a post)."""
+    config = settings()
+    if config.ping_rate_limit <= 0:
+        return Verdict(True)
+    count, _ = _hit_connection(config, connection_id, "ping", time.time() if now is None else now)
+    if count > config.ping_rate_limit:
+        return _refused(config, "ping", config.ping_rate_limit)
+    return Verdict(True)
+
+
+def _refused(config: Settings, scope: str, limit: int) -> Verdict:
+    return Verdict(False, scope, limit, config.rate_limit_window_seconds)
+
+
+def _window_of(moment: float, window_seconds: int) -> int:
+    """Fixed windows: every ``window_seconds`` since the epoch starts a new one."""
+    return int(moment // window_seconds)
+
+
+def _hit_connection(config: Settings, connection_id: str, counter: str, moment: float) -> Tuple[int, Dict[str, Any]]:
+    # A message can arrive for a record $connect never wrote (or $disconnect removed):
+    # the update creates it, with the connection TTL, and leaves an existing ttl alone.
+    ttl = int(moment) + config.connection_ttl_seconds
+    return _hit(
+        config, connection_id, counter, _window_of(moment, config.rate_limit_window_seconds), ttl, keep_ttl=True
+    )
+
+
+def _hit_counter(config: Settings, key: str, moment: float) -> int:
+    window = _window_of(moment, config.rate_limit_window_seconds)
+    ttl = (window + 1) * config.rate_limit_window_seconds + _COUNTER_TTL_MARGIN_SECONDS
+    return _hit(config, key, "msg", window, ttl, keep_ttl=False)[0]
+
+
+def _hit(config: Settings, key: str, counter: str, window: int, ttl: int, keep_ttl: bool) -> Tuple[int, Dict[str, Any]]:
+    """Add 1 to ``counter`` of item ``key`` in ``window``; the new count and the whole item."""
     dynamodb = aws.client("dynamodb")
-    key = {"connection_id": {"S": connection_id}}
-    try:
-        dynamodb.update_item(
-            TableName=config.connections_table,
-            Key=key,
-            UpdateExpression="SET rl_count = rl_count + :one",
-            ConditionExpression="rl_window = :window AND rl_count < :limit",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(current)}, ":limit": {"N": str(limit)}},
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-    try:
-        dynamodb.update_item(
-            TableName=config.connections_table,
-            Key=key,
-            UpdateExpression="SET rl_window = :window, rl_count = :one, #ttl = if_not_exists(#ttl, :ttl)",
-            ConditionExpression="attribute_not_exists(rl_window) OR rl_window < :window",
-            ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":window": {"N": str(current)},
-                ":ttl": {"N": str(int(time.time()) + config.connection_ttl_seconds)},
-            },
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-    return False
+    names = {"#window": f"{counter}_window", "#count": f"{counter}_count", "#ttl": "ttl"}
+    common = {
+        "TableName": config.connections_table,
+        "Key": {"connection_id": {"S": key}},
+        "ExpressionAttributeNames": names,
+        "ReturnValues": "ALL_NEW",
+    }
+    in_window = dict(
+        common,
+        UpdateExpression="ADD #count :one",
+        ConditionExpression="#window >= :window",
+        ExpressionAttributeNames={"#window": names["#window"], "#count": names["#count"]},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(window)}},
+    )
+    set_ttl = "#ttl = if_not_exists(#ttl, :ttl)" if keep_ttl else "#ttl = :ttl"
+    new_window = dict(
+        common,
+        UpdateExpression=f"SET #window = :window, #count = :one, {set_ttl}",
+        ConditionExpression="attribute_not_exists(#window) OR #window < :window",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(window)}, ":ttl": {"N": str(ttl)}},
+    )
+    # in_window, new_window, in_window: the third always holds if the second lost (see the module doc).
+    for request in (in_window, new_window, in_window):
+        try:
+            item = dynamodb.update_item(**request)["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue
+        return int(item[names["#count"]]["N"]), item
+    raise RuntimeError(f"rate limit counter {key!r} did not settle")  # unreachable while windows only grow

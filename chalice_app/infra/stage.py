@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from chalicelib.config import Settings, load
+from chalicelib.errors import ShoppingAssistantError
 
 __all__ = [
     "FUNCTIONS",
@@ -37,7 +38,7 @@ FUNCTIONS = WEBSOCKET_FUNCTIONS + (PROCESSOR,)
 VISIBILITY_TIMEOUT_FACTOR = 6
 
 
-class StageError(RuntimeError):
+class StageError(ShoppingAssistantError, RuntimeError):
     """The stage cannot be used as configured; the message says what to change."""
 
 

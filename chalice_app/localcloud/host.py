@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Optional
 
 from chalice.cli.factory import CLIFactory
 
+from chalicelib.errors import ShoppingAssistantError
 from localcloud.events import LambdaContext
 from localcloud.logfiles import FunctionLogs
 
@@ -31,7 +32,7 @@ WEBSOCKET_FUNCTIONS = {
 DEFAULT_TIMEOUT_SECONDS = 60
 
 
-class InvocationError(Exception):
+class InvocationError(ShoppingAssistantError):
     """The function raised: Lambda reports an error result to the caller."""
 
 

@@ -109,9 +109,9 @@ class LocalStackProcess:
         )
 
     def connection_ids(self, table: str = "shopping-assistant-connections") -> Dict[str, Any]:
-        """The connections table, by connection id (how a test learns a client's id)."""
+        """The connections table's connections (rows $connect wrote, not rate-limit counters), by id."""
         items = self.aws_client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
-        return {item["connection_id"]["S"]: item for item in items}
+        return {item["connection_id"]["S"]: item for item in items if "connected_at" in item}
 
     def queue_depths(self, queue_name: str = "ChatProcessingQueue") -> Dict[str, int]:
         """Messages waiting or in flight, for the queue and its DLQ, by queue name."""

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import boto3
 from aiohttp import web
 
+from chalicelib.errors import ShoppingAssistantError
 from localcloud.events import new_api_id
 from localcloud.gateway import Gateway, Limits
 from localcloud.host import FunctionHost
@@ -25,13 +26,13 @@ from localcloud.logfiles import FunctionLogs, RoutingHandler
 from localcloud.motoserver import MotoServer
 from localcloud.poller import PollerConfig, SqsPoller
 
-__all__ = ["StackOptions", "LocalStack", "PortInUse", "PROJECT_DIR"]
+__all__ = ["StackOptions", "LocalStack", "PortInUseError", "PROJECT_DIR"]
 
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(PROJECT_DIR)
 
 
-class PortInUse(RuntimeError):
+class PortInUseError(ShoppingAssistantError, RuntimeError):
     pass
 
 
@@ -110,7 +111,7 @@ class LocalStack:
             await web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=True).start()
         except OSError as exc:
             await self.stop()
-            raise PortInUse(_port_message(self.options.port)) from exc
+            raise PortInUseError(_port_message(self.options.port)) from exc
         for poller in self.pollers:
             poller.start()
 
@@ -227,7 +228,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise PortInUse(_port_message(port)) from exc
+            raise PortInUseError(_port_message(port)) from exc
 
 
 def _port_message(port: int) -> str:

@@ -177,7 +177,17 @@ async def baseline(sizes: Dict[str, int]) -> Dict[str, object]:
 
 
 def stack_args(backend: str) -> List[str]:
-    return ["--quiet", "--pollers", "8", "--env", f"ASSISTANT_BACKEND={backend}", "--env", "RATE_LIMIT_MESSAGES=0"]
+    return [
+        "--quiet",
+        "--pollers",
+        "8",
+        "--env",
+        f"ASSISTANT_BACKEND={backend}",
+        "--env",
+        "RATE_LIMIT_MESSAGES=0",
+        "--env",
+        "PING_RATE_LIMIT=0",
+    ]
 
 
 def measure_stack(uri: str, sizes: Dict[str, int], stack: Optional[LocalStackProcess]) -> Dict[str, object]:

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from localcloud.gateway import Limits
-from localcloud.stack import LocalStack, PortInUse, StackOptions
+from localcloud.stack import LocalStack, PortInUseError, StackOptions
 
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     options = options_from(parse_args(argv))
     try:
         asyncio.run(serve(options))
-    except PortInUse as exc:
+    except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -59,10 +59,10 @@ from infra.deploy.base import (
     WARN,
     Check,
     Context,
+    DeployStoppedError,
     Options,
     Report,
     Step,
-    Stop,
     error,
     find_mapping,
 )
@@ -114,7 +114,7 @@ def run(
         on_step(number, len(steps), step.title)
         try:
             step.run(ctx)
-        except Stop:
+        except DeployStoppedError:
             break
         except (ClientError, BotoCoreError) as exc:
             ctx.check("error", FAIL, error(exc), "rerun when the cause is fixed: finished steps are skipped over")

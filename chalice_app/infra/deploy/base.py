@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import ShoppingAssistantError
 from infra import bootstrap, policy
 from infra.stage import StageConfig, Target
 
@@ -70,7 +71,7 @@ class Report:
         return data
 
 
-class Stop(Exception):
+class DeployStoppedError(ShoppingAssistantError):
     """A step failed in a way the later steps cannot work around."""
 
 
@@ -96,10 +97,10 @@ class Context:
         self.on_check(check)
         return check
 
-    def fail(self, name: str, detail: str, fix: str = "") -> Stop:
+    def fail(self, name: str, detail: str, fix: str = "") -> DeployStoppedError:
         """Record a failed check; ``raise ctx.fail(...)`` stops the pipeline."""
         self.check(name, FAIL, detail, fix)
-        return Stop(detail)
+        return DeployStoppedError(detail)
 
     def client(self, service_name: str) -> Any:
         return self.target.client(service_name)

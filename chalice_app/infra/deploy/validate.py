@@ -16,8 +16,8 @@ from infra.deploy.base import (
     WARN,
     WEBSOCKET_ROUTES,
     Context,
+    DeployStoppedError,
     Step,
-    Stop,
     error,
     find_mapping,
     role_policies,
@@ -43,7 +43,7 @@ class Validate(Step):
         ):
             try:
                 status, detail, fix = check(ctx)
-            except Stop:
+            except DeployStoppedError:
                 failed = True
                 continue
             except (ClientError, BotoCoreError) as exc:
@@ -51,7 +51,7 @@ class Validate(Step):
             ctx.check(name, status, detail, fix)
             failed = failed or status == FAIL
         if failed:
-            raise Stop("validation failed")
+            raise DeployStoppedError("validation failed")
 
     # Each check returns (status, detail, fix).
 

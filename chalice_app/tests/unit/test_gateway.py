@@ -316,10 +316,85 @@ def test_connection_stays_usable_after_a_bad_frame(client, mock_aws, frames):
 
 def test_message_of_exactly_the_limit_is_accepted(client, mock_aws, frames):
     connection_id = new_connection_id()
-    text = "a" * protocol.MAX_MESSAGE_CHARS
+    text = "a" * 4000  # the documented limit (docs/protocol.md)
 
     send(client, connection_id, {"action": "sendMessage", "message": "  " + text + "  "})
 
     assert frames.types(connection_id) == ["ack"]
     (message,) = drain_queue(mock_aws.queue_url)
     assert json.loads(message["Body"])["message"] == text
+
+
+# --- $default: nothing goes unanswered --------------------------------------------
+
+LONE_SURROGATE = "\\ud800"  # JSON text for an unpaired UTF-16 surrogate: valid JSON, not encodable as UTF-8
+
+
+@pytest.mark.parametrize(
+    "field, body",
+    [
+        ("client_message_id", '{"action":"sendMessage","message":"hi","client_message_id":"c-' + LONE_SURROGATE + '"}'),
+        ("message", '{"action":"sendMessage","message":"hi ' + LONE_SURROGATE + ' there"}'),
+    ],
+)
+def test_a_lone_surrogate_gets_invalid_message_and_is_not_queued(client, mock_aws, frames, field, body):
+    connection_id = new_connection_id()
+
+    result = send(client, connection_id, body)
+
+    assert result == {"statusCode": 200}
+    [error] = frames.to(connection_id)
+    assert (error["type"], error["code"]) == ("error", protocol.INVALID_MESSAGE)
+    assert field in error["message"]
+    assert drain_queue(mock_aws.queue_url) == []
+
+
+def invoke_with_context(event):
+    from chalice.local import LambdaContext
+
+    from app import app
+
+    context = LambdaContext("message", memory_size=128)
+    return app.handler_map["message"](event, context), context.aws_request_id
+
+
+@pytest.mark.parametrize(
+    "broken_call, where",
+    [("chalicelib.ratelimit.allow", "before_the_message_id"), ("chalicelib.protocol.ack", "after_the_message_id")],
+)
+def test_an_unexpected_exception_answers_internal_error(mock_aws, frames, caplog, monkeypatch, broken_call, where):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(broken_call, broken)
+    connection_id = new_connection_id()
+    body = {"action": "sendMessage", "message": "hi"}
+
+    result, request_id = invoke_with_context(ws_event("$default", connection_id, body))
+
+    assert result["statusCode"] == 200
+    [error] = frames.to(connection_id)
+    assert (error["type"], error["code"]) == ("error", protocol.INTERNAL_ERROR)
+    assert error["message"] and "simulated bug" not in error["message"]  # no internals leak to the client
+    [logged] = log_events(caplog, "internal_error")
+    assert logged["request_id"] == request_id
+    assert logged["connection_id"] == connection_id
+    if where == "after_the_message_id":
+        uuid.UUID(error["message_id"])
+        assert logged["message_id"] == error["message_id"]
+    else:
+        assert "message_id" not in error
+    assert drain_queue(mock_aws.queue_url) == []
+
+
+def test_an_unexpected_exception_on_a_ping_still_answers(mock_aws, frames, caplog, monkeypatch):
+    def broken():
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr("chalicelib.protocol.pong", broken)
+    connection_id = new_connection_id()
+
+    invoke_with_context(ws_event("$default", connection_id, {"action": "ping"}))
+
+    assert [(f["type"], f["code"]) for f in frames.to(connection_id)] == [("error", protocol.INTERNAL_ERROR)]
+    assert len(log_events(caplog, "internal_error")) == 1

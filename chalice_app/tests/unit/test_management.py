@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from chalicelib import aws, management
+from chalicelib.errors import ConfigError
 from tests.unit.support import DOMAIN, ENDPOINT, STAGE
 
 
@@ -38,7 +39,7 @@ def test_post_to_a_gone_connection_raises_connection_gone(stubbed):
         "post_to_connection", service_error_code="GoneException", http_status_code=410, service_message=""
     )
 
-    with pytest.raises(management.ConnectionGone) as raised:
+    with pytest.raises(management.ConnectionGoneError) as raised:
         api.post("Left=", {"type": "pong", "timestamp": 1})
 
     assert raised.value.connection_id == "Left="
@@ -119,5 +120,5 @@ def test_websocket_endpoint_url_replaces_the_whole_endpoint(set_env):
 
 @pytest.mark.parametrize(("domain", "stage"), [(None, STAGE), (DOMAIN, None), ("", "")])
 def test_missing_domain_or_stage_is_explained(domain, stage):
-    with pytest.raises(ValueError, match="WEBSOCKET_DOMAIN"):
+    with pytest.raises(ConfigError, match="WEBSOCKET_DOMAIN"):
         management.endpoint_url(domain, stage)

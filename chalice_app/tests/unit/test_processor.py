@@ -5,6 +5,8 @@ import time
 
 import boto3
 import pytest
+from botocore import stub
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from chalice.local import LambdaContext
 
@@ -62,6 +64,20 @@ def run(client, *records):
 def idempotency_items():
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     return dynamodb.scan(TableName=settings().idempotency_table)["Items"]
+
+
+@pytest.fixture
+def idempotency_writes(mock_aws):
+    """Every call the processor's DynamoDB client makes to the idempotency table (a claim
+    is a PutItem there, released by a DeleteItem when the answer fails)."""
+    calls = []
+
+    def record(params, model, **kwargs):
+        if params.get("TableName") == settings().idempotency_table:
+            calls.append(model.name)
+
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.*", record)
+    return calls
 
 
 def lambda_context():
@@ -138,7 +154,8 @@ def test_frames_go_only_to_the_envelope_connection(client, mock_aws, frames):
 # --- gone clients --------------------------------------------------------------------
 
 
-def test_gone_connection_is_dropped_not_retried(client, mock_aws, frames, caplog):
+def test_gone_connection_is_dropped_not_retried(client, mock_aws, frames, caplog, use_assistant, idempotency_writes):
+    fake = use_assistant(ScriptedAssistant())
     envelope = make_envelope(new_connection_id())
     frames.gone.add(envelope.connection_id)
     record = sqs_record(envelope)
@@ -147,6 +164,9 @@ def test_gone_connection_is_dropped_not_retried(client, mock_aws, frames, caplog
 
     assert payload == {"batchItemFailures": []}
     assert frames.posted == []
+    # Dropped before any work: no idempotency claim written (nor released), no assistant call.
+    assert idempotency_writes == []
+    assert fake.calls == []
     (drop,) = log_events(caplog, "drop")
     assert drop["message_id"] == envelope.message_id
     assert drop["connection_id"] == envelope.connection_id
@@ -154,8 +174,9 @@ def test_gone_connection_is_dropped_not_retried(client, mock_aws, frames, caplog
     assert log_events(caplog, "processing_failed") == []
 
 
-def test_gone_exception_from_botocore_is_dropped(client, mock_aws, caplog):
+def test_gone_exception_from_botocore_is_dropped(client, mock_aws, caplog, use_assistant, idempotency_writes):
     """The same, with the real botocore client raising GoneException (HTTP 410)."""
+    fake = use_assistant(ScriptedAssistant())
     envelope = make_envelope(new_connection_id())
     with Stubber(aws.client("apigatewaymanagementapi", ENDPOINT)) as stubber:
         # The processor asks GetConnection first: a gone client costs no claim and no work.
@@ -172,6 +193,50 @@ def test_gone_exception_from_botocore_is_dropped(client, mock_aws, caplog):
         stubber.assert_no_pending_responses()
     assert payload == {"batchItemFailures": []}
     assert [e["reason"] for e in log_events(caplog, "drop")] == ["connection gone"]
+    assert idempotency_writes == []
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("receive_count, told", [(1, False), (3, True)])
+def test_get_connection_failing_otherwise_is_logged_retried_and_told_on_the_last_attempt(
+    client, mock_aws, caplog, use_assistant, receive_count, told
+):
+    """GetConnection answering e.g. 403 ForbiddenException (a policy gap) is a failure like any other."""
+    fake = use_assistant(ScriptedAssistant())
+    envelope = make_envelope(new_connection_id())
+    record = sqs_record(envelope, receive_count=receive_count)
+    with Stubber(aws.client("apigatewaymanagementapi", ENDPOINT)) as stubber:
+        stubber.add_client_error(
+            "get_connection", service_error_code="ForbiddenException", service_message="", http_status_code=403
+        )
+        if told:
+            stubber.add_response("post_to_connection", {}, {"ConnectionId": envelope.connection_id, "Data": stub.ANY})
+
+        payload = run(client, record)
+
+        stubber.assert_no_pending_responses()
+    assert failures(payload) == [record["messageId"]]
+    (failed,) = log_events(caplog, "processing_failed")
+    assert (failed["message_id"], failed["attempt"]) == (envelope.message_id, receive_count)
+    assert "ForbiddenException" in failed["error"]
+    assert fake.calls == []
+
+
+def test_processing_failed_after_a_get_connection_error_is_a_real_frame(client, mock_aws, frames, monkeypatch):
+    """What the last attempt posts when GetConnection fails: processing_failed for that message."""
+    envelope = make_envelope(new_connection_id())
+
+    def forbidden(self, connection_id):
+        raise ClientError({"Error": {"Code": "ForbiddenException"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "x")
+
+    monkeypatch.setattr("chalicelib.management.ManagementApi.is_connected", forbidden)
+
+    payload = run(client, sqs_record(envelope, receive_count=3))
+
+    assert len(failures(payload)) == 1
+    [error] = frames.to(envelope.connection_id)
+    assert (error["type"], error["code"]) == ("error", protocol.PROCESSING_FAILED)
+    assert error["message_id"] == envelope.message_id
 
 
 def test_client_leaving_mid_answer_is_dropped(client, mock_aws, frames, use_assistant, caplog):

@@ -158,7 +158,11 @@ def test_invalid_frames_raise_protocol_error(body, code, explanation):
 
     assert raised.value.code == code
     assert explanation in raised.value.message
-    assert raised.value.to_frame() == {"type": "error", "code": code, "message": raised.value.message}
+    assert protocol.error(raised.value.code, raised.value.message) == {
+        "type": "error",
+        "code": code,
+        "message": raised.value.message,
+    }
 
 
 def test_unknown_action_is_truncated_in_the_error():

@@ -1,0 +1,75 @@
+"""The project's own exceptions: one tree, documented here.
+
+Everything the project raises on purpose derives from ``ShoppingAssistantError``,
+so a caller can catch all of them, or one kind. Errors from libraries (botocore's
+``ClientError``...) and plain bugs are not wrapped: they stay what they are.
+
+::
+
+    ShoppingAssistantError         base; never raised itself
+    +-- ConfigError                a configuration variable is missing or malformed;
+    |                              the message names it (also a RuntimeError)
+    +-- ProtocolError              a client frame cannot be acted on: ``code`` is
+    |                              invalid_json, unknown_action or invalid_message,
+    |                              ``message`` says what to fix; the connection stays open
+    +-- EnvelopeError              an SQS body is not a chat envelope this code
+    |                              understands; retrying cannot fix it (also a ValueError)
+    +-- ConnectionGoneError        the client has disconnected (HTTP 410 GoneException);
+    |                              never worth a retry
+    +-- AssistantError             an assistant backend broke its contract (say,
+    |                              finished without a reply)
+    |
+    |   outside chalicelib (they never ship to Lambda):
+    +-- StageError                 infra.stage: a stage cannot be used as configured
+    +-- DeployStoppedError         infra.deploy: a step failed in a way the later
+    |                              steps cannot work around
+    +-- InvocationError            localcloud.host: an emulated function raised
+    +-- PortInUseError             localcloud.stack: the local stack's port is taken
+
+The chalicelib classes are defined here and also importable from the module that
+raises them (``protocol.ProtocolError``, ``management.ConnectionGoneError``,
+``config.ConfigError``, ``envelope.EnvelopeError``); the others are defined in
+their own modules, on this base.
+"""
+
+__all__ = [
+    "ShoppingAssistantError",
+    "ConfigError",
+    "ProtocolError",
+    "EnvelopeError",
+    "ConnectionGoneError",
+    "AssistantError",
+]
+
+
+class ShoppingAssistantError(Exception):
+    """Base of every exception this project raises on purpose."""
+
+
+class ConfigError(ShoppingAssistantError, RuntimeError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+class ProtocolError(ShoppingAssistantError):
+    """A client frame cannot be acted on; ``code`` is its error code, ``message`` what to fix."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class EnvelopeError(ShoppingAssistantError, ValueError):
+    """The SQS body is not a chat envelope this code understands."""
+
+
+class ConnectionGoneError(ShoppingAssistantError):
+    """The client has disconnected (the Management API answered 410 GoneException)."""
+
+    def __init__(self, connection_id: str):
+        super().__init__(f"connection {connection_id} is gone")
+        self.connection_id = connection_id
+
+
+class AssistantError(ShoppingAssistantError):
+    """An assistant backend did not keep its contract."""
