@@ -202,7 +202,7 @@ def stream(ctx: Context, command: List[str], env: Dict[str, str]) -> tuple:
     return process.wait(), lines
 
 
-def chalice_failure(ctx: Context, name: str, code: int, lines: List[str], rerun: str) -> Stop:
+def chalice_failure(ctx: Context, name: str, code: int, lines: List[str], rerun: str) -> DeployStoppedError:
     """Record a failed chalice command (its last line, and the packaging fix when pip could not
     reach a requirement); ``raise chalice_failure(...)``."""
     last = next((line for line in reversed(lines) if line.strip()), "")
