@@ -52,7 +52,9 @@ def test_a_ping_flood_on_one_connection_does_not_delay_another_clients_ping():
             return latencies, answered_during_probes
 
         latencies, answered = asyncio.run(scenario())
-        print(f"other client's pong latency under a {FLOOD}-ping flood: max {max(latencies) * 1000:.0f} ms, "
-              f"median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms; flood answers meanwhile: {answered}")
+        print(
+            f"other client's pong latency under a {FLOOD}-ping flood: max {max(latencies) * 1000:.0f} ms, "
+            f"median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms; flood answers meanwhile: {answered}"
+        )
         assert max(latencies) < 1.0, latencies
         assert answered > PROBES  # the flooding client is still served

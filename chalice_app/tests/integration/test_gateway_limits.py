@@ -107,7 +107,9 @@ def test_posting_over_128_kb_to_connections_answers_413(stack):
             [connection_id] = set(stack.connection_ids()) - before
             client = stack.aws_client("apigatewaymanagementapi")
             with pytest.raises(client.exceptions.PayloadTooLargeException):
-                await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * KB + 1))
+                await asyncio.to_thread(
+                    client.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * KB + 1)
+                )
             with pytest.raises(client.exceptions.PayloadTooLargeException):
                 await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=b"x" * (400 * KB))
             await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=b"y" * (128 * KB))
