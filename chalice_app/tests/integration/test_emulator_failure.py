@@ -111,3 +111,21 @@ def test_killing_the_moto_server_fails_every_message_in_flight_and_stops_the_sta
     assert code == 3
     assert f"the AWS emulator (moto server, pid {moto_pid}) exited with signal 9" in console
     assert "Traceback" not in console
+
+
+def test_a_moto_endpoint_that_stops_answering_fails_the_stack_too():
+    from localcloud.motoserver import MotoServer
+
+    moto = MotoServer().start()
+    try:
+        stack = LocalStackProcess(extra_args=["--moto-endpoint", moto.url, "--quiet"])
+        with stack:
+            assert health(stack)[1]["moto_pid"] is None  # not the stack's child
+            moto.stop()
+            code = stack.process.wait(60)
+            console = stack.console()
+    finally:
+        moto.stop()
+    assert code == 3
+    assert f"the AWS emulator at {moto.url} stopped answering" in console
+    assert "Traceback" not in console
