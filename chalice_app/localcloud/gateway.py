@@ -199,18 +199,24 @@ class Gateway:
                 self._dispatch(live, base64.b64encode(message.data).decode("ascii"), True)
             elif message.type == WSMsgType.ERROR:
                 break
-            while len(live.backlog) >= BACKLOG_LIMIT:
+            while len(live.backlog) >= BACKLOG_LIMIT and not live.ws.closed:
                 live.room.clear()
                 await live.room.wait()
 
     def _dispatch(self, live: LiveConnection, body: str, is_base64: bool) -> None:
         live.info.touch()
+        if self.failure is not None:
+            self._spawn(self._send_quietly(live, self._unavailable_frame()))
+            return
         live.backlog.append((body, is_base64))
         if live.workers < self.connection_workers:
             live.workers += 1
-            task = asyncio.ensure_future(self._drain(live))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._drain(live))
+
+    def _spawn(self, work) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _drain(self, live: LiveConnection) -> None:
         """One of the connection's workers: takes its frames in arrival order, one invocation at a time."""
@@ -219,7 +225,7 @@ class Gateway:
                 body, is_base64 = live.backlog.popleft()
                 live.room.set()
                 if self.failure is not None:
-                    await self._send_quietly(live, protocol.error(protocol.SERVICE_UNAVAILABLE, self._failure_text()))
+                    await self._send_quietly(live, self._unavailable_frame())
                     continue
                 event = websocket_event("$default", live.info, body=body, is_base64=is_base64)
                 await self._invoke_quietly("websocket_message", event)
@@ -314,12 +320,19 @@ class Gateway:
         self.failure = reason
         for live in list(self.connections.values()):
             pending, live.in_flight = list(live.in_flight), {}
+            waiting = len(live.backlog)  # frames no handler has taken yet are answered too
+            live.backlog.clear()
+            live.room.set()
             for message_id in pending:
-                frame = protocol.error(protocol.SERVICE_UNAVAILABLE, self._failure_text(), message_id)
-                await self._send_quietly(live, frame)
+                await self._send_quietly(live, self._unavailable_frame(message_id))
+            for _ in range(waiting):
+                await self._send_quietly(live, self._unavailable_frame())
 
     def _failure_text(self) -> str:
         return f"service unavailable: {self.failure}; the local stack is shutting down"
+
+    def _unavailable_frame(self, message_id: Optional[str] = None) -> Dict[str, Any]:
+        return protocol.error(protocol.SERVICE_UNAVAILABLE, self._failure_text(), message_id)
 
     def _unavailable(self) -> web.Response:
         return web.json_response({"message": self._failure_text()}, status=503)
@@ -367,8 +380,10 @@ class Gateway:
         else:
             code = WSCloseCode.INTERNAL_ERROR
             reason = f"Service unavailable: {self.failure}".encode()[:MAX_CLOSE_REASON_BYTES]
+            reason = reason.decode(errors="ignore").encode()  # never a cut UTF-8 character
         for live in list(self.connections.values()):
             await live.ws.close(code=code, message=reason)
+            live.room.set()  # a receive loop held by a full backlog sees the close
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
