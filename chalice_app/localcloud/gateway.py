@@ -166,7 +166,7 @@ class Gateway:
             # aiohttp refuses a message of max_msg_size bytes or more; API Gateway takes 128 KB exactly.
             max_msg_size=self.limits.message_bytes + 1,
             autoping=True,
-            # Frame sizes are the bytes on the wire: no permessage-deflate (API Gateway offers none).
+            # Frame sizes are the bytes on the wire: no permessage-deflate (API Gateway does not negotiate it).
             compress=False,
         )
         await ws.prepare(request)

@@ -17,6 +17,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chalicelib import protocol
+from localcloud.gateway import in_flight_change
 from tests.support import LocalStackProcess
 
 pytestmark = pytest.mark.timeout(180)
@@ -129,3 +131,17 @@ def test_a_moto_endpoint_that_stops_answering_fails_the_stack_too():
     assert code == 3
     assert f"the AWS emulator at {moto.url} stopped answering" in console
     assert "Traceback" not in console
+
+
+def test_messages_in_flight_are_read_from_the_frames_posted_to_connections():
+    def change(frame):
+        return in_flight_change(protocol.encode(frame))
+
+    assert change(protocol.ack("m1", "s1", "c1")) == ("m1", None)
+    assert change(protocol.status("m1", 0)) == (None, None)
+    assert change(protocol.chunk("m1", 0, "Hi")) == (None, None)
+    assert change(protocol.response("m1", "s1", "Hi", [])) == (None, "m1")
+    assert change(protocol.error(protocol.EXPIRED, "late", "m1")) == (None, "m1")
+    assert change(protocol.error(protocol.RATE_LIMITED, "wait")) == (None, None)
+    assert change(protocol.pong()) == (None, None)
+    assert in_flight_change('{"message_id": "not json') == (None, None)
