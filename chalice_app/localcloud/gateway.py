@@ -13,27 +13,42 @@ One aiohttp server on loopback serves, for stage ``api``:
 ``localcloud.guard`` decides who may call each of these (loopback Host, no cross-site
 Origin, SigV4 on ``@connections``) and sets every response's security headers.
 
-Handlers run in a thread pool (a slow Lambda never stalls other connections).
-API Gateway's limits are enforced: frame and message size (close 1009), idle
-timeout and maximum connection duration (close 1001).
+
+Handlers run in a thread pool (a slow Lambda never stalls other connections),
+fairly: each connection's frames wait in its own backlog, drained by at most
+``connection_workers`` invocations at a time, so a flood on one connection waits
+behind itself only (and a full backlog stops reading that socket).
+API Gateway's limits are enforced: frame and message size (close 1009, see
+``localcloud.wsframes``), idle timeout and maximum connection duration (close 1001).
+
+When the service behind it dies (``fail()``: the stack lost its moto server), the
+gateway says so instead of going silent: ``/health`` answers 503 with the reason,
+upgrades are refused with 503, every acknowledged message without a terminal frame
+gets a ``service_unavailable`` error, so does every frame received from then on,
+@connections answers 410 (nothing may follow those errors), no handler runs any
+more, and the shutdown closes the sockets with 1011.
 """
 
 import asyncio
 import base64
 import contextlib
+import json
 import time
+from collections import deque
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Dict, Optional, Set
+from typing import Any, Deque, Dict, Optional, Set, Tuple
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from chalicelib import protocol
 from localcloud import guard
 from localcloud.events import ConnectionInfo, new_connection_id, websocket_event
 from localcloud.host import FunctionHost, InvocationError
+from localcloud.wsframes import FrameLimitedResponse
 
-__all__ = ["Limits", "Gateway"]
+__all__ = ["Limits", "Gateway", "in_flight_change"]
 
 WATCHDOG = web.AppKey("watchdog", asyncio.Task)
 
@@ -48,10 +63,42 @@ class Limits:
     max_connection_seconds: float = 2 * 3600
 
 
+# Frames of one connection read ahead of its handlers; past this the socket is not read.
+BACKLOG_LIMIT = 256
+# WebSocket close reasons are at most 123 bytes (RFC 6455 section 5.5: 125 minus the code).
+MAX_CLOSE_REASON_BYTES = 123
+
+
 @dataclass
 class LiveConnection:
     info: ConnectionInfo
     ws: web.WebSocketResponse
+    backlog: Deque[Tuple[str, bool]] = field(default_factory=deque)  # (body, is_base64)
+    workers: int = 0
+    room: asyncio.Event = field(default_factory=asyncio.Event)  # set when the backlog shrinks
+    in_flight: Dict[str, None] = field(default_factory=dict)  # acked message ids without a terminal frame
+
+
+def in_flight_change(text: str) -> Tuple[Optional[str], Optional[str]]:
+    """``(acknowledged, ended)``: the message id a frame posted to @connections starts or ends.
+
+    The chat protocol: an ``ack`` starts a message, a ``response`` or ``error`` with its
+    ``message_id`` ends it (``protocol.TERMINAL_TYPES``); other frames change nothing.
+    """
+    if '"message_id"' not in text:
+        return None, None
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None, None
+    message_id = frame.get("message_id") if isinstance(frame, dict) else None
+    if not isinstance(message_id, str):
+        return None, None
+    if frame.get("type") == "ack":
+        return message_id, None
+    if frame.get("type") in protocol.TERMINAL_TYPES:
+        return None, message_id
+    return None, None
 
 
 class Gateway:
@@ -65,6 +112,7 @@ class Gateway:
         limits: Limits = Limits(),
         static_dir: Optional[str] = None,
         health_info: Optional[Dict[str, Any]] = None,
+        connection_workers: int = 4,
     ):
         self.host = host
         self.executor = executor
@@ -74,7 +122,9 @@ class Gateway:
         self.limits = limits
         self.static_dir = static_dir
         self.health_info = dict(health_info or {})
+        self.connection_workers = connection_workers
         self.connections: Dict[str, LiveConnection] = {}
+        self.failure: Optional[str] = None  # why the service is unavailable, once it is
         self._tasks: Set[asyncio.Task] = set()
 
     def make_app(self, local_token: Optional[str] = None) -> web.Application:
@@ -101,6 +151,8 @@ class Gateway:
         probe = web.WebSocketResponse()
         if not probe.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required: connect with a WebSocket client"}, status=426)
+        if self.failure is not None:
+            return self._unavailable()
         info = ConnectionInfo(
             connection_id=new_connection_id(),
             api_id=self.api_id,
@@ -112,14 +164,24 @@ class Gateway:
             query=dict(request.query),
         )
         refused = await self._run_connect(info)
+        if self.failure is not None:
+            return self._unavailable()
         if refused is not None:
             return refused
-        ws = web.WebSocketResponse(max_msg_size=self.limits.message_bytes, autoping=True)
+        ws = FrameLimitedResponse(
+            frame_bytes=self.limits.frame_bytes,
+            # aiohttp refuses a message of max_msg_size bytes or more; API Gateway takes 128 KB exactly.
+            max_msg_size=self.limits.message_bytes + 1,
+            autoping=True,
+            # Frame sizes are the bytes on the wire: no permessage-deflate (API Gateway does not negotiate it).
+            compress=False,
+        )
         await ws.prepare(request)
         info.touch()
-        self.connections[info.connection_id] = LiveConnection(info, ws)
+        live = LiveConnection(info, ws)
+        self.connections[info.connection_id] = live
         try:
-            await self._receive_loop(info, ws)
+            await self._receive_loop(live)
         finally:
             self.connections.pop(info.connection_id, None)
             await self._run_disconnect(info, ws)
@@ -136,29 +198,50 @@ class Gateway:
         body = result.get("body") if isinstance(result, dict) else None
         return web.Response(status=status, text=body if isinstance(body, str) else "Forbidden")
 
-    async def _receive_loop(self, info: ConnectionInfo, ws: web.WebSocketResponse) -> None:
-        async for message in ws:
+    async def _receive_loop(self, live: LiveConnection) -> None:
+        async for message in live.ws:
             if message.type == WSMsgType.TEXT:
-                if len(message.data.encode("utf-8")) > self.limits.frame_bytes:
-                    await ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=b"Frame size limit exceeded")
-                    break
-                self._dispatch(info, message.data, False)
+                self._dispatch(live, message.data, False)
             elif message.type == WSMsgType.BINARY:
-                if len(message.data) > self.limits.frame_bytes:
-                    await ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=b"Frame size limit exceeded")
-                    break
-                self._dispatch(info, base64.b64encode(message.data).decode("ascii"), True)
+                self._dispatch(live, base64.b64encode(message.data).decode("ascii"), True)
             elif message.type == WSMsgType.ERROR:
                 break
+            while len(live.backlog) >= BACKLOG_LIMIT and not live.ws.closed:
+                live.room.clear()
+                await live.room.wait()
 
-    def _dispatch(self, info: ConnectionInfo, body: str, is_base64: bool) -> None:
-        info.touch()
-        event = websocket_event("$default", info, body=body, is_base64=is_base64)
-        task = asyncio.ensure_future(self._invoke_quietly("websocket_message", event))
+    def _dispatch(self, live: LiveConnection, body: str, is_base64: bool) -> None:
+        live.info.touch()
+        if self.failure is not None:
+            self._spawn(self._send_quietly(live, self._unavailable_frame()))
+            return
+        live.backlog.append((body, is_base64))
+        if live.workers < self.connection_workers:
+            live.workers += 1
+            self._spawn(self._drain(live))
+
+    def _spawn(self, work) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _drain(self, live: LiveConnection) -> None:
+        """One of the connection's workers: takes its frames in arrival order, one invocation at a time."""
+        try:
+            while live.backlog:
+                body, is_base64 = live.backlog.popleft()
+                live.room.set()
+                if self.failure is not None:
+                    await self._send_quietly(live, self._unavailable_frame())
+                    continue
+                event = websocket_event("$default", live.info, body=body, is_base64=is_base64)
+                await self._invoke_quietly("websocket_message", event)
+        finally:
+            live.workers -= 1
+
     async def _run_disconnect(self, info: ConnectionInfo, ws: web.WebSocketResponse) -> None:
+        if self.failure is not None:
+            return  # the handler could only fail against the dead service
         code = ws.close_code if ws.close_code is not None else 1006
         reason = _close_reason(ws)
         event = websocket_event("$disconnect", info, disconnect_code=code, disconnect_reason=reason)
@@ -185,14 +268,30 @@ class Gateway:
         live = self._live(request)
         if live is None:
             return _gone()
-        data = await request.read()
-        if len(data) > self.limits.message_bytes:
-            return _aws_error(413, "PayloadTooLargeException", "Message payload exceeds the 128 KB limit")
         try:
-            try:
-                await live.ws.send_str(data.decode("utf-8"))
-            except UnicodeDecodeError:
+            data = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            data = None
+        if data is None or len(data) > self.limits.message_bytes:
+            return _aws_error(413, "PayloadTooLargeException", "Message payload exceeds the 128 KB limit")
+        if self.failure is not None:
+            return _gone()  # every message in flight has had its error frame: nothing may follow
+        try:
+            text: Optional[str] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None:
+            # Counted before the send, so that a failure meanwhile sees it.
+            started, ended = in_flight_change(text)
+            if started:
+                live.in_flight[started] = None
+            if ended:
+                live.in_flight.pop(ended, None)
+        try:
+            if text is None:
                 await live.ws.send_bytes(data)
+            else:
+                await live.ws.send_str(text)
         except (ConnectionError, RuntimeError):
             return _gone()
         live.info.touch()
@@ -218,17 +317,49 @@ class Gateway:
         await live.ws.close(code=WSCloseCode.OK, message=b"Connection closed by the server")
         return web.Response(status=204)
 
+    # --- failure ---------------------------------------------------------
+
+    async def fail(self, reason: str) -> None:
+        """The service behind the gateway is gone (``reason`` says what died): from now on
+        nothing runs, and every message in flight gets a ``service_unavailable`` error."""
+        if self.failure is not None:
+            return
+        self.failure = reason
+        for live in list(self.connections.values()):
+            pending, live.in_flight = list(live.in_flight), {}
+            waiting = len(live.backlog)  # frames no handler has taken yet are answered too
+            live.backlog.clear()
+            live.room.set()
+            for message_id in pending:
+                await self._send_quietly(live, self._unavailable_frame(message_id))
+            for _ in range(waiting):
+                await self._send_quietly(live, self._unavailable_frame())
+
+    def _failure_text(self) -> str:
+        return f"service unavailable: {self.failure}; the local stack is shutting down"
+
+    def _unavailable_frame(self, message_id: Optional[str] = None) -> Dict[str, Any]:
+        return protocol.error(protocol.SERVICE_UNAVAILABLE, self._failure_text(), message_id)
+
+    def _unavailable(self) -> web.Response:
+        return web.json_response({"message": self._failure_text()}, status=503)
+
+    async def _send_quietly(self, live: LiveConnection, frame: Dict[str, Any]) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await live.ws.send_str(protocol.encode(frame))
+
     # --- housekeeping ----------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "connections": len(self.connections),
-                "websocket_path": f"/{self.stage}",
-                **self.health_info,
-            }
-        )
+        body = {
+            "status": "ok" if self.failure is None else "failed",
+            "connections": len(self.connections),
+            "websocket_path": f"/{self.stage}",
+            **self.health_info,
+        }
+        if self.failure is not None:
+            body["reason"] = self.failure
+        return web.json_response(body, status=200 if self.failure is None else 503)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(f"{self.static_dir}/index.html")
@@ -251,8 +382,15 @@ class Gateway:
 
     async def _close_all(self, app: web.Application) -> None:
         app[WATCHDOG].cancel()
+        if self.failure is None:
+            code, reason = WSCloseCode.GOING_AWAY, b"Server shutting down"
+        else:
+            code = WSCloseCode.INTERNAL_ERROR
+            reason = f"Service unavailable: {self.failure}".encode()[:MAX_CLOSE_REASON_BYTES]
+            reason = reason.decode(errors="ignore").encode()  # never a cut UTF-8 character
         for live in list(self.connections.values()):
-            await live.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutting down")
+            await live.ws.close(code=code, message=reason)
+            live.room.set()  # a receive loop held by a full backlog sees the close
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

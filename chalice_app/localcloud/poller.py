@@ -5,7 +5,9 @@ within ``maximum_batching_window_in_seconds``, invoke the function with a real
 SQS event, delete the messages that succeeded, and leave failures (the whole
 batch if the invocation raised, or the ``batchItemFailures`` it reported) to the
 visibility timeout, so the redrive policy moves poison messages to the DLQ.
-Several pollers run at once (``concurrency``).
+Several pollers run at once (``concurrency``). When SQS cannot be reached the
+poller logs one line (no traceback) and retries; the stack halts it (``halt()``)
+when its emulator has died, rather than let it retry forever.
 """
 
 import logging
@@ -13,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Set
+
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from localcloud.events import sqs_event
 from localcloud.host import FunctionHost, InvocationError
@@ -79,6 +83,10 @@ class SqsPoller:
         for thread in self._threads:
             thread.start()
 
+    def halt(self) -> None:
+        """Stop polling without waiting: invocations under way end on their own."""
+        self._stop.set()
+
     def stop(self, timeout: float = 30) -> None:
         """Stop polling; invocations under way finish first (as a disabled mapping lets them)."""
         self._stop.set()
@@ -92,6 +100,11 @@ class SqsPoller:
                 batch = self._receive_batch()
                 if batch:
                     self._deliver(batch)
+            except (EndpointConnectionError, ConnectionClosedError) as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("SQS poller: cannot reach SQS (%s); retrying in 1 s", exc)
+                self._stop.wait(1)
             except Exception:
                 if self._stop.is_set():
                     return

@@ -5,9 +5,16 @@ the integration tests and QA phase scripts start on free ports.
 Order matters: the stage's environment is applied before ``chalicelib`` reads its
 settings, the resources exist before the app is imported (its SQS handler names
 the queue at import time), and the gateway listens before the poller posts.
+
+The moto server holds all the stack's state, so the stack watches it (its process,
+or with ``moto_endpoint`` an HTTP probe). When it dies the stack fails: the pollers
+stop, the gateway tells every client (``Gateway.fail``), ``failure`` says what
+died and ``failed`` is set; ``scripts/local.py`` then stops the stack and exits 3.
+A silent restart would hide that every queued message and connection record is gone.
 """
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -23,13 +30,20 @@ from localcloud.events import new_api_id
 from localcloud.gateway import Gateway, Limits
 from localcloud.host import FunctionHost
 from localcloud.logfiles import FunctionLogs, RoutingHandler
-from localcloud.motoserver import MotoServer
+from localcloud.motoserver import MotoServer, answers
 from localcloud.poller import PollerConfig, SqsPoller
 
-__all__ = ["StackOptions", "LocalStack", "PortInUseError", "PROJECT_DIR"]
+__all__ = ["StackOptions", "LocalStack", "PortInUseError", "PROJECT_DIR", "EMULATOR_EXIT_CODE"]
 
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(PROJECT_DIR)
+
+
+# scripts/local.py's exit status when the stack failed because its AWS emulator died.
+EMULATOR_EXIT_CODE = 3
+WATCH_SECONDS = 0.25  # how often the moto process is checked
+PROBE_SECONDS = 1.0  # how often a moto server given by --moto-endpoint is probed
+PROBE_FAILURES = 3  # consecutive failed probes that mean it is gone
 
 
 class PortInUseError(ShoppingAssistantError, RuntimeError):
@@ -51,6 +65,7 @@ class StackOptions:
     environment: Dict[str, str] = field(default_factory=dict)
     verbose: bool = True
     static_dir: Optional[str] = None
+    failed_grace_seconds: float = 5.0  # after a failure, /health and clients see why before the exit
 
 
 class LocalStack:
@@ -63,9 +78,12 @@ class LocalStack:
         self.pollers: List[SqsPoller] = []
         self.gateway: Optional[Gateway] = None
         self._runner: Optional[web.AppRunner] = None
+        self._watch: Optional[asyncio.Task] = None
         self.resources = None
         # Opens /_local/* for this run only; printed on the console (describe()).
         self.local_token = secrets.token_urlsafe(24)
+        self.failure: Optional[str] = None  # what died, once the stack has failed
+        self.failed = asyncio.Event()
 
     # --- URLs --------------------------------------------------------------
 
@@ -101,7 +119,11 @@ class LocalStack:
             domain=f"{self.options.host}:{self.options.port}",
             limits=self.options.limits,
             static_dir=self.options.static_dir,
-            health_info={"moto_endpoint": self.moto_url, "chalice_stage": self.options.chalice_stage},
+            health_info={
+                "moto_endpoint": self.moto_url,
+                "moto_pid": self.moto.pid if self.moto is not None else None,
+                "chalice_stage": self.options.chalice_stage,
+            },
         )
         app = self.gateway.make_app(local_token=self.local_token)
         app.router.add_post("/_local/pollers/{action}", self._control_pollers)
@@ -114,8 +136,14 @@ class LocalStack:
             raise PortInUseError(_port_message(self.options.port)) from exc
         for poller in self.pollers:
             poller.start()
+        self._watch = asyncio.ensure_future(self._watch_moto())
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         for poller in self.pollers:
             await asyncio.to_thread(poller.stop)
         if self._runner is not None:
@@ -126,6 +154,33 @@ class LocalStack:
             await asyncio.to_thread(self.moto.stop)
         self.logs.close()
 
+    # --- the moto watch ----------------------------------------------------
+
+    async def _watch_moto(self) -> None:
+        misses = 0
+        while True:
+            if self.moto is not None:
+                await asyncio.sleep(WATCH_SECONDS)
+                reason = self.moto.exit_reason()
+            else:
+                await asyncio.sleep(PROBE_SECONDS)
+                misses = 0 if await asyncio.to_thread(answers, self.moto_url) else misses + 1
+                reason = f"the AWS emulator at {self.moto_url} stopped answering" if misses >= PROBE_FAILURES else ""
+            if reason:
+                await self.fail(reason)
+                return
+
+    async def fail(self, reason: str) -> None:
+        """The emulator died: stop taking messages, tell every client, and say so."""
+        if self.failure is not None:
+            return
+        self.failure = reason
+        for poller in self.pollers:
+            poller.halt()
+        if self.gateway is not None:
+            await self.gateway.fail(reason)
+        self.failed.set()
+
     async def _control_pollers(self, request: web.Request) -> web.Response:
         """``POST /_local/pollers/stop|start``: pause the event source mapping, as
         disabling it in Lambda would (fault-injection tests and demos use it). The guard
@@ -133,6 +188,8 @@ class LocalStack:
         action = request.match_info["action"]
         if action not in ("stop", "start"):
             return web.json_response({"message": "use /_local/pollers/stop or /_local/pollers/start"}, status=404)
+        if self.failure is not None and action == "start":
+            return web.json_response({"message": f"the stack has failed: {self.failure}"}, status=503)
         for poller in self.pollers:
             await asyncio.to_thread(poller.stop if action == "stop" else poller.start)
         states = [

@@ -4,7 +4,9 @@ Lambda SQS poller emulated around the unchanged Chalice app, on a moto server.
 
     python chalice_app/scripts/local.py [--port 8000] [--stage api]
 
-Ctrl-C stops everything. ``make run`` calls this.
+Ctrl-C stops everything. ``make run`` calls this. Exit status: 0 after Ctrl-C,
+2 when the port is taken, 3 when the AWS emulator (the moto server) died: its state
+is gone with it, so the stack says so on stderr and stops rather than restart silently.
 """
 
 import argparse
@@ -15,7 +17,7 @@ import signal
 import sys
 
 from localcloud.gateway import Limits
-from localcloud.stack import LocalStack, PortInUseError, StackOptions
+from localcloud.stack import EMULATOR_EXIT_CODE, LocalStack, PortInUseError, StackOptions
 
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
@@ -66,7 +68,8 @@ def options_from(args: argparse.Namespace) -> StackOptions:
     return options
 
 
-async def serve(options: StackOptions) -> None:
+async def serve(options: StackOptions) -> int:
+    """Run the stack until Ctrl-C (0) or until it fails (EMULATOR_EXIT_CODE)."""
     stack = LocalStack(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,11 +81,25 @@ async def serve(options: StackOptions) -> None:
         print("  " + line)
     print("Ready. Ctrl-C to stop.", flush=True)
     try:
-        await stop.wait()
+        await first_of(stop.wait(), stack.failed.wait())
+        if stack.failure is not None:
+            print(f"error: {stack.failure}; the stack's state is gone with it, stopping", file=sys.stderr, flush=True)
+            # Clients and /health see the failure for a moment before the sockets close.
+            await first_of(stop.wait(), asyncio.sleep(options.failed_grace_seconds))
     finally:
         print("Stopping...", flush=True)
         await stack.stop()
         print("Stopped.", flush=True)
+    return 0 if stack.failure is None else EMULATOR_EXIT_CODE
+
+
+async def first_of(*waits) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def main(argv=None) -> int:
@@ -91,11 +108,10 @@ def main(argv=None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     options = options_from(parse_args(argv))
     try:
-        asyncio.run(serve(options))
+        return asyncio.run(serve(options))
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

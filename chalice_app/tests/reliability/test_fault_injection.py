@@ -209,7 +209,8 @@ def test_crash_mid_batch_redelivers_only_the_failed_records():
             starts[message_id] = sum(1 for f in frames if f["type"] == "status" and f["elapsed_ms"] == 0)
         retried = {mid for mid, count in starts.items() if count > 1}
         failing = {
-            mid for mid, frames in client.frames.items()
+            mid
+            for mid, frames in client.frames.items()
             if any(f["type"] == "response" and "fail-once" in f["content"] for f in frames)
         }
         assert len(failing) == 4
@@ -264,6 +265,10 @@ def test_poller_restart_mid_load_loses_nothing():
         assert report["dropped"] == 0
 
 
+# Measured 2.3-4.4 s on a shared 2-core machine; the bound leaves room for a loaded one.
+BACKLOG_REPLY_BOUND_SECONDS = 15
+
+
 def test_backlog_from_closed_connections_does_not_delay_a_new_client():
     # Batches of 10 make each gone record cost one GetConnection and a tenth of a receive
     # and delete: the setting to use when stale backlogs are expected.
@@ -293,6 +298,7 @@ def test_backlog_from_closed_connections_does_not_delay_a_new_client():
         report, elapsed, terminals = asyncio.run(scenario())
         print(f"reply behind a 1,000-message backlog of closed connections: {elapsed:.2f} s")
         assert [frame["type"] for frame in terminals] == ["response"]
+        assert elapsed < BACKLOG_REPLY_BOUND_SECONDS
         assert_accounted(report, 1001)
         assert report["dropped"] == 1000
 
