@@ -197,7 +197,7 @@ def test_gone_exception_from_botocore_is_dropped(client, mock_aws, caplog, use_a
     assert fake.calls == []
 
 
-@pytest.mark.parametrize("receive_count, told", [(1, False), (3, True)])
+@pytest.mark.parametrize("receive_count, told", [(1, False), (4, False), (5, True)])  # MAX_RECEIVE_COUNT defaults to 5
 def test_get_connection_failing_otherwise_is_logged_retried_and_told_on_the_last_attempt(
     client, mock_aws, caplog, use_assistant, receive_count, told
 ):
@@ -231,7 +231,7 @@ def test_processing_failed_after_a_get_connection_error_is_a_real_frame(client, 
 
     monkeypatch.setattr("chalicelib.management.ManagementApi.is_connected", forbidden)
 
-    payload = run(client, sqs_record(envelope, receive_count=3))
+    payload = run(client, sqs_record(envelope, receive_count=5))
 
     assert len(failures(payload)) == 1
     [error] = frames.to(envelope.connection_id)
