@@ -2,14 +2,29 @@
 subprocess (``localcloud.process``), URI resolution, and a frame reader with progress."""
 
 import argparse
+import contextlib
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from localcloud.motoserver import free_port  # noqa: F401 (tests import it from here)
 from localcloud.process import LocalStackProcess
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@contextlib.contextmanager
+def threaded_moto_server() -> Iterator[str]:
+    """moto's ``ThreadedMotoServer`` in this process on a free loopback port; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 # --- the phase scripts' command line -----------------------------------------

@@ -9,7 +9,6 @@ subprocesses through ``--endpoint-url``. The project copy keeps
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra import motopatch
+from tests.support import free_port, threaded_moto_server  # noqa: F401 (deploy tests import free_port from here)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SCRIPTS = PROJECT_DIR / "scripts"
@@ -24,24 +24,10 @@ REGION = "us-east-1"
 TEST_STAGE = "chalice-test"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    with motopatch.patched():
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
+    with motopatch.patched(), threaded_moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

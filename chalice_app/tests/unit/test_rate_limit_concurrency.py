@@ -12,13 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from chalice.local import LambdaContext
-from moto.server import ThreadedMotoServer
 
 from chalicelib import protocol, ratelimit
 from chalicelib.config import settings
 from infra import bootstrap
-from localcloud.motoserver import free_port
 from tests.conftest import REGION
+from tests.support import threaded_moto_server
 from tests.unit.support import drain_queue, new_connection_id, ws_event
 
 DAY = "86400"
@@ -26,13 +25,8 @@ DAY = "86400"
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with threaded_moto_server() as url:
+        yield url
 
 
 @pytest.fixture
