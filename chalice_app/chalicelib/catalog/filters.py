@@ -5,11 +5,11 @@ Prices are inclusive bounds in USD; "under $80" is stored as ``max_price=79.99``
 """
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from chalicelib.catalog.text import fold
 
-__all__ = ["SORTS", "SearchRequest", "matches", "popularity", "sort_key"]
+__all__ = ["SORTS", "SearchRequest", "matches", "popularity", "price_band", "sort_key"]
 
 Product = Dict[str, Any]
 
@@ -36,8 +36,15 @@ class SearchRequest:
         return replace(self, **changes)
 
     def has_constraints(self) -> bool:
-        return bool(self.text.strip() or self.category or self.brands or self.exclude_brands
-                    or self.min_price is not None or self.max_price is not None or self.min_rating is not None)
+        return bool(
+            self.text.strip()
+            or self.category
+            or self.brands
+            or self.exclude_brands
+            or self.min_price is not None
+            or self.max_price is not None
+            or self.min_rating is not None
+        )
 
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)
@@ -72,6 +79,17 @@ def matches(product: Product, request: SearchRequest) -> bool:
     if request.max_price is not None and product["price"] > request.max_price:
         return False
     return request.min_rating is None or product["rating"] >= request.min_rating
+
+
+def price_band(products: Sequence[Product], band: str) -> Dict[str, Optional[float]]:
+    """ "cheap" is the cheapest third of what a search covers, "premium" the dearest third:
+    bounds relative to the products, since a cheap laptop costs more than a premium yoga mat."""
+    prices = sorted(product["price"] for product in products)
+    if not prices:
+        return {}
+    if band == "low":
+        return {"max_price": prices[max(0, len(prices) // 3 - 1)] if len(prices) >= 3 else prices[0]}
+    return {"min_price": prices[len(prices) - max(1, len(prices) // 3)]}
 
 
 def popularity(product: Product) -> float:

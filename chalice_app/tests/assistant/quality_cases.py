@@ -674,10 +674,10 @@ SHOPPER_CASES: List[Case] = [
     ),
     case(
         "a range in words",
-        ("a tent somewhere between 100 and 200 dollars", [category("tents"), price_at_least(100), price_at_most(200)]),
+        ("a tent somewhere between 100 and 250 dollars", [category("tents"), price_at_least(100), price_at_most(250)]),
         (
             "for 2 people",
-            [category("tents"), price_at_most(200), attribute("capacity_people", lambda value: value == 2, "for 2")],
+            [category("tents"), price_at_most(250), attribute("capacity_people", lambda value: value == 2, "for 2")],
         ),
         ("the second one?", [is_product_of_step(1, 2)]),
     ),
@@ -770,7 +770,7 @@ SHOPPER_CASES: List[Case] = [
         ("smartwatches with gps", [category("smartwatches"), attribute("gps", bool, "GPS")]),
         ("how long does the battery last on the first one?", [is_product_of_step(0, 1)]),
         ("and the third one?", [is_product_of_step(0, 3)]),
-        ("compare those two", [products_of_step(0, [1, 3])]),
+        ("compare the first and the third", [products_of_step(0, [1, 3])]),
     ),
     case(
         "by brand among those shown",
@@ -854,8 +854,9 @@ SHOPPER_CASES: List[Case] = [
     case(
         "add with nothing shown",
         ("add it to my cart", [asks, cart_empty]),
-        ("a rain jacket", [category("jackets"), some_products(1)]),
-        ("add it", [cart_is((1, 1, 1))]),
+        ("a rain jacket", [category("jackets"), some_products(2)]),
+        ("add it", [asks, cart_empty]),  # "it" among several on screen: ask, do not guess
+        ("the first one", [cart_is((1, 1, 1))]),
     ),
     case(
         "another after details",
@@ -963,7 +964,7 @@ SHOPPER_CASES: List[Case] = [
         "cheapest of a category",
         ("what's the cheapest tent you have?", [category("tents"), first_is_extreme("tents", by_price, "cheapest")]),
         (
-            "and the most expensive?",
+            "what about the most expensive ones?",
             [category("tents"), first_is_extreme("tents", lambda item: -item["price"], "dearest")],
         ),
     ),
@@ -1025,7 +1026,7 @@ SHOPPER_CASES: List[Case] = [
         "which one to remove",
         ("headphones", [some_products(3)]),
         ("add the first and the second", [cart_is((0, 1, 1), (0, 2, 1))]),
-        ("remove it", [asks, cart_is((0, 1, 1), (0, 2, 1))]),
+        ("remove it", [asks, cart_unchanged]),
         ("the second one", [cart_is((0, 1, 1))]),
     ),
     # Cost: long and absurd numbers
