@@ -9,11 +9,15 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from chalicelib.catalog.text import fold
 
-__all__ = ["SORTS", "SearchRequest", "matches", "popularity", "price_band", "sort_key"]
+__all__ = ["MAX_AMOUNT", "SORTS", "SearchRequest", "matches", "popularity", "price_band", "sort_key"]
 
 Product = Dict[str, Any]
 
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "popularity")
+
+# No price in the catalog comes near this: a larger bound from a shopper or a model is read as
+# this one, so every bound is finite and DynamoDB can store the search (it refuses infinity).
+MAX_AMOUNT = 1_000_000.0
 
 
 @dataclass(frozen=True)

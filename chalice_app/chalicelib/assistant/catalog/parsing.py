@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from chalicelib.catalog import brand_mentions
+from chalicelib.catalog.filters import MAX_AMOUNT
 from chalicelib.catalog.text import fold
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "strip_sort_directions",
 ]
 
-# No price in the catalog comes near this; a larger number is read as this one (finite, storable).
-MAX_AMOUNT = 1_000_000.0
 # A run of digits longer than this is no price anyone means: it becomes MAX_AMOUNT before any pattern
 # sees it, so no pattern can backtrack over a long digit run (the parse stays linear in the length).
 _LONGEST_NUMBER = 12
@@ -145,7 +144,9 @@ _SORTS = (
     ("price_desc", r"most expensive|priciest|dearest|top of the line"),
     ("rating", r"\bbest\b"),
 )
-_SORT_PATTERNS = tuple((sort, re.compile(r"(?<![a-z])(?:" + pattern + r")(?![a-z])")) for sort, pattern in _SORTS)
+_SORT_PATTERNS = tuple(
+    (sort, re.compile(r"(?<![a-z])(?:" + pattern + r")(?: first)?(?![a-z])")) for sort, pattern in _SORTS
+)
 
 # A negation covers the brand right after it and those joined to it: "not Nike or Adidas", "nothing
 # from Columbia or The North Face", "except Patagonia", "and no Puma either".

@@ -345,7 +345,7 @@ QUANTITY = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|a couple|a pair)\s*"
     r"(?:x\b|of\b|pairs?\b|units?\b|more\b|copies\b|pieces\b)"
     r"|\bx\s*(\d+)\b|\b(?:qty|quantity)\s*:?\s*(\d+)\b"
-    r"|\b(?:remove|delete|drop|take out) (\d+|one|two|three|four|five)$"
+    r"|\b(?:remove|delete|drop|take out) (\d+|one|two|three|four|five)\b"
 )
 
 
