@@ -22,6 +22,7 @@ __all__ = [
     "brand_mentions",
     "category_mentions",
     "correct",
+    "feature_mentions",
     "is_known",
     "pick_category",
     "remove_mentions",
@@ -125,7 +126,31 @@ def _claim(taken: bytearray, start: int, end: int) -> bool:
 
 
 def _find(text: str, index: PhraseIndex, taken: Optional[bytearray] = None) -> List[Mention]:
-    return [Mention(value, start, end, says_kind) for start, end, (value, says_kind) in index.find(fold(text), taken)]
+    found = index.find(fold(text), taken)
+    return [
+        Mention(payload, start, end) if isinstance(payload, str) else Mention(payload[0], start, end, payload[1])
+        for start, end, payload in found
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def _feature_index() -> PhraseIndex:
+    """What a product can have or be: true flags by name ("gps", "noise cancelling", "grinder" for
+    "built_in_grinder") and text values ("in-ear", "pod", "espresso"), with plurals."""
+    phrases = []
+    for item in data.products():
+        for key, value in item["attributes"].items():
+            if isinstance(value, bool):
+                name = key.replace("_", " ")
+                phrases += [(name, name), (name.replace("built in ", ""), name)]
+            elif isinstance(value, str) and value not in ("none", "integrated"):
+                phrases += [(value, value), (value + "s", value)]
+    return PhraseIndex(phrases)
+
+
+def feature_mentions(text: str) -> List[Mention]:
+    """Where a message names a feature a product has or lacks ("without gps", "no pods")."""
+    return _find(text, _feature_index())
 
 
 def category_mentions(text: str) -> List[Mention]:

@@ -600,6 +600,53 @@ SHOPPER_CASES: List[Case] = [
         ("actually only Sony or Bose", [category("headphones"), brand_is("Sony", "Bose")]),
         ("the best rated of those?", [is_product_of_step(1, best_rated)]),
     ),
+    # Negation over attributes and categories
+    case(
+        "not in-ear or on-ear",
+        (
+            "headphones but not in-ear or on-ear",
+            [category("headphones"), attribute("form", lambda value: value == "over-ear", "over-ear")],
+        ),
+        (
+            "under 200",
+            [
+                category("headphones"),
+                price_below(200),
+                attribute("form", lambda value: value == "over-ear", "over-ear"),
+            ],
+        ),
+    ),
+    case(
+        "without a feature",
+        ("smartwatches without gps", [category("smartwatches"), attribute("gps", lambda value: not value, "no GPS")]),
+        ("cheapest first", [price_up, attribute("gps", lambda value: not value, "no GPS")]),
+    ),
+    case(
+        "no pods or espresso",
+        (
+            "a coffee maker, no pods or espresso please",
+            [category("coffee makers"), attribute("type", lambda value: value not in ("pod", "espresso"), "no pod")],
+        ),
+        (
+            "and nothing with a grinder",
+            [
+                category("coffee makers"),
+                attribute("built_in_grinder", lambda value: not value, "no grinder"),
+                attribute("type", lambda value: value not in ("pod", "espresso"), "no pod"),
+            ],
+        ),
+    ),
+    case(
+        "except a category",
+        (
+            "waterproof gear except jackets",
+            [every("not a jacket", lambda item: item["category"] != "jackets"), some_products(3)],
+        ),
+        (
+            "and not boots either",
+            [every("no jackets or boots", lambda item: item["category"] not in ("jackets", "hiking boots"))],
+        ),
+    ),
     # Upper bounds in all their forms
     case(
         "nothing over",

@@ -117,6 +117,8 @@ class CatalogAssistant:
             category=intent.category,
             brands=found.brands,
             exclude_brands=found.exclude_brands,
+            exclude_categories=found.exclude_categories,
+            exclude_features=found.exclude_features,
             min_price=found.min_price,
             max_price=found.max_price,
             min_rating=found.min_rating,
@@ -147,6 +149,8 @@ class CatalogAssistant:
                 text=known_text,
                 brands=found.brands,
                 exclude_brands=found.exclude_brands,
+                exclude_categories=found.exclude_categories,
+                exclude_features=found.exclude_features,
                 min_price=found.min_price,
                 max_price=found.max_price,
                 min_rating=found.min_rating,
@@ -346,6 +350,7 @@ def _stated(found: Any) -> tuple:
         stated.append("brands")
     if found.exclude_brands:
         stated.append("exclude_brands")
+    stated += [name for name in ("exclude_categories", "exclude_features") if getattr(found, name)]
     if found.has_price:
         stated += ["min_price", "max_price"]
     if found.min_rating is not None:
@@ -379,6 +384,9 @@ def _refined(
         brands = previous.brands + found.brands if intent.add_brands else found.brands
         changes["brands"] = tuple(dict.fromkeys(brands))
         changes["exclude_brands"] = tuple(brand for brand in previous.exclude_brands if brand not in found.brands)
+    for name in ("exclude_categories", "exclude_features"):
+        if getattr(found, name):
+            changes[name] = tuple(dict.fromkeys(getattr(previous, name) + getattr(found, name)))
     if found.exclude_brands:
         changes["exclude_brands"] = tuple(dict.fromkeys(previous.exclude_brands + found.exclude_brands))
         kept = changes.get("brands", previous.brands)
@@ -415,6 +423,8 @@ def _changes_anything(intent: Intent) -> bool:
     return bool(
         found.brands
         or found.exclude_brands
+        or found.exclude_categories
+        or found.exclude_features
         or found.has_price
         or found.min_rating is not None
         or found.sort

@@ -8,9 +8,10 @@ All matching runs on folded text (``catalog.text.fold``): lower-case ASCII.
 import math
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-from chalicelib.catalog import brand_mentions
+from chalicelib import catalog
+from chalicelib.catalog import Mention, brand_mentions
 from chalicelib.catalog.filters import MAX_AMOUNT
 from chalicelib.catalog.text import fold
 
@@ -20,6 +21,7 @@ __all__ = [
     "amounts_in_words",
     "extract_constraints",
     "parse_band",
+    "parse_exclusions",
     "party_sizes",
     "parse_brands",
     "parse_price",
@@ -154,7 +156,7 @@ _NEGATION_BEFORE = re.compile(
     r"(?:\bnot|\bno|\bnor|\bexcept(?: for)?|\bwithout|\bbesides|\bexcluding|\bexclude|\bother than|"
     r"\banything but|\bbut not|\bnon|\bnothing|\bnone|\bapart from|\bavoid|\bskip|\bhate|"
     r"\bdon'?t (?:want|like)|\bnot a fan of)"
-    r"[ -]*(?:(?:from|by|made by|of|any|the|more)[ -]+)*$"
+    r"[ -]*(?:(?:from|by|made by|of|any|the|more|with|a|an|ones?|that are|that is|are|is)[ -]+)*$"
 )
 _LIST_JOINER = re.compile(r"^ *(?:,|/|&)? *(?:or|and|nor|, or|, and)? *(?:,|/)? *$")
 
@@ -167,6 +169,8 @@ class Constraints:
     sort: Optional[str] = None
     brands: Tuple[str, ...] = field(default_factory=tuple)
     exclude_brands: Tuple[str, ...] = field(default_factory=tuple)
+    exclude_categories: Tuple[str, ...] = field(default_factory=tuple)  # "except jackets"
+    exclude_features: Tuple[str, ...] = field(default_factory=tuple)  # "without gps", "no pods"
     band: Optional[str] = None  # "low" for "cheap", "high" for "premium": relative to the search
     contradictory: bool = False  # a lower bound above the upper one ("over 500 but under 100")
     text: str = ""  # what is left: the free-text query
@@ -334,30 +338,69 @@ def strip_sort_directions(text: str) -> str:
     return text
 
 
-def parse_brands(original: str, text: str) -> Tuple[Tuple[str, ...], Tuple[str, ...], str]:
-    """(brands, excluded brands, rest). ``original`` keeps the case that "On" and "Keen" need.
+def _negations(text: str, mentions: Sequence[Mention]) -> List[Tuple[Mention, bool, int]]:
+    """Each mention, whether a negation covers it, and where its phrase starts (the cue, if negated).
 
-    ``text`` must be ``fold(original)`` (so offsets agree); mentions are blanked out in place. A
-    negation carries over a list: in "not Nike or Adidas" both are excluded.
+    A negation carries over a list: in "not Nike or Adidas" both are negated.
     """
-    wanted: List[str] = []
-    excluded: List[str] = []
-    spans: List[Tuple[int, int]] = []
+    found = []
     previous_end, previous_negated = 0, False
-    for mention in brand_mentions(original):
+    for mention in mentions:
         window_start = max(0, mention.start - 30)
         negation = _NEGATION_BEFORE.search(text[window_start : mention.start])
         joined = previous_negated and _LIST_JOINER.match(text[previous_end : mention.start])
         negated = bool(negation or joined)
+        start = window_start + negation.start() if negation else (previous_end if joined else mention.start)
+        found.append((mention, negated, start))
+        previous_end, previous_negated = mention.end, negated
+    return found
+
+
+def _blank_spans(text: str, spans: List[Tuple[int, int]]) -> str:
+    """Blank spans in place (offsets stay valid for later mentions)."""
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
+def parse_brands(original: str, text: str) -> Tuple[Tuple[str, ...], Tuple[str, ...], str]:
+    """(brands, excluded brands, rest). ``original`` keeps the case that "On" and "Keen" need.
+
+    ``text`` must be ``fold(original)`` (so offsets agree); mentions are blanked out in place.
+    """
+    wanted: List[str] = []
+    excluded: List[str] = []
+    spans: List[Tuple[int, int]] = []
+    for mention, negated, start in _negations(text, brand_mentions(original)):
         target = excluded if negated else wanted
         if mention.value not in target:
             target.append(mention.value)
-        start = window_start + negation.start() if negation else (previous_end if joined else mention.start)
         spans.append((start, mention.end))
-        previous_end, previous_negated = mention.end, negated
-    for start, end in sorted(spans, reverse=True):
-        text = text[:start] + " " * (end - start) + text[end:]
-    return tuple(wanted), tuple(excluded), text
+    return tuple(wanted), tuple(excluded), _blank_spans(text, spans)
+
+
+def parse_exclusions(text: str) -> Tuple[Tuple[str, ...], Tuple[str, ...], str]:
+    """(excluded categories, excluded features, rest): "except jackets", "without gps", "no pods or
+    espresso". Only negated mentions count; a feature wins over a category's kind ("espresso")."""
+    features = catalog.feature_mentions(text)
+    covered = {(mention.start, mention.end) for mention in features}
+    categories = [
+        mention
+        for mention in catalog.category_mentions(text)
+        if (mention.start, mention.end) not in covered and not mention.says_kind
+    ]
+    mentions = sorted(features + categories, key=lambda mention: mention.start)
+    excluded_categories: List[str] = []
+    excluded_features: List[str] = []
+    spans: List[Tuple[int, int]] = []
+    for mention, negated, start in _negations(text, mentions):
+        if not negated:
+            continue
+        target = excluded_features if (mention.start, mention.end) in covered else excluded_categories
+        if mention.value not in target:
+            target.append(mention.value)
+        spans.append((start, mention.end))
+    return tuple(excluded_categories), tuple(excluded_features), _blank_spans(text, spans)
 
 
 def extract_constraints(message: str) -> Constraints:
@@ -369,6 +412,7 @@ def extract_constraints(message: str) -> Constraints:
     min_price, max_price, contradictory, text = parse_price_bounds(text)
     min_rating, text = parse_rating(text)
     sort, text = parse_sort(text)
+    exclude_categories, exclude_features, text = parse_exclusions(text)
     band, text = parse_band(text)
     band = band if min_price is None and max_price is None else None
     return Constraints(
@@ -378,6 +422,8 @@ def extract_constraints(message: str) -> Constraints:
         sort=sort,
         brands=brands,
         exclude_brands=excluded,
+        exclude_categories=exclude_categories,
+        exclude_features=exclude_features,
         band=band,
         contradictory=contradictory,
         text=_SPACES.sub(" ", text).strip(),

@@ -209,8 +209,9 @@ def describe_request(request: SearchRequest, count: int = 2) -> str:
     singular, plural = (category.singular, category.name) if category else ("product", "products")
     noun = singular if count == 1 else plural
     parts = [" or ".join(request.brands) + " " + noun if request.brands else noun]
-    if request.exclude_brands:
-        parts.append("(not " + " or ".join(request.exclude_brands) + ")")
+    excluded = request.exclude_brands + request.exclude_categories + request.exclude_features
+    if excluded:
+        parts.append("(not " + " or ".join(excluded) + ")")
     if request.text.strip():
         parts.append(f"matching \u201c{request.text.strip()}\u201d")
     if _price_words(request):
