@@ -28,7 +28,7 @@ _STOPWORDS_TEXT = """
     lot lots bit little much many more most few couple pair
     idea ideas option options choice choices
     how why when where who even order purchase grab pick choose sort sorted list
-    gear equipment product products item items
+    gear equipment product products item items gift gifts present presents
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 

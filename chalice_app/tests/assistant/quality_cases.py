@@ -1076,6 +1076,19 @@ SHOPPER_CASES: List[Case] = [
         ("remove it", [asks, cart_unchanged]),
         ("the second one", [cart_is((0, 1, 1))]),
     ),
+    case(
+        "a name that is not on screen",
+        ("running shoes under 100", [some_products(5)]),
+        ("add Puma Glide 5 to my cart", [asks, cart_empty]),
+        ("add 2 to my cart", [cart_is((0, 2, 1))]),
+    ),
+    case(
+        "a gift",
+        ("I'm looking for a gift for my dad who likes hiking", [asks]),
+        ("hiking boots then, waterproof", [category("hiking boots"), attribute("waterproof", bool, "waterproof")]),
+        ("the second one", [is_product_of_step(1, 2)]),
+        ("compare it with the first one", [products_of_step(1, [2, 1])]),
+    ),
     # Cost: long and absurd numbers
     case(
         "four hundred nines",

@@ -218,7 +218,7 @@ class CatalogAssistant:
             ).to_dict()
         if intent.question:
             return _ask(intent.question)
-        return _ask(replies.clarify_line(intent.constraints))
+        return _ask(replies.clarify_line(intent.constraints, intent.missing, intent.suggested))
 
     def _not_carried(self, intent: Intent, state: SessionState) -> Answer:
         return Answer(replies.not_carried_lines(intent.missing, intent.suggested), suggested=intent.suggested)

@@ -139,7 +139,11 @@ def _classify(message: str, state: SessionState) -> Intent:
         found = resolve(text, state, default_all=True)
         if len(found.products) == 1 and found.picked:  # "which is the cheapest of those?"
             return Intent(Kind.DETAILS, products=found.products, question=text)
-        return Intent(Kind.COMPARE, products=found.products, reference_error=found.error)
+        products = found.products
+        focus = catalog.product(state.focus_id) if state.focus_id else None
+        if len(products) == 1 and focus and focus["id"] != products[0]["id"] and phrases.PRONOUN.search(text):
+            products = (focus,) + products  # "compare it with the first one"
+        return Intent(Kind.COMPARE, products=products, reference_error=found.error, action=Kind.COMPARE)
     strong = bool(phrases.DETAILS.search(text))
     question = bool(phrases.QUESTION.search(text)) and bool(
         phrases.PRONOUN.search(text) or phrases.ORDINAL.search(text) or phrases.NUMBERED.search(text)
@@ -261,7 +265,15 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         )
     if constraints.brands or (constraints.text and _head_words(said)):
         return Intent(Kind.SEARCH, constraints=constraints)
-    return Intent(Kind.CLARIFY, constraints=constraints, relative=relative)
+    # Nothing says what is wanted ("a gift for my dad who likes hiking"): ask, naming what was understood.
+    words = _WORD.findall(said)
+    return Intent(
+        Kind.CLARIFY,
+        constraints=constraints,
+        relative=relative,
+        suggested=_nearest_categories(words),
+        missing=" ".join(word for word in words if word not in STOPWORDS and catalog.is_known(word)),
+    )
 
 
 def _head_words(text: str) -> List[str]:
@@ -277,7 +289,7 @@ def _not_carried(text: str) -> Optional[Intent]:
     words = _head_words(text)
     if not words or catalog.is_known(words[-1]):
         return None
-    return _not_carried_intent(" ".join(words), words)
+    return _not_carried_intent(" ".join(words), _WORD.findall(_POLITE.sub(" ", text)))
 
 
 def _qualified_category(text: str, category: Optional[str]) -> Optional[Intent]:
@@ -296,12 +308,17 @@ def _qualified_category(text: str, category: Optional[str]) -> Optional[Intent]:
 
 
 def _not_carried_intent(missing: str, words: List[str]) -> Intent:
-    known = " ".join(word for word in words if catalog.is_known(word))
-    suggested: List[str] = []
-    if known:
-        result = catalog.search(catalog.SearchRequest(text=known), limit=10)
-        suggested = list(dict.fromkeys(item["category"] for item in result.products))[:3]
-    return Intent(Kind.NOT_CARRIED, missing=missing, suggested=tuple(suggested or catalog.category_names()[:3]))
+    suggested = _nearest_categories(words)
+    return Intent(Kind.NOT_CARRIED, missing=missing, suggested=suggested or tuple(catalog.category_names()[:3]))
+
+
+def _nearest_categories(words: List[str]) -> Tuple[str, ...]:
+    """The categories whose products best match the words the catalog knows ("hiking" -> boots, tents...)."""
+    known = " ".join(word for word in words if catalog.is_known(word) and word not in STOPWORDS)
+    if not known:
+        return ()
+    result = catalog.search(catalog.SearchRequest(text=known), limit=len(catalog.products()))
+    return tuple(dict.fromkeys(item["category"] for item in result.products))[:3]
 
 
 def _without_refinements(text: str) -> str:

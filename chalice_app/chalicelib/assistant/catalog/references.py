@@ -31,6 +31,33 @@ _PICK_KEYS: Dict[str, Callable[[Product], Any]] = {
     "weight_desc": lambda item: -_weight(item),
 }
 # Words after a bare digit that keep it a position: "compare 1 and 3", "how do 2 and 4 compare".
+# Words before a bare digit that keep it a position: "add 2", "compare 2 and 4", "remove 3".
+_POSITION_WORDS = {
+    "add",
+    "remove",
+    "delete",
+    "drop",
+    "compare",
+    "vs",
+    "versus",
+    "against",
+    "get",
+    "take",
+    "buy",
+    "put",
+    "want",
+    "choose",
+    "pick",
+    "about",
+    "number",
+    "and",
+    "or",
+    "between",
+    "see",
+    "show",
+    "open",
+    "like",
+}
 _POSITION_FOLLOWERS = {"vs", "versus", "compare", "against", "please", "then", "too", "instead", "as"}
 
 
@@ -159,8 +186,12 @@ def _weight(item: Product) -> float:
 
 
 def _ends_reference(text: str, match: "re.Match[str]") -> bool:
-    """ "compare 1 and 3", "add 2 to my cart": a position; "order 3 tents": a count of something."""
+    """ "compare 1 and 3", "add 2 to my cart": a position; "order 3 tents": a count of something;
+    "add Puma Glide 5": part of a name, not the fifth product."""
     following = re.match(r" ?([a-z]+)", text[match.end() :])
+    preceding = re.search(r"([a-z]+) ?$", text[max(0, match.start() - 20) : match.start()])
+    if preceding is not None and preceding.group(1) not in STOPWORDS and preceding.group(1) not in _POSITION_WORDS:
+        return False
     return following is None or following.group(1) in STOPWORDS or following.group(1) in _POSITION_FOLLOWERS
 
 

@@ -183,20 +183,27 @@ def describe_bound(low: Optional[float], high: Optional[float]) -> str:
     return _price_words(SearchRequest(min_price=low, max_price=high))
 
 
-def clarify_line(found: Any) -> str:
+def clarify_line(found: Any, words: str = "", nearest: Sequence[str] = ()) -> str:
     """The one question to ask when a message names no product: with what it did understand."""
     understood = describe_bound(found.min_price, found.max_price) if found.has_price else ""
     if found.min_rating is not None:
         understood = (understood + " " if understood else "") + f"rated {found.min_rating:.1f}+"
+    if words:
+        understood = (f"for \u201c{words}\u201d " + understood).strip()
+    carried = _names(nearest) if nearest else _category_list()
     if understood:
-        return f"{understood[0].upper() + understood[1:]}: for what kind of product? I carry {_category_list()}."
-    return f"What kind of product are you looking for? I carry {_category_list()}."
+        return f"What kind of product {understood}? I have {carried}."
+    return f"What kind of product are you looking for? I carry {carried}."
+
+
+def _names(names: Sequence[str]) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def not_carried_lines(missing: str, suggested: Sequence[str]) -> List[str]:
     """ "We don't carry mountain bikes", and the nearest categories the shop does carry."""
-    nearest = list(suggested)
-    names = ", ".join(nearest[:-1]) + " or " + nearest[-1] if len(nearest) > 1 else "".join(nearest)
+    names = _names(suggested)
     lines = [f"Sorry, we don't carry {missing}, so I don't have any."]
     if names:
         lines.append(f"The nearest I have: {names}. Want to look at one of those?")
