@@ -29,6 +29,7 @@ _STOPWORDS_TEXT = """
     idea ideas option options choice choices
     how why when where who even order purchase grab pick choose sort sorted list
     gear equipment product products item items gift gifts present presents
+    everything anything nothing new brand
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 

@@ -234,6 +234,10 @@ def last(products: List[dict]) -> dict:
     return products[-1]
 
 
+def longest_battery(products: List[dict]) -> dict:
+    return max(products, key=lambda item: item["attributes"].get("battery_hours", 0))
+
+
 def of_brand(brand: str) -> Callable[[List[dict]], dict]:
     def pick(products: List[dict]) -> dict:
         found = [item for item in products if item["brand"] == brand]
@@ -1088,6 +1092,17 @@ SHOPPER_CASES: List[Case] = [
         ("hiking boots then, waterproof", [category("hiking boots"), attribute("waterproof", bool, "waterproof")]),
         ("the second one", [is_product_of_step(1, 2)]),
         ("compare it with the first one", [products_of_step(1, [2, 1])]),
+    ),
+    case(
+        "gym headphones",
+        (
+            "need new headphones for the gym, not too pricey",
+            [category("headphones"), price_below(median_price("headphones"))],
+        ),
+        ("which one has the longest battery?", [is_product_of_step(0, longest_battery)]),
+        ("add it to my cart", [cart_is((0, longest_battery, 1))]),
+        ("how much is everything?", [cart_is((0, longest_battery, 1))]),
+        ("clear it all", [cart_empty]),
     ),
     # Cost: long and absurd numbers
     case(

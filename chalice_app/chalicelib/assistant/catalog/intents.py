@@ -342,7 +342,8 @@ def _query_text(text: str, category: Optional[str]) -> str:
 
 def _cart_intent(text: str, state: SessionState) -> Optional[Intent]:
     mentions_cart = bool(phrases.CART.search(text))
-    if mentions_cart and phrases.CLEAR.search(text):
+    clears = bool(phrases.CLEAR.search(text))
+    if clears and (mentions_cart or (state.cart and phrases.only(text, phrases.CLEAR, phrases.CLEAR_ALONE))):
         return Intent(Kind.CART_CLEAR)
     # A bare number is a position only in a cart sentence or a short one ("add 2"), not in "order 3 tents".
     digits = mentions_cart or len(text.split()) <= 3

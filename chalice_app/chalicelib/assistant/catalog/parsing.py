@@ -95,7 +95,7 @@ _EXCLUSIVE = re.compile(
 # Relative price words: the cheaper or dearer part of whatever the search covers.
 _BAND_LOW = re.compile(
     r"(?<![a-z])(?:cheap|inexpensive|affordable|budget(?: friendly)?|bargain|low[ -]cost|"
-    r"not (?:too |very |so )?expensive|on a budget)(?![a-z])"
+    r"not (?:too |very |so )?(?:expensive|pricey|costly)|on a budget|cheapish)(?![a-z])"
 )
 _BAND_HIGH = re.compile(
     r"(?<![a-z])(?:premium|high[ -]end|luxury|luxurious|top of the line|fancy|fancier|"

@@ -20,6 +20,7 @@ __all__ = [
     "CART_QUESTION",
     "CHEAPER",
     "CLEAR",
+    "CLEAR_ALONE",
     "COMPARE",
     "DETAILS",
     "DETAILS_WEAK",
@@ -115,6 +116,7 @@ YES = words(
 NO = words(r"n", r"no", r"nope", r"nah", r"never ?mind", r"no thanks", r"don'?t", r"forget it")
 CART = words(r"cart", r"basket", r"checkout", r"check out", r"trolley")
 CART_QUESTION = words(
+    r"how much (?:is|for) (?:everything|it all|all of it|all that)",
     r"(?:my|the|order) total",
     r"how many (?:items|things|products)(?: do i have| are there)?",
     r"what did i (?:add|pick|buy|choose)",
@@ -123,6 +125,8 @@ CART_QUESTION = words(
     r"what'?s my total",
     r"total so far",
 )
+# With a cart to clear, these alone mean the cart: "clear it all", "empty it".
+CLEAR_ALONE = words(r"it", r"all", r"everything", r"please", r"them", r"out", r"the lot", r"ok", r"just")
 CLEAR = words(r"clear", r"empty", r"reset", r"remove everything", r"remove all", r"delete everything", r"start over")
 REMOVE = words(
     r"remove",
@@ -307,6 +311,7 @@ _SUPERLATIVES = (
     ("popularity", r"most popular|most reviewed|best selling|bestseller"),
     ("weight_asc", r"lightest"),
     ("weight_desc", r"heaviest"),
+    ("battery_desc", r"longest battery(?: life)?|biggest battery|best battery(?: life)?|longest lasting"),
 )
 _COMPARATIVES = (
     ("price_asc", r"cheaper|less expensive|more affordable"),

@@ -29,6 +29,7 @@ _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
 _PICK_KEYS: Dict[str, Callable[[Product], Any]] = {
     "weight_asc": lambda item: _weight(item),
     "weight_desc": lambda item: -_weight(item),
+    "battery_desc": lambda item: -_battery_hours(item),
 }
 # Words after a bare digit that keep it a position: "compare 1 and 3", "how do 2 and 4 compare".
 # Words before a bare digit that keep it a position: "add 2", "compare 2 and 4", "remove 3".
@@ -183,6 +184,11 @@ def _weight(item: Product) -> float:
     if "weight_kg" in attributes:
         return float(attributes["weight_kg"]) * 1000
     return float(attributes.get("weight_g", 0))
+
+
+def _battery_hours(item: Product) -> float:
+    attributes = item["attributes"]
+    return float(attributes.get("battery_hours") or 0) or float(attributes.get("battery_days") or 0) * 24
 
 
 def _ends_reference(text: str, match: "re.Match[str]") -> bool:
