@@ -29,7 +29,7 @@ _STOPWORDS_TEXT = """
     idea ideas option options choice choices
     how why when where who even order purchase grab pick choose sort sorted list
     gear equipment product products item items gift gifts present presents
-    everything anything nothing new brand
+    everything anything nothing new brand sure idk dunno know think guess not whats hows wheres thats
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 

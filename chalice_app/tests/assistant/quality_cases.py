@@ -1104,6 +1104,14 @@ SHOPPER_CASES: List[Case] = [
         ("how much is everything?", [cart_is((0, longest_battery, 1))]),
         ("clear it all", [cart_empty]),
     ),
+    case(
+        "not about products",
+        ("what's your return policy?", [asks]),
+        ("ok, laptops then", [category("laptops"), some_products(5)]),
+        ("not sure", [asks]),
+        ("show me something else", [category("laptops"), new_products_since(1)]),
+        ("under 1000", [category("laptops"), price_below(1000)]),
+    ),
     # Cost: long and absurd numbers
     case(
         "four hundred nines",

@@ -253,8 +253,17 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     if category:
         return Intent(Kind.SEARCH, constraints=constraints, category=category)
     missing = None if constraints.brands else _not_carried(_without_refinements(said))
+    if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
+        # A question about something else than products ("what's your return policy?").
+        return Intent(Kind.CLARIFY, question=replies_outside(missing.missing))
     if missing is not None:
         return missing
+    if state.filters and not (relative or widen or _states_anything(constraints)):
+        return Intent(
+            Kind.CLARIFY,
+            question="What should I change: the budget, the brand, the kind of product? "
+            "Or say \u201cshow more\u201d for the next ones.",
+        )
     if state.filters:
         return Intent(
             Kind.REFINE,
@@ -273,6 +282,27 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         relative=relative,
         suggested=_nearest_categories(words),
         missing=" ".join(word for word in words if word not in STOPWORDS and catalog.is_known(word)),
+    )
+
+
+def _states_anything(found: Constraints) -> bool:
+    return bool(
+        found.text
+        or found.brands
+        or found.exclude_brands
+        or found.exclude_categories
+        or found.exclude_features
+        or found.has_price
+        or found.min_rating is not None
+        or found.sort
+        or found.band
+    )
+
+
+def replies_outside(what: str) -> str:
+    return (
+        f"I can't help with \u201c{what}\u201d: I find products, compare them and keep your cart. "
+        "What are you shopping for?"
     )
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "ADD",
     "ALL",
     "ALSO",
+    "ASKING",
     "ANOTHER",
     "COUNTED",
     "ANY_BRAND",
@@ -43,6 +44,7 @@ __all__ = [
     "SELECTORS",
     "SET_QUANTITY",
     "THANKS",
+    "WANTING",
     "YES",
     "only",
     "words",
@@ -198,6 +200,9 @@ DETAILS_WEAK = words(
     r"what about", r"how about", r"what is", r"what'?s", r"show me", r"look at", r"is the", r"does the", r"open"
 )
 MORE = words(
+    r"something else",
+    r"other ones",
+    r"different ones",
     r"show more",
     r"more results",
     r"more options",
@@ -351,6 +356,14 @@ QUANTITY = re.compile(
     r"(?:x\b|of\b|pairs?\b|units?\b|more\b|copies\b|pieces\b)"
     r"|\bx\s*(\d+)\b|\b(?:qty|quantity)\s*:?\s*(\d+)\b"
     r"|\b(?:remove|delete|drop|take out) (\d+|one|two|three|four|five)\b"
+)
+
+
+# A question about the shop rather than a request for a product: "what's your return policy?"
+ASKING = re.compile(r"^(?:what|whats|how|when|where|why|who|is|are|can|could|will|would|does|did|do)\b")
+WANTING = re.compile(
+    r"\b(?:do you (?:have|sell|carry|stock|got)|looking for|need|want|show me|find|get me|buy|recommend|"
+    r"suggest|is there|are there|any good)\b"
 )
 
 
