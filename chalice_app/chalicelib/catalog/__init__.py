@@ -16,6 +16,7 @@ from chalicelib.catalog.vocabulary import (
     correct,
     feature_mentions,
     is_known,
+    names_a_thing,
     pick_category,
     search_words,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "correct",
     "feature_mentions",
     "is_known",
+    "names_a_thing",
     "matches",
     "pick_category",
     "price_band",

@@ -24,6 +24,7 @@ __all__ = [
     "correct",
     "feature_mentions",
     "is_known",
+    "names_a_thing",
     "pick_category",
     "remove_mentions",
     "search_words",
@@ -208,6 +209,7 @@ _WORDS = re.compile(r"[a-z]+")
 # scores 86 and stays a word the shop does not know.
 _TYPO_CUTOFF = 88
 _SHORTEST_TYPO = 5
+_SHORTEST_BRAND_TYPO = 6
 
 
 @functools.lru_cache(maxsize=1)
@@ -224,8 +226,34 @@ def words() -> FrozenSet[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def thing_words() -> FrozenSet[str]:
+    """The words that name what the shop sells: categories and their kinds, brands, product names
+    and attributes, in their indexed forms ("tent", "run"), descriptions left out."""
+    texts = [term for category in CATEGORIES for term in category.terms + category.kinds + (category.name,)]
+    texts += list(data.brands()) + [alias for aliases in _BRAND_ALIASES.values() for alias in aliases]
+    for item in data.products():
+        texts.append(item["name"])
+        texts += [str(value) for value in item["attributes"].values() if isinstance(value, str)]
+        texts += [key.replace("_", " ") for key in item["attributes"]]
+    found = {word for text in texts for word in _WORDS.findall(fold(text))}
+    return frozenset(found | {normalize_term(word) for word in found})
+
+
+def names_a_thing(word: str) -> bool:
+    """Could this word be what a shopper wants ("tents", "gps", "espresso")? Words only seen in
+    descriptions ("phone" in "phone calls") are not: the shop does not sell phones."""
+    return word in thing_words() or normalize_term(word) in thing_words()
+
+
+@functools.lru_cache(maxsize=1)
 def _candidates() -> Tuple[str, ...]:
     return tuple(sorted(word for word in words() if len(word) >= _SHORTEST_TYPO - 1))
+
+
+@functools.lru_cache(maxsize=1)
+def _brand_words() -> FrozenSet[str]:
+    names = list(data.brands()) + [alias for aliases in _BRAND_ALIASES.values() for alias in aliases]
+    return frozenset(word for name in names for word in _WORDS.findall(fold(name)))
 
 
 def is_known(word: str) -> bool:
@@ -244,7 +272,10 @@ def correct(word: str) -> Optional[str]:
     """
     if len(word) < _SHORTEST_TYPO or not word.isalpha() or is_known(word):
         return None
-    found = process.extract(word, _candidates(), scorer=fuzz.ratio, score_cutoff=_TYPO_CUTOFF, limit=2)
+    found = process.extract(word, _candidates(), scorer=fuzz.ratio, score_cutoff=_TYPO_CUTOFF, limit=3)
+    if len(word) < _SHORTEST_BRAND_TYPO:
+        # "books" is not a typo of "Brooks": a short word becomes a brand only when typed in full.
+        found = [hit for hit in found if hit[0] not in _brand_words()]
     if not found or (len(found) > 1 and found[1][1] == found[0][1] and found[1][0] != found[0][0]):
         return None
     return found[0][0]

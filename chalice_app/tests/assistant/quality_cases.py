@@ -1112,6 +1112,14 @@ SHOPPER_CASES: List[Case] = [
         ("show me something else", [category("laptops"), new_products_since(1)]),
         ("under 1000", [category("laptops"), price_below(1000)]),
     ),
+    case(
+        "words that only look like the catalog's",
+        ("do you have any books?", [not_carried]),
+        ("I'd like to buy a phone", [not_carried]),
+        ("what do you sell?", [no_products, outcome("help")]),
+        ("best value headphones", [category("headphones")]),
+        ("a bath mat", [not_carried]),
+    ),
     # Cost: long and absurd numbers
     case(
         "four hundred nines",

@@ -173,7 +173,8 @@ def _classify(message: str, state: SessionState) -> Intent:
     if continued is not None:
         return continued
     polite = _POLITE.sub(" ", text)
-    if phrases.HELP.search(polite) and len(polite.split()) <= 8 and not _names_anything(original):
+    asks_help = phrases.HELP.search(text) or phrases.HELP.search(polite)
+    if asks_help and len(polite.split()) <= 8 and not _names_anything(original):
         return Intent(Kind.HELP)
     return _search_intent(original, text, state)
 
@@ -317,7 +318,7 @@ def _head_words(text: str) -> List[str]:
 def _not_carried(text: str) -> Optional[Intent]:
     """A request whose head noun the catalog has never heard of: "mountain bikes", "a blender"."""
     words = _head_words(text)
-    if not words or catalog.is_known(words[-1]):
+    if not words or catalog.names_a_thing(words[-1]):
         return None
     return _not_carried_intent(" ".join(words), _WORD.findall(_POLITE.sub(" ", text)))
 
@@ -328,13 +329,22 @@ def _qualified_category(text: str, category: Optional[str]) -> Optional[Intent]:
         return None
     mentions = [mention for mention in catalog.category_mentions(text) if mention.value == category]
     mention = mentions[-1] if mentions else None
-    if mention is None or " " in text[mention.start : mention.end].strip():
-        return None  # a phrase of its own ("hiking boots") is the category itself
+    said = fold(text)[mention.start : mention.end].strip() if mention else ""
+    if mention is None or " " in said or said in _own_names(category):
+        return None  # a phrase of its own ("hiking boots", "headphones") is the category itself
     before = _WORD.findall(fold(text)[: mention.start])
-    if not before or before[-1] in STOPWORDS or catalog.is_known(before[-1]):
+    if not before or before[-1] in STOPWORDS or catalog.names_a_thing(before[-1]) or before[-1] in _own_words():
         return None
     thing = f"{before[-1]} {fold(text)[mention.start : mention.end]}"
     return Intent(Kind.NOT_CARRIED, missing=thing, suggested=(category,))
+
+
+def _own_names(category: str) -> Tuple[str, ...]:
+    """A category's own names ("headphones", "headphone"): only its generic words ("bag") can name
+    something else ("sleeping bag")."""
+    found = catalog.categories.by_name(category)
+    names = (found.name, found.singular) if found else (category,)
+    return names
 
 
 def _not_carried_intent(missing: str, words: List[str]) -> Intent:
