@@ -238,6 +238,21 @@ def longest_battery(products: List[dict]) -> dict:
     return max(products, key=lambda item: item["attributes"].get("battery_hours", 0))
 
 
+def only_of_its_brand(products: List[dict]) -> dict:
+    """The first product whose brand no other shown product has ("the Garmin" then means it)."""
+    brands = [item["brand"] for item in products]
+    found = [item for item in products if brands.count(item["brand"]) == 1]
+    assert found, f"every brand shown twice: {brands}"
+    return found[0]
+
+
+def twice_shown_brand(products: List[dict]) -> str:
+    brands = [item["brand"] for item in products]
+    found = [brand for brand in brands if brands.count(brand) > 1]
+    assert found, f"no brand shown twice: {brands}"
+    return found[0]
+
+
 def of_brand(brand: str) -> Callable[[List[dict]], dict]:
     def pick(products: List[dict]) -> dict:
         found = [item for item in products if item["brand"] == brand]
@@ -827,10 +842,11 @@ SHOPPER_CASES: List[Case] = [
         "by brand among those shown",
         ("running watches", [category("smartwatches"), some_products(3)]),
         (
-            lambda c: f"tell me about the {of_brand(c.said[0].products[0]['brand'])(c.said[0].products)['brand']}",
-            [is_product_of_step(0, 1)],
+            lambda c: f"tell me about the {only_of_its_brand(c.said[0].products)['brand']}",
+            [is_product_of_step(0, only_of_its_brand)],
         ),
-        ("is it water resistant?", [is_product_of_step(0, 1)]),
+        ("is it water resistant?", [is_product_of_step(0, only_of_its_brand)]),
+        (lambda c: f"and the {twice_shown_brand(c.said[0].products)}?", [asks]),  # two of that brand: which?
     ),
     case(
         "that one",
@@ -1119,6 +1135,17 @@ SHOPPER_CASES: List[Case] = [
         ("what do you sell?", [no_products, outcome("help")]),
         ("best value headphones", [category("headphones")]),
         ("a bath mat", [not_carried]),
+    ),
+    case(
+        "two of a kind in the cart",
+        ("show me backpacks with a laptop sleeve", [category("backpacks"), some_products(5)]),
+        (
+            "add the biggest one",
+            [cart_is((0, lambda items: max(items, key=lambda i: i["attributes"]["capacity_l"]), 1))],
+        ),
+        ("and the smallest one", [cart_items(2)]),
+        ("remove the backpack", [asks, cart_unchanged]),  # two backpacks: which one?
+        ("the biggest one", [cart_is((0, lambda items: min(items, key=lambda i: i["attributes"]["capacity_l"]), 1))]),
     ),
     # Cost: long and absurd numbers
     case(

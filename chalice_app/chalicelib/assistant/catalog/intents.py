@@ -15,7 +15,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 from chalicelib import catalog
 from chalicelib.assistant.catalog import parsing, phrases
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
-from chalicelib.assistant.catalog.references import Found, is_bare_reference, quantity, resolve
+from chalicelib.assistant.catalog.references import Found, is_bare_reference, named_spans, quantity, resolve
 from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.sessions import SessionState
 
@@ -193,6 +193,9 @@ def _pick_among_shown(text: str, state: SessionState) -> Optional[Intent]:
     found = resolve(text, state, bare_digits=False)
     if not found.picked:
         return None
+    continued = _continued(text, state, found)  # "and the smallest one" after adding one
+    if continued is not None and continued.kind in (Kind.CART_ADD, Kind.CART_REMOVE):
+        return continued
     if len(found.products) == 1:
         return Intent(Kind.DETAILS, products=found.products, question=text, action=Kind.DETAILS)
     if found.error and not found.products:
@@ -203,6 +206,8 @@ def _pick_among_shown(text: str, state: SessionState) -> Optional[Intent]:
 def _continued(text: str, state: SessionState, found: Found) -> Optional[Intent]:
     """A bare reference continues the last action: "and the third one" after adding the first."""
     last = (state.last_turn or {}).get("action")
+    if last == Kind.CART_REMOVE and state.cart:
+        found = resolve(text, state, prefer_cart=True, bare_digits=len(text.split()) <= 4)  # "the Osprey one"
     if last not in _CONTINUED or not (found.products or found.error) or not _only_pointing(text):
         return None
     if last == Kind.COMPARE:
@@ -215,8 +220,15 @@ def _continued(text: str, state: SessionState, found: Found) -> Optional[Intent]
 
 
 def _only_pointing(text: str) -> bool:
-    """No search words: what is left after the reference phrases is filler ("and", "too", "as well")."""
+    """No search words: what is left after the reference phrases (and product, brand or category
+    names) is filler ("and", "too", "as well")."""
+    spans = [(m.start, m.end) for m in catalog.brand_mentions(text) + catalog.category_mentions(text)]
+    spans += [(start, end) for start, end, _ in named_spans(text)]
     rest = text
+    for start, end in sorted(spans, reverse=True):
+        rest = rest[:start] + " " + rest[end:]
+    for _sort, pattern in phrases.SELECTORS:
+        rest = pattern.sub(" ", rest)
     for pattern in (
         phrases.COUNTED,
         phrases.ORDINAL,

@@ -317,6 +317,8 @@ _SUPERLATIVES = (
     ("weight_asc", r"lightest"),
     ("weight_desc", r"heaviest"),
     ("battery_desc", r"longest battery(?: life)?|biggest battery|best battery(?: life)?|longest lasting"),
+    ("size_desc", r"biggest|largest|roomiest|most spacious"),
+    ("size_asc", r"smallest|most compact"),
 )
 _COMPARATIVES = (
     ("price_asc", r"cheaper|less expensive|more affordable"),

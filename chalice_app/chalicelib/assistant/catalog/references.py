@@ -20,7 +20,7 @@ from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.catalog.vocabulary import PhraseIndex
 from chalicelib.sessions import SessionState
 
-__all__ = ["Found", "find_references", "group", "has_reference", "is_bare_reference", "quantity"]
+__all__ = ["Found", "find_references", "group", "has_reference", "is_bare_reference", "named_spans", "quantity"]
 
 Product = Dict[str, Any]
 
@@ -30,6 +30,8 @@ _PICK_KEYS: Dict[str, Callable[[Product], Any]] = {
     "weight_asc": lambda item: _weight(item),
     "weight_desc": lambda item: -_weight(item),
     "battery_desc": lambda item: -_battery_hours(item),
+    "size_desc": lambda item: -_size(item),
+    "size_asc": lambda item: _size(item),
 }
 # Words after a bare digit that keep it a position: "compare 1 and 3", "how do 2 and 4 compare".
 # Words before a bare digit that keep it a position: "add 2", "compare 2 and 4", "remove 3".
@@ -105,8 +107,11 @@ def resolve(
         add(match.start(), catalog.product(f"{match.group(1)}-{match.group(2)}"))
     for at, item in _named_products(text, shown + cart + in_play):
         add(at, item)
-    for at, item in _kinds_in_play(text, pool if pool else shown):
+    kinds, which = _kinds_in_play(text, pool if pool else shown, loose=prefer_cart and bool(cart))
+    for at, item in kinds:
         add(at, item)
+    if which and not kinds:
+        error, pointed = which, True
     positions: List[Tuple[int, int]] = []
     for match in phrases.COUNTED.finditer(text):
         count = int(_COUNT_WORDS.get(match.group(2), match.group(2) if match.group(2).isdigit() else 0))
@@ -118,7 +123,7 @@ def resolve(
     if bare_digits and not positions and not found:
         digits = phrases.BARE_DIGIT.finditer(text)
         positions = [(m.start(), int(m.group(1))) for m in digits if _ends_reference(text, m)]
-    pointed = bool(positions or found)
+    pointed = pointed or bool(positions or found)
     for at, position in positions:
         if not shown:
             error = "I haven't shown you any products yet. Tell me what you're looking for first."
@@ -186,6 +191,15 @@ def _weight(item: Product) -> float:
     return float(attributes.get("weight_g", 0))
 
 
+def _size(item: Product) -> float:
+    """How big, by the category's own measure: litres, people, cups, inches of screen or case."""
+    attributes = item["attributes"]
+    for key in ("capacity_l", "capacity_people", "capacity_cups", "screen_in", "case_mm", "length_cm"):
+        if key in attributes:
+            return float(attributes[key])
+    return 0.0
+
+
 def _battery_hours(item: Product) -> float:
     attributes = item["attributes"]
     return float(attributes.get("battery_hours") or 0) or float(attributes.get("battery_days") or 0) * 24
@@ -211,22 +225,34 @@ def _named_products(text: str, candidates: List[Product]) -> List[Tuple[int, Pro
     return [(start, item) for start, item in found if item is not None]
 
 
-def _kinds_in_play(text: str, pool: List[Product]) -> List[Tuple[int, Product]]:
-    """ "the boots", "the Garmin", "the tent": the one product of that category or brand in play."""
+def _kinds_in_play(text: str, pool: List[Product], loose: bool = False) -> Tuple[List[Tuple[int, Product]], str]:
+    """ "the boots", "the Garmin", "the tent": the one product of that category or brand in play;
+    or, when several are, the question which ("the Osprey Atmos or the Deuter Trail?").
+
+    ``loose`` (the cart) takes the category or brand without "the": "remove boots".
+    """
     if not pool:
-        return []
+        return [], ""
     found = []
+    question = ""
     mentions = [(m, "category") for m in catalog.category_mentions(text)]
     mentions += [(m, "brand") for m in catalog.brand_mentions(text)]
     for mention, field in mentions:
         before = text[max(0, mention.start - 8) : mention.start]
         after = text[mention.end : mention.end + 5]
-        if not (before.endswith(("the ", "that ", "those ")) or after.startswith(" one")):
+        if not (loose or before.endswith(("the ", "that ", "those ")) or after.startswith(" one")):
             continue
         matching = [item for item in pool if item[field] == mention.value]
-        if len(matching) == 1 or (matching and field == "brand"):
+        if len(matching) == 1:
             found.append((mention.start, matching[0]))
-    return found
+        elif matching:
+            question = "Which one: " + " or ".join(f"the {item['name']}" for item in matching[:4]) + "?"
+    return found, question
+
+
+def named_spans(text: str) -> List[Tuple[int, int, str]]:
+    """Where the text names a product in full: (start, end, id)."""
+    return _name_indexes()[0].find(text)
 
 
 @functools.lru_cache(maxsize=1)
