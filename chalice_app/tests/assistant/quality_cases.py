@@ -1147,6 +1147,23 @@ SHOPPER_CASES: List[Case] = [
         ("remove the backpack", [asks, cart_unchanged]),  # two backpacks: which one?
         ("the biggest one", [cart_is((0, lambda items: min(items, key=lambda i: i["attributes"]["capacity_l"]), 1))]),
     ),
+    case(
+        "every comparison phrasing",
+        ("smartwatches", [some_products(5)]),
+        ("is the first one better than the third?", [products_of_step(0, [1, 3])]),
+        ("which is better, 1 or 2?", [products_of_step(0, [1, 2])]),
+        ("the second or the fourth?", [products_of_step(0, [2, 4])]),
+        ("1, 2 and 3 side by side please", [products_of_step(0, [1, 2, 3])]),
+        ("put them side by side", [products_of_step(0, [1, 2, 3]), cart_empty]),
+    ),
+    case(
+        "adding by positions",
+        ("smartwatches", [some_products(5)]),
+        ("add 1 and 3", [cart_is((0, 1, 1), (0, 3, 1))]),
+        ("give me 2 of the fifth", [cart_is((0, 1, 1), (0, 3, 1), (0, 5, 2))]),
+        ("what's the rating of the second?", [is_product_of_step(0, 2)]),
+        ("add all of them", [cart_is((0, 1, 2), (0, 2, 1), (0, 3, 2), (0, 4, 1), (0, 5, 3))]),
+    ),
     # Cost: long and absurd numbers
     case(
         "four hundred nines",

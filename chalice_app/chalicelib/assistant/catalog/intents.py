@@ -33,6 +33,10 @@ _POLITE = re.compile(
     r"i(?:'?m| am) (?:looking|searching|shopping) for|i(?:'?d| would) like(?: to (?:see|find|buy|get))?|"
     r"do you (?:have|sell|carry|stock)(?: any)?|i need|i want|show me|if possible|thank you|thanks)\b"
 )
+# "add 1 and 3", "remove 2, 4": a verb and positions only.
+_DIGITS_ONLY = re.compile(r"^(?:add|remove|delete|drop|buy|get|take|compare)(?: (?:[1-9]|and|or|&|then|too|please))+$")
+# Words that set two references side by side: "the first or the third", "is 2 better than 4".
+_COMPARING = re.compile(r"\b(?:or|than|better|worse|nicer|cheaper|between|versus|vs)\b|\?$")
 # A head noun is what a request is for; a phrase after these describes it ("a tent for two").
 _MODIFIER = re.compile(r"\b(?:for|with|to|that|which|in|on|at|from|so|because|like)\b")
 
@@ -144,6 +148,10 @@ def _classify(message: str, state: SessionState) -> Intent:
         if len(products) == 1 and focus and focus["id"] != products[0]["id"] and phrases.PRONOUN.search(text):
             products = (focus,) + products  # "compare it with the first one"
         return Intent(Kind.COMPARE, products=products, reference_error=found.error, action=Kind.COMPARE)
+    if _COMPARING.search(text) and not phrases.CART.search(text):
+        found = resolve(text, state)
+        if len(found.products) >= 2:  # "is the first one better than the third?", "the second or the fourth?"
+            return Intent(Kind.COMPARE, products=found.products, action=Kind.COMPARE)
     strong = bool(phrases.DETAILS.search(text))
     question = bool(phrases.QUESTION.search(text)) and bool(
         phrases.PRONOUN.search(text) or phrases.ORDINAL.search(text) or phrases.NUMBERED.search(text)
@@ -330,7 +338,7 @@ def _head_words(text: str) -> List[str]:
 def _not_carried(text: str) -> Optional[Intent]:
     """A request whose head noun the catalog has never heard of: "mountain bikes", "a blender"."""
     words = _head_words(text)
-    if not words or catalog.names_a_thing(words[-1]):
+    if not words or catalog.names_a_thing(words[-1]) or words[-1] in _own_words():
         return None
     return _not_carried_intent(" ".join(words), _WORD.findall(_POLITE.sub(" ", text)))
 
@@ -398,7 +406,7 @@ def _cart_intent(text: str, state: SessionState) -> Optional[Intent]:
     if clears and (mentions_cart or (state.cart and phrases.only(text, phrases.CLEAR, phrases.CLEAR_ALONE))):
         return Intent(Kind.CART_CLEAR)
     # A bare number is a position only in a cart sentence or a short one ("add 2"), not in "order 3 tents".
-    digits = mentions_cart or len(text.split()) <= 3
+    digits = mentions_cart or len(text.split()) <= 3 or bool(_DIGITS_ONLY.match(text))
     count = quantity(text)
     if phrases.SET_QUANTITY.search(text):
         found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=False)
@@ -431,7 +439,7 @@ def _cart_intent(text: str, state: SessionState) -> Optional[Intent]:
             action=Kind.CART_ADD,
             reference_error=None if products else "Another of which one?",
         )
-    if phrases.ADD.search(text):
+    if phrases.ADD.search(text) and (mentions_cart or not phrases.COMPARE.search(text)):  # "put them side by side"
         found = resolve(_of_those(text), state, bare_digits=digits)
         if mentions_cart or found.pointed:
             return Intent(

@@ -143,6 +143,8 @@ REMOVE = words(
     r"ditch",
 )
 ADD = words(
+    r"give me",
+    r"let me (?:have|get)",
     r"add",
     r"put",
     r"throw",
@@ -278,24 +280,25 @@ OTHER = words(r"the other(?: one)?", r"the other of (?:the two|them|those)")
 NUMBERED = re.compile(r"(?:#|\bnumber ?|\bno\. ?|\bnr\.? ?|\boption ?|\bitem ?|\bproduct ?|\bresult ?|\bpick ?)(\d+)\b")
 BARE_DIGIT = re.compile(
     r"(?<![\d.$#])\b([1-9])\b(?!\s*(?:of\b|x\b|mm|cm|kg|g\b|gb|tb|l\b|inch|in\b|\"|"
-    r"hours?|days?|people|person|p\b|stars?|\+|\.\d|,\d{3}|\d))"
+    r"hours?|days?|people|person|p\b|stars?|\+|\.\d|,\d{3}))"
 )
 PRONOUN = words(r"it", r"that one", r"this one", r"that", r"this", r"the one", r"that product", r"this product")
+# Longest first: the alternation takes the first that matches ("all three" before "all").
 ALL = words(
-    r"them",
-    r"these",
-    r"those",
     r"all of them",
-    r"all",
-    r"both",
     r"all three",
     r"all 3",
     r"all four",
     r"all five",
-    r"the results",
-    r"the options",
     r"those two",
     r"these two",
+    r"them",
+    r"these",
+    r"those",
+    r"all",
+    r"both",
+    r"the results",
+    r"the options",
     r"the two",
     r"the three",
 )
@@ -303,7 +306,7 @@ ALL = words(
 # ("the cheapest tents", "cheaper ones").
 _PICK = (
     r"(?= (?:one|of them|of those|of these|of the (?:two|three|four|five|lot)|of both|option|pick|and|or|vs|"
-    r"versus|goes|to|in|for|please)\b|$)"
+    r"versus|goes|to|in|for|please|with|than|against|compared)\b|$)"
 )
 _WHICH = (
     r"(?:(?<=which is )|(?<=which one is )|(?<=which of those is )|(?<=which of these is )|"

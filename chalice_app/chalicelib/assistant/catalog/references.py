@@ -61,7 +61,21 @@ _POSITION_WORDS = {
     "open",
     "like",
 }
-_POSITION_FOLLOWERS = {"vs", "versus", "compare", "against", "please", "then", "too", "instead", "as"}
+_POSITION_FOLLOWERS = {
+    "vs",
+    "versus",
+    "compare",
+    "against",
+    "please",
+    "then",
+    "too",
+    "instead",
+    "as",
+    "side",
+    "together",
+    "better",
+    "cheaper",
+}
 
 
 @dataclass(frozen=True)
@@ -181,6 +195,8 @@ def _how_many(phrase: str, available: int) -> int:
     for word, count in (("both", 2), ("two", 2), ("three", 3), ("3", 3), ("four", 4), ("five", 5)):
         if word in phrase.split():
             return count
+    if "all" in phrase.split() or phrase == "the results":
+        return available or 3  # "add all of them": every one shown
     return min(3, available) if available else 3  # "compare them": the top three
 
 
@@ -210,7 +226,7 @@ def _ends_reference(text: str, match: "re.Match[str]") -> bool:
     "add Puma Glide 5": part of a name, not the fifth product."""
     following = re.match(r" ?([a-z]+)", text[match.end() :])
     preceding = re.search(r"([a-z]+) ?$", text[max(0, match.start() - 20) : match.start()])
-    if preceding is not None and preceding.group(1) not in STOPWORDS and preceding.group(1) not in _POSITION_WORDS:
+    if preceding is not None and preceding.group(1) in _model_words() and preceding.group(1) not in _POSITION_WORDS:
         return False
     return following is None or following.group(1) in STOPWORDS or following.group(1) in _POSITION_FOLLOWERS
 
@@ -248,6 +264,13 @@ def _kinds_in_play(text: str, pool: List[Product], loose: bool = False) -> Tuple
         elif matching:
             question = "Which one: " + " or ".join(f"the {item['name']}" for item in matching[:4]) + "?"
     return found, question
+
+
+@functools.lru_cache(maxsize=1)
+def _model_words() -> frozenset:
+    """Words of product model names ("glide", "vector"): a digit after one is part of a name."""
+    words = {word for item in catalog.products() for word in _WORD.findall(_model_name(item)) if word.isalpha()}
+    return frozenset(words - STOPWORDS)
 
 
 def named_spans(text: str) -> List[Tuple[int, int, str]]:

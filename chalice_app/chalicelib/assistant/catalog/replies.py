@@ -324,8 +324,14 @@ def _answers(item: Product, question: str) -> List[str]:
     """A direct answer first when the shopper asked about an attribute ("is it waterproof?")."""
     if not question:
         return []
-    asked = {_ASKED_AS.get(term, term) for term in tokenize(question)}
+    terms = set(tokenize(question))
+    asked = {_ASKED_AS.get(term, term) for term in terms}
     answers = []
+    if terms & {"rating", "rated", "star", "review", "score"}:
+        answers.append(
+            f"The {item['name']} is rated {item['rating']:.1f} out of 5 from {item['review_count']:,} reviews."
+        )
+        asked -= {"rating", "rated", "star", "review", "score"}
     for key, value in item["attributes"].items():
         if not asked & set(tokenize(key.replace("_", " "))):
             continue
