@@ -13,6 +13,7 @@ import time
 import pytest
 
 from chalicelib import catalog
+from chalicelib.assistant.catalog import intents
 from chalicelib.assistant.catalog.intents import classify
 from chalicelib.assistant.catalog.parsing import MAX_AMOUNT, extract_constraints
 from chalicelib.sessions import SessionState
@@ -55,6 +56,9 @@ MESSAGES = {
 # Every word the catalog knows, shuffled: each brand, category and product name pattern gets tried.
 _VOCABULARY = sorted(catalog.vocabulary.words()) + [name for name in catalog.brands()]
 MESSAGES["catalog words"] = " ".join(_rng.sample(_VOCABULARY, len(_VOCABULARY)) * 3)[:SIZE]
+# Every word the assistant's own phrases use ("cheapest", "compare", "remove", "the", "one"...), shuffled.
+_OWN = sorted(intents._own_words())
+MESSAGES["assistant words"] = " ".join(_rng.choice(_OWN) for _ in range(SIZE))[:SIZE]
 
 
 def _best_of(function, message: str, *args) -> float:

@@ -196,7 +196,7 @@ def _pick_among_shown(text: str, state: SessionState) -> Optional[Intent]:
     if catalog.category_mentions(text) and not re.search(r"\bthe (?:\w+ )?(?:one|of)\b", text):
         return None
     text = strip_sort_directions(text)
-    if not any(pattern.search(text) for _, pattern in phrases.SELECTORS):
+    if not phrases.selectors_in(text):
         return None
     found = resolve(text, state, bare_digits=False)
     if not found.picked:
@@ -235,8 +235,8 @@ def _only_pointing(text: str) -> bool:
     rest = text
     for start, end in sorted(spans, reverse=True):
         rest = rest[:start] + " " + rest[end:]
-    for _sort, pattern in phrases.SELECTORS:
-        rest = pattern.sub(" ", rest)
+    for _sort, match in phrases.selectors_in(rest):
+        rest = rest[: match.start()] + " " + rest[match.end() :]
     for pattern in (
         phrases.COUNTED,
         phrases.ORDINAL,

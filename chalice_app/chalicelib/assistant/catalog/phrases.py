@@ -5,6 +5,7 @@ can grow in one place.
 """
 
 import re
+from typing import List, Tuple
 
 __all__ = [
     "ADD",
@@ -47,6 +48,7 @@ __all__ = [
     "WANTING",
     "YES",
     "only",
+    "selectors_in",
     "words",
 ]
 
@@ -338,6 +340,21 @@ SELECTORS = tuple(
     )
     for sort, pattern in _SUPERLATIVES
 ) + tuple((sort, re.compile(_WHICH + r"(?:" + pattern + r")" + _PICK)) for sort, pattern in _COMPARATIVES)
+# The first word of every selector phrase: a message without any of them needs no selector search
+# (the patterns start with look-behinds, so each would otherwise be tried at every position).
+_SELECTOR_WORDS = frozenset(
+    alternative.split()[0] for _, pattern in _SUPERLATIVES + _COMPARATIVES for alternative in pattern.split("|")
+)
+_FIRST_WORDS = re.compile(r"[a-z]+")
+
+
+def selectors_in(text: str) -> "List[Tuple[str, re.Match[str]]]":
+    """The picks a message makes ("the cheapest one", "the better rated of those"), as (sort, match)."""
+    if not _SELECTOR_WORDS & set(_FIRST_WORDS.findall(text)):
+        return []
+    return [(sort, match) for sort, pattern in SELECTORS for match in [pattern.search(text)] if match]
+
+
 PRODUCT_ID = re.compile(r"\b([a-z]{3})[\s-]?(\d{3})\b")
 NUMBER_WORDS = {
     "one": 1,

@@ -148,8 +148,7 @@ def resolve(
             add(at, shown[position - 1])
         else:
             error = f"I only showed {len(shown)}: pick a number from 1 to {len(shown)}."
-    for sort, pattern in phrases.SELECTORS:
-        match = pattern.search(text)
+    for sort, match in phrases.selectors_in(text):
         if match:
             pointed = picked = True
             if pool:
