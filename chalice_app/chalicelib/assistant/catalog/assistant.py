@@ -47,7 +47,6 @@ class CatalogAssistant:
             Kind.GREETING: lambda intent, state: Answer(replies.fill(replies.GREETING)),
             Kind.HELP: lambda intent, state: Answer(replies.fill(replies.HELP)),
             Kind.THANKS: lambda intent, state: Answer(list(replies.THANKS)),
-            Kind.UNKNOWN: self._unknown,
             Kind.CLARIFY: self._clarify,
             Kind.NOT_CARRIED: self._not_carried,
             Kind.CART_SET: self._cart_set,
@@ -205,9 +204,6 @@ class CatalogAssistant:
     def _decline(self, intent: Intent, state: SessionState) -> Answer:
         state.pending = None
         return Answer(list(replies.DECLINED))
-
-    def _unknown(self, intent: Intent, state: SessionState) -> Answer:
-        return Answer(replies.fill(replies.UNKNOWN), outcome=Kind.CLARIFY)
 
     def _clarify(self, intent: Intent, state: SessionState) -> Answer:
         found = intent.constraints

@@ -59,7 +59,6 @@ class Kind:
     CART_CLEAR = "cart_clear"
     NOT_CARRIED = "not_carried"  # something the shop does not sell
     CLARIFY = "clarify"  # ask one short question instead of guessing
-    UNKNOWN = "unknown"
 
 
 # Actions a bare reference continues: after "add the first one", "and the third" adds the third.

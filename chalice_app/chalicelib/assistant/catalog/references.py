@@ -20,7 +20,7 @@ from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.catalog.vocabulary import PhraseIndex
 from chalicelib.sessions import SessionState
 
-__all__ = ["Found", "find_references", "group", "has_reference", "is_bare_reference", "named_spans", "quantity"]
+__all__ = ["Found", "group", "is_bare_reference", "named_spans", "quantity", "resolve"]
 
 Product = Dict[str, Any]
 
@@ -92,14 +92,6 @@ def group(state: SessionState) -> List[Product]:
     """The products the conversation is about: the last comparison or list shown."""
     ids = (state.last_turn or {}).get("group_ids") or state.last_result_ids
     return [item for item in (catalog.product(pid) for pid in ids) if item]
-
-
-def find_references(
-    text: str, state: SessionState, default_all: bool = False, prefer_cart: bool = False, bare_digits: bool = True
-) -> Tuple[List[Product], Optional[str]]:
-    """The products a message refers to, in the order mentioned; or why they can't be found."""
-    found = resolve(text, state, default_all=default_all, prefer_cart=prefer_cart, bare_digits=bare_digits)
-    return list(found.products), found.error
 
 
 def resolve(
@@ -293,11 +285,6 @@ def _model_name(item: Product) -> str:
 
 def _cart_products(state: SessionState) -> List[Product]:
     return [item for item in (catalog.product(pid) for pid in state.cart) if item]
-
-
-def has_reference(text: str, state: SessionState, bare_digits: bool) -> bool:
-    found = resolve(text, state, bare_digits=bare_digits)
-    return bool(found.products or found.error)
 
 
 def is_bare_reference(text: str) -> bool:
