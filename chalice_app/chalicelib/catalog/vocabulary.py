@@ -45,7 +45,10 @@ _BRAND_ALIASES: Dict[str, Tuple[str, ...]] = {
     "Hoka": ("hoka one one",),
 }
 # Everyday words that are also brands: matched case-sensitively in the original text.
-_CASE_SENSITIVE_BRANDS = {"On": re.compile(r"(?<=\s)On\b"), "Keen": re.compile(r"\bKeen\b")}
+_CASE_SENSITIVE_BRANDS = {
+    "On": re.compile(r"(?<=\s)On\b|^On(?= (?:running|shoes|sneakers|trainers|runners|cloud))"),
+    "Keen": re.compile(r"\bKeen\b"),
+}
 # A category named after these words describes another one: "backpack for my laptop".
 _MODIFIER_WORDS = re.compile(r"\b(?:for|with|fits|fit|holds|to carry)\b")
 
@@ -114,6 +117,8 @@ def _brand_index() -> PhraseIndex:
     phrases = []
     for brand in data.brands():
         spellings = () if brand in _CASE_SENSITIVE_BRANDS else (brand,)
+        if spellings and " " not in brand and not fold(brand).endswith("s"):
+            spellings += (brand + "s",)  # "nikes", "hokas"
         phrases += [(spelling, (brand, False)) for spelling in spellings + _BRAND_ALIASES.get(brand, ())]
     return PhraseIndex(phrases)
 
@@ -252,8 +257,14 @@ def _candidates() -> Tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1)
 def _brand_words() -> FrozenSet[str]:
+    """Words only brands use ("brooks", "salomon"; not "coffee", which "Mr. Coffee" shares)."""
     names = list(data.brands()) + [alias for aliases in _BRAND_ALIASES.values() for alias in aliases]
-    return frozenset(word for name in names for word in _WORDS.findall(fold(name)))
+    texts = [term for category in CATEGORIES for term in category.terms + category.kinds]
+    for item in data.products():
+        texts += [item["description"], fold(item["name"])[len(fold(item["brand"])) :]]
+        texts += [str(value) for value in item["attributes"].values() if isinstance(value, str)]
+    other = {word for text in texts for word in _WORDS.findall(fold(text))}
+    return frozenset(word for name in names for word in _WORDS.findall(fold(name))) - other
 
 
 def is_known(word: str) -> bool:

@@ -287,6 +287,18 @@ def not_carried(conversation) -> None:
     assert suggested and set(suggested) <= set(catalog.category_names()), f"suggested categories: {suggested}"
 
 
+def searched(**fields: Any) -> Check:
+    """The active search holds these constraints (for an honest no-match, which shows no products)."""
+
+    def check(conversation):
+        filters = conversation.state().filters or {}
+        wrong = {name: filters.get(name) for name, value in fields.items() if filters.get(name) != value}
+        assert not wrong, f"search {wrong} != {fields}"
+
+    check.__name__ = f"searched({fields})"
+    return check
+
+
 def brand_not_in(*brands: str) -> Check:
     return every(f"not by {' or '.join(brands)}", lambda item: item["brand"] not in brands)
 
@@ -1163,6 +1175,20 @@ SHOPPER_CASES: List[Case] = [
         ("give me 2 of the fifth", [cart_is((0, 1, 1), (0, 3, 1), (0, 5, 2))]),
         ("what's the rating of the second?", [is_product_of_step(0, 2)]),
         ("add all of them", [cart_is((0, 1, 2), (0, 2, 1), (0, 3, 2), (0, 4, 1), (0, 5, 3))]),
+    ),
+    case(
+        "more everyday spellings",
+        (
+            "I need a coffe machine with a grinder for under 300 bucks",
+            [no_products, searched(category="coffee makers", max_price=299.99)],
+        ),
+        (
+            "headphones between fifty and a hundred dollars",
+            [category("headphones"), price_at_least(50), price_at_most(100)],
+        ),
+        ("jackets 100-200", [category("jackets"), price_at_least(100), price_at_most(200)]),
+        ("On running shoes", [category("running shoes"), brand_is("On")]),
+        ("nikes", [brand_is("Nike")]),
     ),
     # Cost: long and absurd numbers
     case(

@@ -57,7 +57,7 @@ _UNITS_WORDS = {
 }
 _WORD_AMOUNT = re.compile(
     r"\b(?:(a couple|a few|couple|a|one|two|three|four|five|six|seven|eight|nine)\s+)?(hundred|thousand|grand)\b"
-    r"|\b(" + "|".join(_TENS) + r")\b(?= ?(?:dollars|bucks|usd|\$|or less|tops)|$|[,.!?])"
+    r"|\b(" + "|".join(_TENS) + r")\b(?= ?(?:dollars|bucks|usd|\$|or less|tops|and|to|-)\b|$|[,.!?])"
 )
 
 # A number is not a price when a unit follows it ("under 2 kg", "4 stars", "16 inch").
@@ -77,6 +77,8 @@ _MIN_WORDS = (
 )
 _RANGE = re.compile(r"(?:between|from) " + _MONEY + r" ?(?:and|to|-) ?" + _MONEY)
 _DASH_RANGE = re.compile(r"\$ ?(\d[\d,]*(?:\.\d{1,2})?) ?(k)? ?(?:-|to) ?" + _MONEY)
+# "jackets 100-200": two plain amounts (each over 5, no unit after) joined by a dash.
+_BARE_RANGE = re.compile(r"(?<![\d.$])([1-9]\d{1,}[\d,]*) ?(k)? ?- ?" + _MONEY)
 _MAX = re.compile(r"(?<![a-z])(?:" + _MAX_WORDS + r") ?" + _MONEY)
 _MAX_AFTER = re.compile(_MONEY + r" ?(?:or less|or under|or below|max|tops|and under|and below|or cheaper)\b")
 _MIN = re.compile(r"(?<![a-z])(?:" + _MIN_WORDS + r") ?" + _MONEY)
@@ -235,6 +237,7 @@ def _blank(text: str, spans: List[Tuple[int, int]]) -> str:
 _BOUNDS = (
     ("range", _RANGE),
     ("range", _DASH_RANGE),
+    ("range", _BARE_RANGE),
     ("max", _MAX),
     ("max", _MAX_AFTER),
     ("min", _MIN),
