@@ -30,7 +30,7 @@ _STOPWORDS_TEXT = """
     how why when where who even order purchase grab pick choose sort sorted list
     gear equipment product products item items gift gifts present presents
     everything anything nothing new brand sure idk dunno know think guess not whats hows wheres thats
-    value
+    value back previous earlier before again
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 

@@ -1190,6 +1190,16 @@ SHOPPER_CASES: List[Case] = [
         ("On running shoes", [category("running shoes"), brand_is("On")]),
         ("nikes", [brand_is("Nike")]),
     ),
+    case(
+        "follow-ups that do not leave the search",
+        ("tents under 300", [category("tents"), price_below(300)]),
+        ("lighter ones", [no_products, searched(category="tents", max_price=299.99)]),  # no jump to shoes
+        ("back to the previous list", [asks]),
+        (
+            "for 4 people",
+            [category("tents"), price_below(300), attribute("capacity_people", lambda value: value == 4, "for 4")],
+        ),
+    ),
     # Cost: long and absurd numbers
     case(
         "four hundred nines",

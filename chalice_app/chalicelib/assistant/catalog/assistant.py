@@ -155,7 +155,9 @@ class CatalogAssistant:
                 min_rating=found.min_rating,
                 sort=found.sort or "relevance",
             )
-            if catalog.search(fresh, limit=1).total:
+            elsewhere = catalog.search(fresh, limit=len(catalog.products())).products
+            if elsewhere and len({item["category"] for item in elsewhere}) == 1:
+                # Only when the words point at one other category; "lighter" fits everything.
                 return self._run(fresh, state)
         answer = self._reply_to(result, state, keep=_stated(found))
         if dropped:
