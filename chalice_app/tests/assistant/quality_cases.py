@@ -1200,6 +1200,22 @@ SHOPPER_CASES: List[Case] = [
             [category("tents"), price_below(300), attribute("capacity_people", lambda value: value == 4, "for 4")],
         ),
     ),
+    case(
+        "more ways to say no",
+        ("not interested in Nike, show me running shoes", [category("running shoes"), brand_is_not("Nike")]),
+        (
+            "running shoes, no Nike no Adidas no Puma",
+            [category("running shoes"), brand_not_in("Nike", "Adidas", "Puma")],
+        ),
+        (
+            "anything but laptops under 100",
+            [every("not a laptop", lambda item: item["category"] != "laptops"), price_below(100)],
+        ),
+        (
+            "boots but not the waterproof ones",
+            [category("hiking boots"), attribute("waterproof", lambda value: not value, "not waterproof")],
+        ),
+    ),
     # Cost: long and absurd numbers
     case(
         "four hundred nines",

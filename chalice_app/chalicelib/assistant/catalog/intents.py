@@ -292,8 +292,8 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
             widen=widen,
             add_brands=bool(constraints.brands and phrases.ALSO.search(text)),
         )
-    if constraints.brands or (constraints.text and _head_words(said)):
-        return Intent(Kind.SEARCH, constraints=constraints)
+    if constraints.brands or (constraints.text and _head_words(said)) or constraints.exclude_categories:
+        return Intent(Kind.SEARCH, constraints=constraints)  # "anything but laptops under 100" too
     # Nothing says what is wanted ("a gift for my dad who likes hiking"): ask, naming what was understood.
     words = _WORD.findall(said)
     return Intent(

@@ -157,7 +157,8 @@ _SORT_PATTERNS = tuple(
 _NEGATION_BEFORE = re.compile(
     r"(?:\bnot|\bno|\bnor|\bexcept(?: for)?|\bwithout|\bbesides|\bexcluding|\bexclude|\bother than|"
     r"\banything but|\bbut not|\bnon|\bnothing|\bnone|\bapart from|\bavoid|\bskip|\bhate|"
-    r"\bdon'?t (?:want|like)|\bnot a fan of)"
+    r"\bdon'?t (?:want|like)|\bnot a fan of|\bnot interested in|\bnot into|\bnot keen on|\bno interest in|"
+    r"\bsick of|\btired of)"
     r"[ -]*(?:(?:from|by|made by|of|any|the|more|with|a|an|ones?|that are|that is|are|is)[ -]+)*$"
 )
 _LIST_JOINER = re.compile(r"^ *(?:,|/|&)? *(?:or|and|nor|, or|, and)? *(?:,|/)? *$")
