@@ -21,10 +21,12 @@ from chalicelib.assistant.catalog.parsing import MAX_AMOUNT
 from chalicelib.sessions import SessionState
 from tests.assistant.conftest import Conversation
 from tests.assistant.quality_cases import (
+    attribute,
     brand_is,
     brand_not_in,
     category,
     cheapest,
+    every,
     price_at_least,
     price_at_most,
     price_down,
@@ -92,6 +94,26 @@ PARITY: List[Tuple[str, Sequence[Tuple[Any, Call, Sequence[Callable]]]]] = [
                 "running shoes but not Nike or Adidas",
                 ("search_products", {"category": "running shoes", "exclude_brands": ["Nike", "Adidas"]}),
                 [category("running shoes"), brand_not_in("Nike", "Adidas")],
+            ),
+        ],
+    ),
+    (
+        "negated features",
+        [
+            (
+                "smartwatches without gps",
+                ("search_products", {"category": "smartwatches", "exclude_features": ["gps"]}),
+                [category("smartwatches"), attribute("gps", lambda value: not value, "no GPS")],
+            ),
+        ],
+    ),
+    (
+        "negated categories",
+        [
+            (
+                "waterproof gear except jackets",
+                ("search_products", {"query": "waterproof", "exclude_categories": ["jackets"]}),
+                [every("not a jacket", lambda item: item["category"] != "jackets")],
             ),
         ],
     ),

@@ -45,6 +45,15 @@ TOOL_CONFIG: Dict[str, Any] = {
                 "brand": {"type": "string"},
                 "brands": {"type": "array", "items": {"type": "string"}, "description": "Any of these brands"},
                 "exclude_brands": {"type": "array", "items": {"type": "string"}, "description": "None of these"},
+                "exclude_categories": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [c.name for c in catalog.CATEGORIES]},
+                },
+                "exclude_features": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Features the products must not have: 'gps', 'in-ear', 'pod', 'hood'",
+                },
                 "min_price": {"type": "number", "description": "USD, inclusive"},
                 "max_price": {"type": "number", "description": "USD, inclusive"},
                 "min_rating": {"type": "number", "description": "0-5 stars"},
@@ -118,6 +127,8 @@ def _search(state: SessionState, arguments: Dict[str, Any]) -> ToolOutcome:
         category=category,
         brands=brands,
         exclude_brands=excluded,
+        exclude_categories=_names(arguments.get("exclude_categories"), catalog.category_names(), "category"),
+        exclude_features=tuple(str(feature) for feature in _list(arguments.get("exclude_features"))),
         min_price=_number(arguments, "min_price"),
         max_price=_number(arguments, "max_price"),
         min_rating=_number(arguments, "min_rating"),
@@ -222,6 +233,23 @@ def _number(arguments: Dict[str, Any], name: str) -> Optional[float]:
     if math.isnan(number):
         raise tools.ToolError(f"{name} must be a number")
     return min(max(number, 0.0), MAX_AMOUNT)
+
+
+def _list(value: Any) -> List[Any]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _names(value: Any, known: Tuple[str, ...], what: str) -> Tuple[str, ...]:
+    """Names the catalog knows, as it spells them; an unknown one is an error the model can read."""
+    spelled = {fold(name): name for name in known}
+    found = []
+    for name in _list(value):
+        if fold(str(name)) not in spelled:
+            raise tools.ToolError(f"no {what} {name!r}; use one of: {', '.join(known)}")
+        found.append(spelled[fold(str(name))])
+    return tuple(dict.fromkeys(found))
 
 
 def _known_brands(names: Any) -> Tuple[str, ...]:
