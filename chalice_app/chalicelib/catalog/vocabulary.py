@@ -231,7 +231,7 @@ def words() -> FrozenSet[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def thing_words() -> FrozenSet[str]:
+def _thing_words() -> FrozenSet[str]:
     """The words that name what the shop sells: categories and their kinds, brands, product names
     and attributes, in their indexed forms ("tent", "run"), descriptions left out."""
     texts = [term for category in CATEGORIES for term in category.terms + category.kinds + (category.name,)]
@@ -247,7 +247,7 @@ def thing_words() -> FrozenSet[str]:
 def names_a_thing(word: str) -> bool:
     """Could this word be what a shopper wants ("tents", "gps", "espresso")? Words only seen in
     descriptions ("phone" in "phone calls") are not: the shop does not sell phones."""
-    return word in thing_words() or normalize_term(word) in thing_words()
+    return word in _thing_words() or normalize_term(word) in _thing_words()
 
 
 @functools.lru_cache(maxsize=1)

@@ -275,7 +275,7 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     missing = None if constraints.brands else _not_carried(_without_refinements(said))
     if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
         # A question about something else than products ("what's your return policy?").
-        return Intent(Kind.CLARIFY, question=replies_outside(missing.missing))
+        return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
     if missing is not None:
         return missing
     if state.filters and not (relative or widen or _states_anything(constraints)):
@@ -319,7 +319,7 @@ def _states_anything(found: Constraints) -> bool:
     )
 
 
-def replies_outside(what: str) -> str:
+def _outside_question(what: str) -> str:
     return (
         f"I can't help with \u201c{what}\u201d: I find products, compare them and keep your cart. "
         "What are you shopping for?"
