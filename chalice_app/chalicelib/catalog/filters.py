@@ -1,7 +1,8 @@
 """A search request: free text plus the shopper's constraints, and whether a product meets them.
 
 Prices are inclusive bounds in USD; "under $80" is stored as ``max_price=79.99``
-(catalog prices have cents), so the bound always reads "at most".
+(catalog prices have cents), so the bound always reads "at most". Exclusions cover brands,
+categories and features (``has_feature``: a true flag or a value, "gps", "in-ear").
 """
 
 from dataclasses import asdict, dataclass, field, replace

@@ -1,8 +1,10 @@
-"""Where a message names a category or a brand.
+"""Where a message names a category, a brand or a feature, and which words the catalog knows.
 
-Matching is on folded text with word boundaries, longest phrase first, so
-"hiking shoes" is hiking boots while "shoes" alone is running shoes. Brands that
-are also everyday words ("On", "Keen") only count when written with a capital.
+Matching is on folded text, word by word (``PhraseIndex``: linear in the text), longest phrase
+first, so "hiking shoes" is hiking boots while "shoes" alone is running shoes. Brands that
+are also everyday words ("On", "Keen") only count when written with a capital. The catalog's
+own words decide what the shop carries (``names_a_thing``), and typos are corrected against
+them with rapidfuzz (``correct``).
 """
 
 import functools

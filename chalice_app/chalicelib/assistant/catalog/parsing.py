@@ -1,8 +1,12 @@
-"""Pull the shopper's constraints out of a message: price bounds, minimum rating,
-sort order, brands. Each extractor returns what it found and the text with that
-phrase removed, so the words left over are the free-text query.
+"""Pull the shopper's constraints out of a message: price bounds (every everyday form, with
+their direction, and contradictions flagged), "cheap"/"premium", minimum rating, sort order
+in both directions, brands wanted and excluded, excluded categories and features ("not Nike or
+Adidas", "except jackets", "without gps"). Each extractor returns what it found and the text
+with that phrase removed, so the words left over are the free-text query. Pure: no session.
 
-All matching runs on folded text (``catalog.text.fold``): lower-case ASCII.
+All matching runs on folded text (``catalog.text.fold``): lower-case ASCII. ``squeeze`` runs
+first, so the whole parse is linear in the message's length, and every amount is finite and
+at most ``MAX_AMOUNT``.
 """
 
 import math
