@@ -340,7 +340,10 @@ def _answers(item: Product, question: str) -> List[str]:
             verb = ("is" if value else "is not") if key in _ADJECTIVES else ("has" if value else "has no")
             answers.append(f"{'Yes' if value else 'No'}, the {item['name']} {verb} {label}.")
         else:
-            answers.append(_attribute(key, value) + ".")
+            if key.startswith("battery") and not value:
+                answers.append(f"The {item['name']} has no battery: it is wired.")
+            else:
+                answers.append(_attribute(key, value) + ".")
     return [" ".join(answers)] if answers else []
 
 
