@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 from chalicelib import catalog
+from chalicelib.assistant.catalog.phrases import NUMBER_WORDS
 from chalicelib.catalog import Mention, brand_mentions
 from chalicelib.catalog.filters import MAX_AMOUNT
 from chalicelib.catalog.text import fold
@@ -44,21 +45,6 @@ _SPACES = re.compile(r"\s+")
 
 # Amounts in words: "a hundred bucks", "two hundred", "fifty dollars", "a grand".
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_UNITS_WORDS = {
-    "a": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "a couple": 2,
-    "a few": 3,
-    "couple": 2,
-}
 _WORD_AMOUNT = re.compile(
     r"\b(?:(a couple|a few|couple|a|one|two|three|four|five|six|seven|eight|nine)\s+)?(hundred|thousand|grand)\b"
     r"|\b(" + "|".join(_TENS) + r")\b(?= ?(?:dollars|bucks|usd|\$|or less|tops|and|to|-)\b|$|[,.!?])"
@@ -206,7 +192,7 @@ def amounts_in_words(text: str) -> str:
         if match.group(3):
             return str(_TENS[match.group(3)])
         scale = 100 if match.group(2) == "hundred" else 1000
-        return str(_UNITS_WORDS.get(match.group(1) or "a", 1) * scale)
+        return str(NUMBER_WORDS.get(match.group(1) or "a", 1) * scale)
 
     return _WORD_AMOUNT.sub(number, text)
 
@@ -215,12 +201,11 @@ _PARTY = re.compile(
     r"\bfor (one|two|three|four|five|six|seven|eight|[1-8])"
     r"(?=$|[,.!?]| (?:under|below|over|with|and|please|at|up|max|that|which|around|about)\b)"
 )
-_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 
 
 def party_sizes(text: str) -> str:
     """ "a tent for two" -> "a tent for 2 people": how the catalog states a capacity."""
-    return _PARTY.sub(lambda match: f"for {_COUNTS.get(match.group(1), match.group(1))} people", text)
+    return _PARTY.sub(lambda match: f"for {NUMBER_WORDS.get(match.group(1), match.group(1))} people", text)
 
 
 def _amount(number: str, thousands: Optional[str]) -> float:

@@ -372,6 +372,8 @@ NUMBER_WORDS = {
     "a couple": 2,
     "a pair": 2,
     "a couple of": 2,
+    "couple": 2,
+    "a few": 3,
 }
 QUANTITY = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|a couple|a pair)\s*"
