@@ -57,6 +57,11 @@ MESSAGES = {
 # Every word the catalog knows, shuffled: each brand, category and product name pattern gets tried.
 _VOCABULARY = sorted(catalog.vocabulary.words()) + [name for name in catalog.brands()]
 MESSAGES["catalog words"] = " ".join(_rng.sample(_VOCABULARY, len(_VOCABULARY)) * 3)[:SIZE]
+# One long word; and 500 different words each with a number (every amount pattern has a go).
+MESSAGES["one word"] = "a" * SIZE
+MESSAGES["words with numbers"] = " ".join(
+    "qwertyuiopasdfghjklzxcvbnm"[index % 26] * 7 + str(index) for index in range(SIZE)
+)[:SIZE]
 # Every word the assistant's own phrases use ("cheapest", "compare", "remove", "the", "one"...), shuffled.
 _OWN = sorted(intents._own_words())
 MESSAGES["assistant words"] = " ".join(_rng.choice(_OWN) for _ in range(SIZE))[:SIZE]

@@ -25,6 +25,8 @@ Product = Dict[str, Any]
 
 # At most this many misspelt words are looked up per message: the cost stays bounded.
 _MOST_CORRECTIONS = 6
+# The words a question or a suggestion is built from: the first few that differ.
+_MOST_WORDS = 20
 _WORD = re.compile(r"[a-z]+")
 # Polite openings that carry no request: "could you please help me find", "I was wondering if you have".
 _POLITE = re.compile(
@@ -295,7 +297,7 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     if constraints.brands or (constraints.text and _head_words(said)) or constraints.exclude_categories:
         return Intent(Kind.SEARCH, constraints=constraints)  # "anything but laptops under 100" too
     # Nothing says what is wanted ("a gift for my dad who likes hiking"): ask, naming what was understood.
-    words = _WORD.findall(said)
+    words = list(dict.fromkeys(_WORD.findall(said)))[:_MOST_WORDS]
     return Intent(
         Kind.CLARIFY,
         constraints=constraints,
@@ -373,7 +375,8 @@ def _not_carried_intent(missing: str, words: List[str]) -> Intent:
 
 def _nearest_categories(words: List[str]) -> Tuple[str, ...]:
     """The categories whose products best match the words the catalog knows ("hiking" -> boots, tents...)."""
-    known = " ".join(word for word in words if catalog.is_known(word) and word not in STOPWORDS)
+    distinct = [word for word in dict.fromkeys(words) if word not in STOPWORDS][:_MOST_WORDS]
+    known = " ".join(word for word in distinct if catalog.is_known(word))
     if not known:
         return ()
     result = catalog.search(catalog.SearchRequest(text=known), limit=len(catalog.products()))

@@ -224,14 +224,16 @@ def _blank(text: str, spans: List[Tuple[int, int]]) -> str:
     return text
 
 
+# Each bound pattern with the words one of which it needs: a text without any is not searched
+# (the patterns that start with an amount would otherwise be tried at every digit).
 _BOUNDS = (
-    ("range", _RANGE),
-    ("range", _DASH_RANGE),
-    ("range", _BARE_RANGE),
-    ("max", _MAX),
-    ("max", _MAX_AFTER),
-    ("min", _MIN),
-    ("min", _MIN_AFTER),
+    ("range", _RANGE, ("between", "from")),
+    ("range", _DASH_RANGE, ("$",)),
+    ("range", _BARE_RANGE, ("-",)),
+    ("max", _MAX, None),
+    ("max", _MAX_AFTER, ("less", "under", "below", "max", "tops", "cheaper")),
+    ("min", _MIN, None),
+    ("min", _MIN_AFTER, ("more", "up", "above", "+", "plus")),
 )
 
 
@@ -248,8 +250,9 @@ def parse_price(text: str) -> Tuple[Optional[float], Optional[float], str]:
 def parse_price_bounds(text: str) -> Tuple[Optional[float], Optional[float], bool, str]:
     """(min_price, max_price, contradictory, rest): contradictory when the lower bound is above the upper."""
     found = []
-    for kind, pattern in _BOUNDS:
-        found += [(match.start(), -len(match.group(0)), kind, match) for match in pattern.finditer(text)]
+    for kind, pattern, needs in _BOUNDS:
+        if needs is None or any(word in text for word in needs):
+            found += [(match.start(), -len(match.group(0)), kind, match) for match in pattern.finditer(text)]
     found.sort(key=lambda item: (item[0], item[1]))
     low: Optional[float] = None
     high: Optional[float] = None
@@ -271,8 +274,11 @@ def parse_price_bounds(text: str) -> Tuple[Optional[float], Optional[float], boo
         else:
             low = amount
     if low is None and high is None:
-        for pattern in (_AROUND, _BARE_DOLLARS):
-            match = pattern.search(text)
+        for pattern, needs in (
+            (_AROUND, ("around", "about", "rough", "approx", "~", "like")),
+            (_BARE_DOLLARS, ("$", "dollar", "buck", "usd")),
+        ):
+            match = pattern.search(text) if any(word in text for word in needs) else None
             if match and (pattern is _BARE_DOLLARS or _plausible_price(match)):  # "a $100 watch": about that
                 number, thousands = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
                 amount = _amount(number, thousands)

@@ -279,7 +279,7 @@ SET_QUANTITY = re.compile(
     r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|a couple|a pair)\b"
 )
 OTHER = words(r"the other(?: one)?", r"the other of (?:the two|them|those)")
-NUMBERED = re.compile(r"(?:#|\bnumber ?|\bno\. ?|\bnr\.? ?|\boption ?|\bitem ?|\bproduct ?|\bresult ?|\bpick ?)(\d+)\b")
+NUMBERED = re.compile(r"(?:#|\b(?:number|no\.|nr\.?|option|item|product|result|pick) ?)(\d+)\b")
 BARE_DIGIT = re.compile(
     r"(?<![\d.$#])\b([1-9])\b(?!\s*(?:of\b|x\b|mm|cm|kg|g\b|gb|tb|l\b|inch|in\b|\"|"
     r"hours?|days?|people|person|p\b|stars?|\+|\.\d|,\d{3}))"
