@@ -62,6 +62,16 @@ MESSAGES["one word"] = "a" * SIZE
 MESSAGES["words with numbers"] = " ".join(
     "qwertyuiopasdfghjklzxcvbnm"[index % 26] * 7 + str(index) for index in range(SIZE)
 )[:SIZE]
+# Phrases repeated until the message is full: positions, references, cart lists, bounds.
+for _kind, _piece in (
+    ("positions", "1 2 3 4 "),
+    ("numbered", "#1 #2 "),
+    ("references", "the first one and "),
+    ("cart list", "add 1 and "),
+    ("negated list", "not Nike or "),
+    ("bounds", "over 500 but under 100 "),
+):
+    MESSAGES[_kind] = (_piece * SIZE)[:SIZE]
 # Every word the assistant's own phrases use ("cheapest", "compare", "remove", "the", "one"...), shuffled.
 _OWN = sorted(intents._own_words())
 MESSAGES["assistant words"] = " ".join(_rng.choice(_OWN) for _ in range(SIZE))[:SIZE]

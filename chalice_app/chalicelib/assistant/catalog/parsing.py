@@ -40,7 +40,8 @@ __all__ = [
 # A run of digits longer than this is no price anyone means: it becomes MAX_AMOUNT before any pattern
 # sees it, so no pattern can backtrack over a long digit run (the parse stays linear in the length).
 _LONGEST_NUMBER = 12
-_NUMBER_RUN = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# Only runs longer than _LONGEST_NUMBER match, so ordinary numbers cost nothing here.
+_NUMBER_RUN = re.compile(r"\d[\d,]{" + str(_LONGEST_NUMBER) + r",}(?:\.\d+)?")
 _SPACES = re.compile(r"\s+")
 
 # Amounts in words: "a hundred bucks", "two hundred", "fifty dollars", "a grand".
@@ -180,9 +181,7 @@ def squeeze(message: str) -> str:
     ``_LONGEST_NUMBER`` and no two spaces are adjacent, so no pattern can backtrack far.
     """
     text = _SPACES.sub(" ", message).strip()
-    return _NUMBER_RUN.sub(
-        lambda match: match.group(0) if len(match.group(0)) <= _LONGEST_NUMBER else f"{MAX_AMOUNT:.0f}", text
-    )
+    return _NUMBER_RUN.sub(f"{MAX_AMOUNT:.0f}", text)
 
 
 def amounts_in_words(text: str) -> str:

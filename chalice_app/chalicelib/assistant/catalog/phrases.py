@@ -391,8 +391,14 @@ WANTING = re.compile(
 )
 
 
+# "yes", "thanks", "show more" and their like are short: a longer message is never only them.
+_LONGEST_ONLY = 200
+
+
 def only(text: str, *patterns: "re.Pattern[str]") -> bool:
     """The message says nothing but these phrases."""
+    if len(text) > _LONGEST_ONLY:
+        return False
     rest = text
     for pattern in patterns:
         rest = pattern.sub(" ", rest)
