@@ -1,19 +1,27 @@
 """A search request: free text plus the shopper's constraints, and whether a product meets them.
 
 Prices are inclusive bounds in USD; "under $80" is stored as ``max_price=79.99``
-(catalog prices have cents), so the bound always reads "at most".
+(catalog prices have cents), so the bound always reads "at most". Exclusions cover brands,
+categories and features (``has_feature``: a true flag or a value, "gps", "in-ear").
 """
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from chalicelib.catalog.text import fold
 
-__all__ = ["SORTS", "SearchRequest", "matches", "popularity", "sort_key"]
+__all__ = ["MAX_AMOUNT", "SORTS", "SearchRequest", "has_feature", "matches", "popularity", "price_band", "sort_key"]
 
 Product = Dict[str, Any]
 
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "popularity")
+
+# No price in the catalog comes near this: a larger bound from a shopper or a model is read as
+# this one, so every bound is finite and DynamoDB can store the search (it refuses infinity).
+MAX_AMOUNT = 1_000_000.0
+
+
+_LISTS = ("brands", "exclude_brands", "exclude_categories", "exclude_features")
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,8 @@ class SearchRequest:
     category: Optional[str] = None
     brands: Tuple[str, ...] = field(default_factory=tuple)
     exclude_brands: Tuple[str, ...] = field(default_factory=tuple)
+    exclude_categories: Tuple[str, ...] = field(default_factory=tuple)
+    exclude_features: Tuple[str, ...] = field(default_factory=tuple)  # "gps", "in-ear", "pod": see has_feature
     min_price: Optional[float] = None
     max_price: Optional[float] = None
     min_rating: Optional[float] = None
@@ -36,12 +46,22 @@ class SearchRequest:
         return replace(self, **changes)
 
     def has_constraints(self) -> bool:
-        return bool(self.text.strip() or self.category or self.brands or self.exclude_brands
-                    or self.min_price is not None or self.max_price is not None or self.min_rating is not None)
+        return bool(
+            self.text.strip()
+            or self.category
+            or self.brands
+            or self.exclude_brands
+            or self.exclude_categories
+            or self.exclude_features
+            or self.min_price is not None
+            or self.max_price is not None
+            or self.min_rating is not None
+        )
 
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)
-        data["brands"], data["exclude_brands"] = list(self.brands), list(self.exclude_brands)
+        for name in _LISTS:
+            data[name] = list(getattr(self, name))
         return data
 
     @classmethod
@@ -49,7 +69,7 @@ class SearchRequest:
         if not data:
             return None
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        for name in ("brands", "exclude_brands"):
+        for name in _LISTS:
             known[name] = tuple(known.get(name) or ())
         for name in ("min_price", "max_price", "min_rating"):
             if known.get(name) is not None:
@@ -67,11 +87,40 @@ def matches(product: Product, request: SearchRequest) -> bool:
         return False
     if request.exclude_brands and brand in {fold(name) for name in request.exclude_brands}:
         return False
+    if product["category"] in request.exclude_categories:
+        return False
+    if any(has_feature(product, feature) for feature in request.exclude_features):
+        return False
     if request.min_price is not None and product["price"] < request.min_price:
         return False
     if request.max_price is not None and product["price"] > request.max_price:
         return False
     return request.min_rating is None or product["rating"] >= request.min_rating
+
+
+def price_band(products: Sequence[Product], band: str) -> Dict[str, Optional[float]]:
+    """ "cheap" is the cheapest third of what a search covers, "premium" the dearest third:
+    bounds relative to the products, since a cheap laptop costs more than a premium yoga mat."""
+    prices = sorted(product["price"] for product in products)
+    if not prices:
+        return {}
+    if band == "low":
+        return {"max_price": prices[max(0, len(prices) // 3 - 1)] if len(prices) >= 3 else prices[0]}
+    return {"min_price": prices[len(prices) - max(1, len(prices) // 3)]}
+
+
+def has_feature(product: Product, feature: str) -> bool:
+    """Does the product have this feature: a true flag named so ("gps", "noise cancelling") or a
+    value saying so ("in-ear", "pod", "down" in "650-fill down")?"""
+    wanted = fold(feature).replace("-", " ").strip()
+    for key, value in product["attributes"].items():
+        if value is True and wanted in (key.replace("_", " "), key.replace("_", " ").replace("built in ", "")):
+            return True
+        if isinstance(value, str):
+            said = fold(value).replace("-", " ")
+            if wanted == said or f" {wanted} " in f" {said} ":
+                return True
+    return False
 
 
 def popularity(product: Product) -> float:

@@ -21,22 +21,53 @@ _STOPWORDS_TEXT = """
     recommend recommendation recommendations suggest good nice great decent cool really very also maybe about
     around there here thing things stuff kind sort type all let lets hi hello hey thanks thank ok okay only
     instead else other others too than
+    he she him her his hers their theirs someone somebody anyone anybody myself yourself
+    could possible possibly ideally wondering wonder hoping hope help helping assist tell mind kindly
+    either whatever maybe perhaps actually honestly now then though well so hmm um uh oh ah yes no
+    am was were been being will shall should may might must got gonna wanna
+    lot lots bit little much many more most few couple pair
+    idea ideas option options choice choices
+    how why when where who even order purchase grab pick choose sort sorted list
+    gear equipment product products item items gift gifts present presents
+    everything anything nothing new brand sure idk dunno know think guess not whats hows wheres thats
+    value back previous earlier before again
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 # Word families a shopper mixes freely; each maps to one indexed term.
 _FAMILIES = {
-    "running": "run", "runner": "run", "runners": "run", "jogging": "run", "jog": "run",
-    "hiking": "hike", "hiker": "hike", "hikers": "hike", "trekking": "hike", "trek": "hike",
-    "cancelling": "cancel", "canceling": "cancel", "cancellation": "cancel", "anc": "cancel",
-    "waterproofing": "waterproof", "rainproof": "waterproof",
-    "cushioned": "cushion", "cushioning": "cushion", "cushy": "cushion",
-    "commute": "commuting", "commuter": "commuting",
-    "travelling": "travel", "traveling": "travel",
-    "bluetooth": "wireless", "cordless": "wireless",
-    "lightweight": "light", "lighter": "light",
-    "earbud": "earbuds", "headphone": "headphones",
-    "raincoat": "rain", "puffer": "down", "puffy": "down",
+    "running": "run",
+    "runner": "run",
+    "runners": "run",
+    "jogging": "run",
+    "jog": "run",
+    "hiking": "hike",
+    "hiker": "hike",
+    "hikers": "hike",
+    "trekking": "hike",
+    "trek": "hike",
+    "cancelling": "cancel",
+    "canceling": "cancel",
+    "cancellation": "cancel",
+    "anc": "cancel",
+    "waterproofing": "waterproof",
+    "rainproof": "waterproof",
+    "cushioned": "cushion",
+    "cushioning": "cushion",
+    "cushy": "cushion",
+    "commute": "commuting",
+    "commuter": "commuting",
+    "travelling": "travel",
+    "traveling": "travel",
+    "bluetooth": "wireless",
+    "cordless": "wireless",
+    "lightweight": "light",
+    "lighter": "light",
+    "earbud": "earbuds",
+    "headphone": "headphones",
+    "raincoat": "rain",
+    "puffer": "down",
+    "puffy": "down",
 }
 
 
@@ -61,11 +92,41 @@ def normalize_term(word: str) -> str:
 
 # Units after a number, folded to one spelling: "16 inch", "16in" and '16"' all become "16inch".
 _UNITS = {
-    "inch": "inch", "inches": "inch", "in": "inch", "gb": "gb", "tb": "tb", "l": "l", "liter": "l", "liters": "l",
-    "litre": "l", "litres": "l", "mm": "mm", "cm": "cm", "kg": "kg", "g": "g", "gram": "g", "grams": "g",
-    "person": "person", "persons": "person", "people": "person", "p": "person", "hour": "hour", "hours": "hour",
-    "hr": "hour", "hrs": "hour", "h": "hour", "day": "day", "days": "day", "cup": "cup", "cups": "cup",
-    "season": "season", "seasons": "season", "atm": "atm", "bar": "bar", "minute": "minute", "minutes": "minute",
+    "inch": "inch",
+    "inches": "inch",
+    "in": "inch",
+    "gb": "gb",
+    "tb": "tb",
+    "l": "l",
+    "liter": "l",
+    "liters": "l",
+    "litre": "l",
+    "litres": "l",
+    "mm": "mm",
+    "cm": "cm",
+    "kg": "kg",
+    "g": "g",
+    "gram": "g",
+    "grams": "g",
+    "person": "person",
+    "persons": "person",
+    "people": "person",
+    "p": "person",
+    "hour": "hour",
+    "hours": "hour",
+    "hr": "hour",
+    "hrs": "hour",
+    "h": "hour",
+    "day": "day",
+    "days": "day",
+    "cup": "cup",
+    "cups": "cup",
+    "season": "season",
+    "seasons": "season",
+    "atm": "atm",
+    "bar": "bar",
+    "minute": "minute",
+    "minutes": "minute",
     "min": "minute",
 }
 

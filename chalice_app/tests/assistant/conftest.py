@@ -79,6 +79,7 @@ class Conversation:
     assistant: Any
     session_id: str = field(default_factory=lambda: "s-" + uuid.uuid4().hex[:12])
     said: List[Said] = field(default_factory=list)
+    carts: List[Dict[str, int]] = field(default_factory=list)  # the saved cart after each message
 
     def send(self, message: str, message_id: Optional[str] = None) -> Said:
         started = time.perf_counter()
@@ -92,6 +93,7 @@ class Conversation:
         assert len(reply.products) <= 5, "at most 5 products per reply"
         said = Said(message, [delta.text for delta in deltas], reply, seconds)
         self.said.append(said)
+        self.carts.append(dict(self.state().cart))
         return said
 
     def state(self) -> SessionState:

@@ -11,8 +11,18 @@ import pytest
 from tests.assistant.conftest import Conversation
 from tests.assistant.quality_cases import CASES
 
-PRODUCT_FIELDS = {"id", "name", "brand", "category", "price", "currency", "rating", "review_count", "attributes",
-                  "description"}
+PRODUCT_FIELDS = {
+    "id",
+    "name",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "rating",
+    "review_count",
+    "attributes",
+    "description",
+}
 
 
 def run_case(assistant, quality_case) -> Conversation:
@@ -31,8 +41,32 @@ def run_case(assistant, quality_case) -> Conversation:
 
 
 def test_the_quality_set_is_big_enough():
-    assert len(CASES) >= 40
+    assert len(CASES) >= 60
+    assert sum(len(case.steps) for case in CASES) >= 250
     assert len({case.name for case in CASES}) == len(CASES)
+
+
+def test_pass_rate(assistant, record_property, capsys):
+    """The share of user turns that meet every expectation (a failed turn ends its conversation)."""
+    passed = total = 0
+    for quality_case in CASES:
+        total += len(quality_case.steps)
+        passed += _turns_passed(assistant, quality_case)
+    record_property("quality_turns_passed", passed)
+    with capsys.disabled():
+        print(f"\nquality set: {passed}/{total} turns pass ({100 * passed / total:.1f}%) in {len(CASES)} conversations")
+
+
+def _turns_passed(assistant, quality_case) -> int:
+    conversation = Conversation(assistant)
+    for step, (message, checks) in enumerate(quality_case.steps):
+        try:
+            conversation.send(message(conversation) if callable(message) else message)
+            for check in checks:
+                check(conversation)
+        except (AssertionError, IndexError, KeyError, TypeError, ValueError):
+            return step
+    return len(quality_case.steps)
 
 
 @pytest.mark.parametrize("quality_case", CASES, ids=[case.name for case in CASES])
@@ -49,6 +83,8 @@ def test_reply_latency_over_the_quality_set(assistant, record_property, capsys):
     record_property("catalog_reply_p50_ms", round(p50 * 1000, 2))
     record_property("catalog_reply_p95_ms", round(p95 * 1000, 2))
     with capsys.disabled():
-        print(f"\ncatalog assistant over {len(times)} replies: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
-              "(moto DynamoDB included)")
+        print(
+            f"\ncatalog assistant over {len(times)} replies: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
+            "(moto DynamoDB included)"
+        )
     assert p50 < 0.1, f"p50 {p50 * 1000:.0f} ms"

@@ -6,12 +6,14 @@ as a typed search does. Results are compact JSON for the model; the products a
 call returns also become the reply's product cards.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant import tools
 from chalicelib.catalog import SORTS, SearchRequest
+from chalicelib.catalog.filters import MAX_AMOUNT
 from chalicelib.catalog.text import fold
 from chalicelib.sessions import SessionState
 
@@ -41,6 +43,17 @@ TOOL_CONFIG: Dict[str, Any] = {
                 "query": {"type": "string", "description": "What the shopper wants, in their words"},
                 "category": {"type": "string", "enum": [c.name for c in catalog.CATEGORIES]},
                 "brand": {"type": "string"},
+                "brands": {"type": "array", "items": {"type": "string"}, "description": "Any of these brands"},
+                "exclude_brands": {"type": "array", "items": {"type": "string"}, "description": "None of these"},
+                "exclude_categories": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [c.name for c in catalog.CATEGORIES]},
+                },
+                "exclude_features": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Features the products must not have: 'gps', 'in-ear', 'pod', 'hood'",
+                },
                 "min_price": {"type": "number", "description": "USD, inclusive"},
                 "max_price": {"type": "number", "description": "USD, inclusive"},
                 "min_rating": {"type": "number", "description": "0-5 stars"},
@@ -99,7 +112,13 @@ def _search(state: SessionState, arguments: Dict[str, Any]) -> ToolOutcome:
     category = arguments.get("category") or catalog.pick_category(query)
     if category and category not in catalog.category_names():
         raise tools.ToolError(f"no category {category!r}; use one of: {', '.join(catalog.category_names())}")
-    brands = _brands(arguments.get("brand"), query)
+    brands = (
+        _brands(arguments.get("brand"), query)
+        if not arguments.get("brands")
+        else _known_brands(arguments.get("brands"))
+    )
+    excluded = _known_brands(arguments.get("exclude_brands"))
+    brands = tuple(brand for brand in brands if brand not in excluded)
     text = fold(query)
     for mention in sorted(catalog.brand_mentions(query), key=lambda item: -item.start):
         text = text[: mention.start] + " " + text[mention.end :]
@@ -107,6 +126,9 @@ def _search(state: SessionState, arguments: Dict[str, Any]) -> ToolOutcome:
         text=catalog.search_words(text, category),
         category=category,
         brands=brands,
+        exclude_brands=excluded,
+        exclude_categories=_names(arguments.get("exclude_categories"), catalog.category_names(), "category"),
+        exclude_features=tuple(str(feature) for feature in _list(arguments.get("exclude_features"))),
         min_price=_number(arguments, "min_price"),
         max_price=_number(arguments, "max_price"),
         min_rating=_number(arguments, "min_rating"),
@@ -143,8 +165,9 @@ def _compare(state: SessionState, arguments: Dict[str, Any]) -> ToolOutcome:
 
 def _add(state: SessionState, arguments: Dict[str, Any]) -> ToolOutcome:
     line = tools.add_to_cart(state, _reference(arguments["product"]), int(arguments.get("quantity") or 1))
-    return ToolOutcome({"added": _summary(line.product), "quantity_in_cart": line.quantity, "cart": _cart(state)},
-                       [line.product])
+    return ToolOutcome(
+        {"added": _summary(line.product), "quantity_in_cart": line.quantity, "cart": _cart(state)}, [line.product]
+    )
 
 
 def _remove(state: SessionState, arguments: Dict[str, Any]) -> ToolOutcome:
@@ -181,8 +204,13 @@ def _cart(state: SessionState) -> Dict[str, Any]:
     cart = tools.view_cart(state)
     return {
         "items": [
-            {"id": line.product["id"], "name": line.product["name"], "price": line.product["price"],
-             "quantity": line.quantity, "line_total": float(line.line_total)}
+            {
+                "id": line.product["id"],
+                "name": line.product["name"],
+                "price": line.product["price"],
+                "quantity": line.quantity,
+                "line_total": float(line.line_total),
+            }
             for line in cart.lines
         ],
         "item_count": cart.item_count,
@@ -197,10 +225,40 @@ def _reference(value: Any) -> Any:
 
 
 def _number(arguments: Dict[str, Any], name: str) -> Optional[float]:
+    """A bound from the model, finite and within 0..MAX_AMOUNT (as the typed parser's are)."""
     value = arguments.get(name)
     if value is None or value == "":
         return None
-    return float(str(value).replace("$", "").replace(",", ""))
+    number = float(str(value).replace("$", "").replace(",", ""))
+    if math.isnan(number):
+        raise tools.ToolError(f"{name} must be a number")
+    return min(max(number, 0.0), MAX_AMOUNT)
+
+
+def _list(value: Any) -> List[Any]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _names(value: Any, known: Tuple[str, ...], what: str) -> Tuple[str, ...]:
+    """Names the catalog knows, as it spells them; an unknown one is an error the model can read."""
+    spelled = {fold(name): name for name in known}
+    found = []
+    for name in _list(value):
+        if fold(str(name)) not in spelled:
+            raise tools.ToolError(f"no {what} {name!r}; use one of: {', '.join(known)}")
+        found.append(spelled[fold(str(name))])
+    return tuple(dict.fromkeys(found))
+
+
+def _known_brands(names: Any) -> Tuple[str, ...]:
+    """Brands as the catalog spells them; a list from the model, each checked like ``brand``."""
+    if not names:
+        return ()
+    if isinstance(names, str):
+        names = [names]
+    return tuple(dict.fromkeys(brand for name in names for brand in _brands(name, "")))
 
 
 def _brands(brand: Any, query: str) -> Tuple[str, ...]:

@@ -7,7 +7,7 @@ then yield the Reply (``content`` is exactly the streamed lines joined).
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant import tools
@@ -30,6 +30,14 @@ _HINT_TURNS = 2
 class Answer:
     lines: List[str]
     products: List[Product] = field(default_factory=list)
+    outcome: Optional[str] = None  # what the turn was, for the session (default: the intent's kind)
+    group: Optional[List[str]] = None  # the products now in play ("those", "both"), when this turn sets them
+    suggested: Tuple[str, ...] = ()  # categories offered instead of something the shop does not carry
+
+
+def _ask(text: str) -> Answer:
+    """One short question instead of a guess."""
+    return Answer([text], outcome=Kind.CLARIFY)
 
 
 class CatalogAssistant:
@@ -39,7 +47,9 @@ class CatalogAssistant:
             Kind.GREETING: lambda intent, state: Answer(replies.fill(replies.GREETING)),
             Kind.HELP: lambda intent, state: Answer(replies.fill(replies.HELP)),
             Kind.THANKS: lambda intent, state: Answer(list(replies.THANKS)),
-            Kind.UNKNOWN: self._unknown,
+            Kind.CLARIFY: self._clarify,
+            Kind.NOT_CARRIED: self._not_carried,
+            Kind.CART_SET: self._cart_set,
             Kind.DECLINE: self._decline,
             Kind.CONFIRM: self._confirm,
             Kind.SEARCH: self._search,
@@ -60,22 +70,37 @@ class CatalogAssistant:
         if answered is not None:
             yield from replay(answered, catalog.product)
             return
-        answer = self.answer(message, state)
+        previous_group = (state.last_turn or {}).get("group_ids")
+        intent, answer = self._answer(message, state)
         content = ""
         for line in answer.lines:
             content += line
             yield Delta(line)
         products = [catalog.public(item) for item in answer.products[: tools.MAX_RESULTS]]
         state.record_turn(message, content, [item["id"] for item in products], message_id)
+        # What the turn was and what is now in play: the next message's "those" and "and the third".
+        state.last_turn.update(
+            outcome=answer.outcome or intent.kind,
+            action=intent.action or intent.kind,
+            group_ids=answer.group if answer.group is not None else previous_group,
+            suggested=list(answer.suggested),
+        )
         self.sessions.save(state)
         yield Reply(content=content, products=products)
 
     def answer(self, message: str, state: SessionState) -> Answer:
         """The reply to one message, updating ``state`` (not saved here)."""
+        return self._answer(message, state)[1]
+
+    def _answer(self, message: str, state: SessionState) -> Tuple[Intent, Answer]:
         intent = classify(message, state)
         if intent.kind not in (Kind.CONFIRM, Kind.DECLINE):
             state.pending = None  # an offer not taken up at once is gone
-        return self._handlers[intent.kind](intent, state)
+        answer = self._handlers[intent.kind](intent, state)
+        if intent.corrected and answer.outcome != Kind.CLARIFY:
+            read = ", ".join(f"\u201c{wrong}\u201d as \u201c{right}\u201d" for wrong, right in intent.corrected)
+            answer.lines = [f"(I read {read}.)\n"] + answer.lines
+        return intent, answer
 
     # --- searching ---------------------------------------------------------------------
 
@@ -91,35 +116,53 @@ class CatalogAssistant:
             category=intent.category,
             brands=found.brands,
             exclude_brands=found.exclude_brands,
+            exclude_categories=found.exclude_categories,
+            exclude_features=found.exclude_features,
             min_price=found.min_price,
             max_price=found.max_price,
             min_rating=found.min_rating,
             sort=found.sort or "relevance",
         )
-        return self._run(request, state)
+        return self._run(_banded(request, found.band), state)
 
     def _refine(self, intent: Intent, state: SessionState) -> Answer:
         previous = SearchRequest.from_dict(state.filters)
         found = intent.constraints
         unknown = catalog.unknown_words(found.text)
         if unknown and len(unknown) == len(found.text.split()) and not _changes_anything(intent):
-            return Answer([f"I don't have anything for \u201c{found.text}\u201d. "]
-                          + replies.fill(replies.UNKNOWN)[1:])
+            return Answer(
+                [f"I don't have anything for \u201c{found.text}\u201d. "] + replies.fill(replies.UNKNOWN)[1:],
+                outcome=Kind.CLARIFY,
+            )
         known_text = " ".join(word for word in found.text.split() if word not in unknown)
         listed = tools.shown(state)
-        request = _refined(previous, intent, known_text, listed)
+        request, dropped = _refined(previous, intent, known_text, listed)
+        request = _banded(request, found.band)
         if intent.relative and listed and not catalog.search(request, limit=1).total:
             return self._nothing_further(intent.relative, listed, previous)
         result = tools.search_products(state, request)
         if not result.total and known_text and not intent.relative:
             # Words that find nothing within the current search may start a new one
             # ("noise cancelling" after running shoes).
-            fresh = SearchRequest(text=known_text, brands=found.brands, exclude_brands=found.exclude_brands,
-                                  min_price=found.min_price, max_price=found.max_price,
-                                  min_rating=found.min_rating, sort=found.sort or "relevance")
-            if catalog.search(fresh, limit=1).total:
+            fresh = SearchRequest(
+                text=known_text,
+                brands=found.brands,
+                exclude_brands=found.exclude_brands,
+                exclude_categories=found.exclude_categories,
+                exclude_features=found.exclude_features,
+                min_price=found.min_price,
+                max_price=found.max_price,
+                min_rating=found.min_rating,
+                sort=found.sort or "relevance",
+            )
+            elsewhere = catalog.search(fresh, limit=len(catalog.products())).products
+            if elsewhere and len({item["category"] for item in elsewhere}) == 1:
+                # Only when the words point at one other category; "lighter" fits everything.
                 return self._run(fresh, state)
-        return self._reply_to(result, state, keep=_stated(found))
+        answer = self._reply_to(result, state, keep=_stated(found))
+        if dropped:
+            answer.lines = [f"(I dropped the earlier limit of {dropped}.)\n"] + answer.lines
+        return answer
 
     @staticmethod
     def _nothing_further(kind: str, listed: List[Product], previous: SearchRequest) -> Answer:
@@ -141,10 +184,19 @@ class CatalogAssistant:
         result = catalog.search(request, limit=tools.MAX_RESULTS)
         if not result.products:
             total = result.total
-            return Answer([f"That's all: I have {total} {replies.describe_request(previous.with_changes(offset=0))}."
-                           if total else "That's all I have for that search."])
+            return Answer(
+                [
+                    f"That's all: I have {total} {replies.describe_request(previous.with_changes(offset=0))}."
+                    if total
+                    else "That's all I have for that search."
+                ]
+            )
         result = tools.search_products(state, request)
-        return Answer(replies.search_lines(result, show_hint=False), result.products)
+        return Answer(
+            replies.search_lines(result, show_hint=False),
+            result.products,
+            group=[item["id"] for item in result.products],
+        )
 
     def _confirm(self, intent: Intent, state: SessionState) -> Answer:
         request = SearchRequest.from_dict(state.pending)
@@ -155,8 +207,19 @@ class CatalogAssistant:
         state.pending = None
         return Answer(list(replies.DECLINED))
 
-    def _unknown(self, intent: Intent, state: SessionState) -> Answer:
-        return Answer(replies.fill(replies.UNKNOWN))
+    def _clarify(self, intent: Intent, state: SessionState) -> Answer:
+        found = intent.constraints
+        if intent.category or found.brands or found.exclude_brands:
+            # What was understood stays the active search: the answer ("under 100 then") refines it.
+            state.filters = SearchRequest(
+                category=intent.category, brands=found.brands, exclude_brands=found.exclude_brands
+            ).to_dict()
+        if intent.question:
+            return _ask(intent.question)
+        return _ask(replies.clarify_line(intent.constraints, intent.missing, intent.suggested))
+
+    def _not_carried(self, intent: Intent, state: SessionState) -> Answer:
+        return Answer(replies.not_carried_lines(intent.missing, intent.suggested), suggested=intent.suggested)
 
     def _run(self, request: SearchRequest, state: SessionState) -> Answer:
         return self._reply_to(tools.search_products(state, request), state)
@@ -164,7 +227,11 @@ class CatalogAssistant:
     def _reply_to(self, result: SearchResult, state: SessionState, keep: tuple = ()) -> Answer:
         if result.total:
             hint = len(state.history) < _HINT_TURNS
-            return Answer(replies.search_lines(result, show_hint=hint), result.products)
+            return Answer(
+                replies.search_lines(result, show_hint=hint),
+                result.products,
+                group=[item["id"] for item in result.products],
+            )
         suggestions = catalog.relaxations(result.request, keep=keep)
         offer = suggestions[0] if suggestions else None
         state.pending = offer.request.to_dict() if offer else None
@@ -174,60 +241,104 @@ class CatalogAssistant:
 
     def _details(self, intent: Intent, state: SessionState) -> Answer:
         if not intent.products:
-            return Answer([intent.reference_error or "Which product do you mean?"])
+            return _ask(intent.reference_error or "Which product do you mean?")
         item = tools.get_product(state, intent.products[0]["id"])
         return Answer(replies.details_lines(item, state.cart.get(item["id"], 0), intent.question), [item])
 
     def _compare(self, intent: Intent, state: SessionState) -> Answer:
         if len(intent.products) < 2:
-            error = intent.reference_error or "Tell me which ones to compare, for example \u201ccompare 1 and 3\u201d."
+            error = intent.reference_error or (
+                "Which ones should I compare? Say, for example, \u201ccompare 1 and 3\u201d."
+            )
             if not state.last_result_ids and not intent.reference_error:
                 error = "Search for something first, then I can compare the results."
-            return Answer([error])
+            return _ask(error)
         items = tools.compare_products(state, [item["id"] for item in intent.products])
+        state.focus_id = None
         positions = {pid: index for index, pid in enumerate(state.last_result_ids, start=1)}
-        return Answer(replies.compare_lines(items, positions), items)
+        return Answer(replies.compare_lines(items, positions), items, group=[item["id"] for item in items])
 
     # --- the cart ------------------------------------------------------------------------
 
     def _cart_add(self, intent: Intent, state: SessionState) -> Answer:
         if not intent.products:
-            return Answer([intent.reference_error or "Which one should I add? Say, for example, "
-                           "\u201cadd the second one to my cart\u201d."])
+            return _ask(
+                intent.reference_error
+                or "Which one should I add? Say, for example, \u201cadd the second one to my cart\u201d."
+            )
+        added = intent.quantity or 1
+        lines: List[Any] = []
         try:
-            line = tools.add_to_cart(state, intent.products[0]["id"], intent.quantity or 1)
+            for item in intent.products[: tools.MAX_RESULTS]:
+                lines.append(tools.add_to_cart(state, item["id"], added))
+        except tools.ToolError as error:
+            return _ask(str(error)) if not lines else Answer([str(error)])
+        if len(lines) > 1:
+            state.focus_id = None  # "it" no longer says which
+            headline = "Added " + " and ".join(f"the {line.product['name']}" for line in lines) + " to your cart."
+        elif added > 1:
+            headline = f"Added {added} \u00d7 {lines[0].product['name']} to your cart."
+        else:
+            product = lines[0].product
+            headline = f"Added the {product['name']} ({replies.money(product['price'])}) to your cart."
+        return Answer(replies.cart_lines(tools.view_cart(state), headline), [line.product for line in lines])
+
+    def _cart_set(self, intent: Intent, state: SessionState) -> Answer:
+        if not intent.products or not intent.quantity:
+            return _ask(intent.reference_error or "How many of which one? Say, for example, \u201cmake it 2\u201d.")
+        item = intent.products[0]
+        held = state.cart.get(item["id"], 0)
+        try:
+            if intent.quantity > held:
+                tools.add_to_cart(state, item["id"], intent.quantity - held)
+            elif intent.quantity < held:
+                tools.remove_from_cart(state, item["id"], held - intent.quantity)
         except tools.ToolError as error:
             return Answer([str(error)])
-        added = intent.quantity or 1
-        headline = f"Added {added} \u00d7 {line.product['name']} to your cart." if added > 1 else \
-            f"Added the {line.product['name']} ({replies.money(line.product['price'])}) to your cart."
-        return Answer(replies.cart_lines(tools.view_cart(state), headline), [line.product])
+        state.focus_id = item["id"]
+        headline = f"You now have {intent.quantity} \u00d7 {item['name']} in your cart."
+        return Answer(replies.cart_lines(tools.view_cart(state), headline), [item])
 
     def _cart_remove(self, intent: Intent, state: SessionState) -> Answer:
         if not state.cart:
             return Answer(list(replies.EMPTY_CART))
         if not intent.products:
-            return Answer([intent.reference_error or "Which one should I remove? Say \u201cshow my cart\u201d "
-                           "and then, for example, \u201cremove the first one\u201d."])
+            return _ask(
+                intent.reference_error
+                or "Which one should I remove? Say \u201cshow my cart\u201d "
+                "and then, for example, \u201cremove the first one\u201d."
+            )
+        if len(intent.products) > 1:
+            return _ask(
+                "Which one should I remove: " + " or ".join(f"the {item['name']}" for item in intent.products) + "?"
+            )
         try:
             line = tools.remove_from_cart(state, intent.products[0]["id"], intent.quantity)
         except tools.ToolError as error:
             return Answer([str(error)])
         name = line.product["name"]
+        state.focus_id = line.product["id"] if line.quantity else None
         headline = f"Removed the {name}." if not line.quantity else f"Removed {intent.quantity} \u00d7 {name}."
         return Answer(replies.cart_lines(tools.view_cart(state), headline))
 
     def _cart_show(self, intent: Intent, state: SessionState) -> Answer:
         cart = tools.view_cart(state)
+        ids = [line.product["id"] for line in cart.lines]
         if cart.lines:
             # The cart is now the list on screen: "remove the second one" means its second line.
-            state.last_result_ids = [line.product["id"] for line in cart.lines]
-        return Answer(replies.cart_lines(cart, numbered=True), [line.product for line in cart.lines])
+            state.last_result_ids = ids
+        return Answer(replies.cart_lines(cart, numbered=True), [line.product for line in cart.lines], group=ids or None)
 
     def _cart_clear(self, intent: Intent, state: SessionState) -> Answer:
         removed = tools.clear_cart(state)
-        return Answer([f"Done: I removed {removed} item{'s' if removed != 1 else ''}. Your cart is empty."
-                       if removed else replies.EMPTY_CART[0]])
+        state.focus_id = None
+        return Answer(
+            [
+                f"Done: I removed {removed} item{'s' if removed != 1 else ''}. Your cart is empty."
+                if removed
+                else replies.EMPTY_CART[0]
+            ]
+        )
 
 
 def _stated(found: Any) -> tuple:
@@ -237,6 +348,7 @@ def _stated(found: Any) -> tuple:
         stated.append("brands")
     if found.exclude_brands:
         stated.append("exclude_brands")
+    stated += [name for name in ("exclude_categories", "exclude_features") if getattr(found, name)]
     if found.has_price:
         stated += ["min_price", "max_price"]
     if found.min_rating is not None:
@@ -244,8 +356,22 @@ def _stated(found: Any) -> tuple:
     return tuple(stated)
 
 
-def _refined(previous: SearchRequest, intent: Intent, known_text: str, listed: List[Product]) -> SearchRequest:
-    """The active search changed by a follow-up: what it states replaces, its words add."""
+def _banded(request: SearchRequest, band: Optional[str]) -> SearchRequest:
+    """ "cheap" and "premium" as price bounds over what the rest of the request covers."""
+    if band is None or request.min_price is not None or request.max_price is not None:
+        return request
+    pool = [item for item in catalog.products() if catalog.matches(item, request)]
+    return request.with_changes(**catalog.price_band(pool, band))
+
+
+def _refined(
+    previous: SearchRequest, intent: Intent, known_text: str, listed: List[Product]
+) -> Tuple[SearchRequest, str]:
+    """The active search changed by a follow-up: what it states replaces, its words add.
+
+    A new bound replaces the old one in its direction; an old bound in the other direction that
+    the new one contradicts ("over $500" after "up to $250") is dropped, and named in the reply.
+    """
     found = intent.constraints
     changes: Dict[str, Any] = {"offset": 0}
     if known_text:
@@ -256,22 +382,32 @@ def _refined(previous: SearchRequest, intent: Intent, known_text: str, listed: L
         brands = previous.brands + found.brands if intent.add_brands else found.brands
         changes["brands"] = tuple(dict.fromkeys(brands))
         changes["exclude_brands"] = tuple(brand for brand in previous.exclude_brands if brand not in found.brands)
+    for name in ("exclude_categories", "exclude_features"):
+        if getattr(found, name):
+            changes[name] = tuple(dict.fromkeys(getattr(previous, name) + getattr(found, name)))
     if found.exclude_brands:
         changes["exclude_brands"] = tuple(dict.fromkeys(previous.exclude_brands + found.exclude_brands))
         kept = changes.get("brands", previous.brands)
         changes["brands"] = tuple(brand for brand in kept if brand not in found.exclude_brands)
-    if "price" in intent.widen:
+    if "price" in intent.widen or found.band:
         changes.update(min_price=None, max_price=None)
     for name in ("min_price", "max_price", "min_rating", "sort"):
         if getattr(found, name) is not None:
             changes[name] = getattr(found, name)
+    dropped = ""
+    low, high = changes.get("min_price", previous.min_price), changes.get("max_price", previous.max_price)
+    if low is not None and high is not None and low > high:
+        if found.min_price is not None:
+            dropped, changes["max_price"] = replies.describe_bound(None, previous.max_price), None
+        else:
+            dropped, changes["min_price"] = replies.describe_bound(previous.min_price, None), None
     if intent.relative and not found.has_price and listed:
         changes.update(_relative_bounds(intent.relative, listed))
-    return previous.with_changes(**changes)
+    return previous.with_changes(**changes), dropped
 
 
 def _relative_bounds(kind: str, listed: List[Product]) -> Dict[str, Any]:
-    """"cheaper ones": cheaper than everything just shown; "better rated": better than the worst shown."""
+    """ "cheaper ones": cheaper than everything just shown; "better rated": better than the worst shown."""
     if kind == "cheaper":
         return {"max_price": round(min(item["price"] for item in listed) - 0.01, 2)}
     if kind == "pricier":
@@ -282,5 +418,14 @@ def _relative_bounds(kind: str, listed: List[Product]) -> Dict[str, Any]:
 def _changes_anything(intent: Intent) -> bool:
     """Does a follow-up change the search other than by its words?"""
     found = intent.constraints
-    return bool(found.brands or found.exclude_brands or found.has_price or found.min_rating is not None
-                or found.sort or intent.relative or intent.widen)
+    return bool(
+        found.brands
+        or found.exclude_brands
+        or found.exclude_categories
+        or found.exclude_features
+        or found.has_price
+        or found.min_rating is not None
+        or found.sort
+        or intent.relative
+        or intent.widen
+    )

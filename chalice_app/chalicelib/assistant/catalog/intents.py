@@ -2,23 +2,45 @@
 
 Rules, not a model: ordered checks on folded text, most specific first (the cart
 and references before search), so "add the second one to my cart" is never
-mistaken for a search for carts.
+mistaken for a search for carts. When a message cannot be told apart from two
+readings, the intent is CLARIFY with the question to ask: a wrong list is worse
+than a question.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
-from chalicelib.assistant.catalog import phrases
-from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints
-from chalicelib.assistant.catalog.references import find_references, has_reference, is_bare_reference, quantity
-from chalicelib.catalog.text import fold
+from chalicelib.assistant.catalog import parsing, phrases
+from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
+from chalicelib.assistant.catalog.references import Found, is_bare_reference, named_spans, quantity, resolve
+from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.sessions import SessionState
 
-__all__ = ["Intent", "Kind", "classify"]
+__all__ = ["Intent", "Kind", "classify", "correct_typos"]
 
 Product = Dict[str, Any]
+
+# At most this many misspelt words are looked up per message: the cost stays bounded.
+_MOST_CORRECTIONS = 6
+# The words a question or a suggestion is built from: the first few that differ.
+_MOST_WORDS = 20
+_WORD = re.compile(r"[a-z]+")
+# Polite openings that carry no request: "could you please help me find", "I was wondering if you have".
+_POLITE = re.compile(
+    r"\b(?:(?:could|can|would|will) you(?: please| kindly)?(?: help me| show me| find me| get me)?(?: find| with)?|"
+    r"(?:please )?help me (?:find|choose|pick|with|get)|i was wondering if you (?:have|sell|carry)(?: any)?|"
+    r"i(?:'?m| am) (?:looking|searching|shopping) for|i(?:'?d| would) like(?: to (?:see|find|buy|get))?|"
+    r"do you (?:have|sell|carry|stock)(?: any)?|i need|i want|show me|if possible|thank you|thanks)\b"
+)
+# "add 1 and 3", "remove 2, 4": a verb and positions only.
+_DIGITS_ONLY = re.compile(r"^(?:add|remove|delete|drop|buy|get|take|compare)(?: (?:[1-9]|and|or|&|then|too|please))+$")
+# Words that set two references side by side: "the first or the third", "is 2 better than 4".
+_COMPARING = re.compile(r"\b(?:or|than|better|worse|nicer|cheaper|between|versus|vs)\b|\?$")
+# A head noun is what a request is for; a phrase after these describes it ("a tent for two").
+_MODIFIER = re.compile(r"\b(?:for|with|to|that|which|in|on|at|from|so|because|like)\b")
 
 
 class Kind:
@@ -33,10 +55,16 @@ class Kind:
     DETAILS = "details"
     COMPARE = "compare"
     CART_ADD = "cart_add"
+    CART_SET = "cart_set"  # "make it two": set the quantity of the product in question
     CART_REMOVE = "cart_remove"
     CART_SHOW = "cart_show"
     CART_CLEAR = "cart_clear"
-    UNKNOWN = "unknown"
+    NOT_CARRIED = "not_carried"  # something the shop does not sell
+    CLARIFY = "clarify"  # ask one short question instead of guessing
+
+
+# Actions a bare reference continues: after "add the first one", "and the third" adds the third.
+_CONTINUED = (Kind.CART_ADD, Kind.CART_REMOVE, Kind.DETAILS, Kind.COMPARE)
 
 
 @dataclass(frozen=True)
@@ -51,11 +79,53 @@ class Intent:
     widen: Tuple[str, ...] = ()  # constraints to drop: "brand", "price"
     add_brands: bool = False  # "also Adidas": add to the brands instead of replacing them
     question: str = ""  # a question about the product ("is it waterproof"), answered first
+    action: Optional[str] = None  # CLARIFY: the action waiting for an answer ("cart_remove")
+    missing: str = ""  # NOT_CARRIED: what the shop does not carry ("mountain bikes")
+    suggested: Tuple[str, ...] = ()  # NOT_CARRIED: the nearest categories
+    corrected: Tuple[Tuple[str, str], ...] = ()  # typos corrected: ("backpak", "backpack")
 
 
 def classify(message: str, state: SessionState) -> Intent:
+    message = squeeze(message)
+    message, corrected = correct_typos(message)
+    intent = _classify(message, state)
+    return replace(intent, corrected=corrected) if corrected else intent
+
+
+def correct_typos(message: str) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
+    """The message with misspelt catalog words corrected (rapidfuzz against the catalog's vocabulary).
+
+    Only words the constraint parser left over are candidates: "rated" or "cheapest" are the
+    parser's words, not typos of catalog words.
+    """
+    corrections: List[Tuple[str, str]] = []
+    leftover = _POLITE.sub(" ", extract_constraints(message).text)
+    own = _own_words()
+    unknown = [word for word in dict.fromkeys(_WORD.findall(leftover)) if len(word) >= 5 and word not in own]
+    for word in unknown[: _MOST_CORRECTIONS * 4]:
+        if len(corrections) == _MOST_CORRECTIONS:
+            break
+        right = catalog.correct(word)
+        if right:
+            corrections.append((word, right))
+    for wrong, right in corrections:
+        message = re.sub(r"(?<![A-Za-z])" + re.escape(wrong) + r"(?![A-Za-z])", right, message, flags=re.IGNORECASE)
+    return message, tuple(corrections)
+
+
+@functools.lru_cache(maxsize=1)
+def _own_words() -> FrozenSet[str]:
+    """Every word the assistant's own phrases use ("rated", "cheaper", "compare"): never a typo."""
+    sources = [value.pattern for value in vars(phrases).values() if isinstance(value, re.Pattern)]
+    sources += [value.pattern for value in vars(parsing).values() if isinstance(value, re.Pattern)]
+    sources += [pattern.pattern for _, pattern in phrases.SELECTORS] + [_POLITE.pattern]
+    return frozenset(re.findall(r"[a-z]{3,}", " ".join(sources)))
+
+
+def _classify(message: str, state: SessionState) -> Intent:
     text = fold(message).strip()
-    text = re.sub(r"[!?.,;:]+(?=\s|$)", " ", text).strip()
+    text = re.sub(r"[!?.,;:]+(?= |$)", " ", text)
+    text = re.sub(r" +", " ", text).strip()
     if not text:
         return Intent(Kind.HELP)
     if state.pending and phrases.only(text, phrases.YES):
@@ -71,68 +141,332 @@ def classify(message: str, state: SessionState) -> Intent:
     if cart_intent is not None:
         return cart_intent
     if phrases.COMPARE.search(text):
-        products, error = find_references(text, state, default_all=True)
-        return Intent(Kind.COMPARE, products=tuple(products), reference_error=error)
+        found = resolve(text, state, default_all=True)
+        if len(found.products) == 1 and found.picked:  # "which is the cheapest of those?"
+            return Intent(Kind.DETAILS, products=found.products, question=text)
+        products = found.products
+        focus = catalog.product(state.focus_id) if state.focus_id else None
+        if len(products) == 1 and focus and focus["id"] != products[0]["id"] and phrases.PRONOUN.search(text):
+            products = (focus,) + products  # "compare it with the first one"
+        return Intent(Kind.COMPARE, products=products, reference_error=found.error, action=Kind.COMPARE)
+    if _COMPARING.search(text) and not phrases.CART.search(text):
+        found = resolve(text, state)
+        if len(found.products) >= 2:  # "is the first one better than the third?", "the second or the fourth?"
+            return Intent(Kind.COMPARE, products=found.products, action=Kind.COMPARE)
     strong = bool(phrases.DETAILS.search(text))
-    question = bool(phrases.QUESTION.search(text)) and bool(phrases.PRONOUN.search(text) or phrases.ORDINAL.search(text)
-                                                     or phrases.NUMBERED.search(text))
+    question = bool(phrases.QUESTION.search(text)) and bool(
+        phrases.PRONOUN.search(text) or phrases.ORDINAL.search(text) or phrases.NUMBERED.search(text)
+    )
+    picked = _pick_among_shown(text, state)
+    if picked is not None:
+        return picked
     if strong or question or phrases.DETAILS_WEAK.search(text) or is_bare_reference(text):
-        products, error = find_references(text, state, bare_digits=strong)
-        if products or error:
-            return Intent(Kind.DETAILS, products=tuple(products[:1]), reference_error=error, question=text)
+        found = resolve(text, state, bare_digits=strong or is_bare_reference(text))
+        if found.products or found.error:
+            continued = _continued(text, state, found)
+            if continued is not None:
+                return continued
+            return Intent(
+                Kind.DETAILS,
+                products=found.products[:1],
+                reference_error=found.error,
+                question=text,
+                action=Kind.DETAILS,
+            )
     if phrases.only(text, phrases.THANKS, phrases.FILLER):
         return Intent(Kind.THANKS)
-    if phrases.HELP.search(text) and len(text.split()) <= 8:
-        return Intent(Kind.HELP)
     asks_more = (phrases.MORE, phrases.FILLER, phrases.words("show", "me", "please", "can you", "any", "some"))
     if state.filters and phrases.only(text, *asks_more):
         return Intent(Kind.MORE)
+    continued = _continued(text, state, resolve(text, state, bare_digits=len(text.split()) <= 4))
+    if continued is not None:
+        return continued
+    polite = _POLITE.sub(" ", text)
+    asks_help = phrases.HELP.search(text) or phrases.HELP.search(polite)
+    if asks_help and len(polite.split()) <= 8 and not _names_anything(original):
+        return Intent(Kind.HELP)
     return _search_intent(original, text, state)
+
+
+def _names_anything(message: str) -> bool:
+    return bool(catalog.category_mentions(message) or catalog.brand_mentions(message))
+
+
+def _pick_among_shown(text: str, state: SessionState) -> Optional[Intent]:
+    """ "what's the best rated one?", "the cheapest of those": a product picked from those in play."""
+    if catalog.category_mentions(text) and not re.search(r"\bthe (?:\w+ )?(?:one|of)\b", text):
+        return None
+    text = strip_sort_directions(text)
+    if not phrases.selectors_in(text):
+        return None
+    found = resolve(text, state, bare_digits=False)
+    if not found.picked:
+        return None
+    continued = _continued(text, state, found)  # "and the smallest one" after adding one
+    if continued is not None and continued.kind in (Kind.CART_ADD, Kind.CART_REMOVE):
+        return continued
+    if len(found.products) == 1:
+        return Intent(Kind.DETAILS, products=found.products, question=text, action=Kind.DETAILS)
+    if found.error and not found.products:
+        return Intent(Kind.DETAILS, reference_error=found.error, action=Kind.DETAILS)
+    return None
+
+
+def _continued(text: str, state: SessionState, found: Found) -> Optional[Intent]:
+    """A bare reference continues the last action: "and the third one" after adding the first."""
+    last = (state.last_turn or {}).get("action")
+    if last == Kind.CART_REMOVE and state.cart:
+        found = resolve(text, state, prefer_cart=True, bare_digits=len(text.split()) <= 4)  # "the Osprey one"
+    if last not in _CONTINUED or not (found.products or found.error) or not _only_pointing(text):
+        return None
+    if last == Kind.COMPARE:
+        return Intent(Kind.COMPARE, products=found.products, reference_error=found.error)
+    if last in (Kind.CART_ADD, Kind.CART_REMOVE):
+        return Intent(last, products=found.products, reference_error=found.error, quantity=quantity(text), action=last)
+    return Intent(
+        Kind.DETAILS, products=found.products[:1], reference_error=found.error, question=text, action=Kind.DETAILS
+    )
+
+
+def _only_pointing(text: str) -> bool:
+    """No search words: what is left after the reference phrases (and product, brand or category
+    names) is filler ("and", "too", "as well")."""
+    spans = [(m.start, m.end) for m in catalog.brand_mentions(text) + catalog.category_mentions(text)]
+    spans += [(start, end) for start, end, _ in named_spans(text)]
+    rest = text
+    for start, end in sorted(spans, reverse=True):
+        rest = rest[:start] + " " + rest[end:]
+    for _sort, match in phrases.selectors_in(rest):
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+    for pattern in (
+        phrases.COUNTED,
+        phrases.ORDINAL,
+        phrases.NUMBERED,
+        phrases.OTHER,
+        phrases.PRONOUN,
+        phrases.ALL,
+        phrases.QUANTITY,
+    ):
+        rest = pattern.sub(" ", rest)
+    words = [word for word in rest.split() if word not in STOPWORDS and not word.isdigit()]
+    return not words or all(word in ("of", "one", "ones", "the", "and", "too", "as", "well", "also") for word in words)
 
 
 def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     constraints = extract_constraints(original)
     category = catalog.pick_category(constraints.text)
-    constraints = replace(constraints, text=_query_text(constraints.text, category))
+    if constraints.contradictory:
+        low, high = constraints.min_price, constraints.max_price
+        return Intent(
+            Kind.CLARIFY,
+            constraints=constraints,
+            category=category,
+            question=f"You asked for over ${low:,.0f} and under ${high + 0.01:,.0f}: which one did you mean?",
+        )
+    qualified = _qualified_category(constraints.text, category)
+    if qualified is not None:
+        return qualified
+    said = constraints.text
+    constraints = replace(constraints, text=_query_text(said, category))
     relatives = (("cheaper", phrases.CHEAPER), ("pricier", phrases.PRICIER), ("better_rated", phrases.BETTER_RATED))
     relative = next((name for name, pattern in relatives if pattern.search(text)), None)
     widenings = (("brand", phrases.ANY_BRAND), ("price", phrases.ANY_PRICE))
     widen = tuple(name for name, pattern in widenings if pattern.search(text))
     if category:
         return Intent(Kind.SEARCH, constraints=constraints, category=category)
+    missing = None if constraints.brands else _not_carried(_without_refinements(said))
+    if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
+        # A question about something else than products ("what's your return policy?").
+        return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
+    if missing is not None:
+        return missing
+    if state.filters and not (relative or widen or _states_anything(constraints)):
+        return Intent(
+            Kind.CLARIFY,
+            question="What should I change: the budget, the brand, the kind of product? "
+            "Or say \u201cshow more\u201d for the next ones.",
+        )
     if state.filters:
-        return Intent(Kind.REFINE, constraints=constraints, relative=relative, widen=widen,
-                      add_brands=bool(constraints.brands and phrases.ALSO.search(text)))
-    if constraints.text or constraints.brands or constraints.has_price or constraints.min_rating:
-        return Intent(Kind.SEARCH, constraints=constraints)
-    return Intent(Kind.UNKNOWN, constraints=constraints, relative=relative)
+        return Intent(
+            Kind.REFINE,
+            constraints=constraints,
+            relative=relative,
+            widen=widen,
+            add_brands=bool(constraints.brands and phrases.ALSO.search(text)),
+        )
+    if constraints.brands or (constraints.text and _head_words(said)) or constraints.exclude_categories:
+        return Intent(Kind.SEARCH, constraints=constraints)  # "anything but laptops under 100" too
+    # Nothing says what is wanted ("a gift for my dad who likes hiking"): ask, naming what was understood.
+    words = list(dict.fromkeys(_WORD.findall(said)))[:_MOST_WORDS]
+    return Intent(
+        Kind.CLARIFY,
+        constraints=constraints,
+        relative=relative,
+        suggested=_nearest_categories(words),
+        missing=" ".join(word for word in words if word not in STOPWORDS and catalog.is_known(word)),
+    )
+
+
+def _states_anything(found: Constraints) -> bool:
+    return bool(
+        found.text
+        or found.brands
+        or found.exclude_brands
+        or found.exclude_categories
+        or found.exclude_features
+        or found.has_price
+        or found.min_rating is not None
+        or found.sort
+        or found.band
+    )
+
+
+def _outside_question(what: str) -> str:
+    return (
+        f"I can't help with \u201c{what}\u201d: I find products, compare them and keep your cart. "
+        "What are you shopping for?"
+    )
+
+
+def _head_words(text: str) -> List[str]:
+    """The content words that say what is wanted: before any "for …"/"with …" part, filler dropped."""
+    polite = _POLITE.sub(" ", text)
+    modifier = _MODIFIER.search(polite)
+    head = polite[: modifier.start()] if modifier and polite[: modifier.start()].strip() else polite
+    return [word for word in _WORD.findall(head) if word not in STOPWORDS]
+
+
+def _not_carried(text: str) -> Optional[Intent]:
+    """A request whose head noun the catalog has never heard of: "mountain bikes", "a blender"."""
+    words = _head_words(text)
+    if not words or catalog.names_a_thing(words[-1]) or words[-1] in _own_words():
+        return None
+    return _not_carried_intent(" ".join(words), _WORD.findall(_POLITE.sub(" ", text)))
+
+
+def _qualified_category(text: str, category: Optional[str]) -> Optional[Intent]:
+    """ "sleeping bag": a category word ("bag") named by a word the catalog does not know is something else."""
+    if category is None:
+        return None
+    mentions = [mention for mention in catalog.category_mentions(text) if mention.value == category]
+    mention = mentions[-1] if mentions else None
+    said = fold(text)[mention.start : mention.end].strip() if mention else ""
+    if mention is None or " " in said or said in _own_names(category):
+        return None  # a phrase of its own ("hiking boots", "headphones") is the category itself
+    before = _WORD.findall(fold(text)[: mention.start])
+    if not before or before[-1] in STOPWORDS or catalog.names_a_thing(before[-1]) or before[-1] in _own_words():
+        return None
+    thing = f"{before[-1]} {fold(text)[mention.start : mention.end]}"
+    return Intent(Kind.NOT_CARRIED, missing=thing, suggested=(category,))
+
+
+def _own_names(category: str) -> Tuple[str, ...]:
+    """A category's own names ("headphones", "headphone"): only its generic words ("bag") can name
+    something else ("sleeping bag")."""
+    found = catalog.categories.by_name(category)
+    names = (found.name, found.singular) if found else (category,)
+    return names
+
+
+def _not_carried_intent(missing: str, words: List[str]) -> Intent:
+    suggested = _nearest_categories(words)
+    return Intent(Kind.NOT_CARRIED, missing=missing, suggested=suggested or tuple(catalog.category_names()[:3]))
+
+
+def _nearest_categories(words: List[str]) -> Tuple[str, ...]:
+    """The categories whose products best match the words the catalog knows ("hiking" -> boots, tents...)."""
+    distinct = [word for word in dict.fromkeys(words) if word not in STOPWORDS][:_MOST_WORDS]
+    known = " ".join(word for word in distinct if catalog.is_known(word))
+    if not known:
+        return ()
+    result = catalog.search(catalog.SearchRequest(text=known), limit=len(catalog.products()))
+    return tuple(dict.fromkeys(item["category"] for item in result.products))[:3]
+
+
+def _without_refinements(text: str) -> str:
+    for pattern in (
+        phrases.CHEAPER,
+        phrases.PRICIER,
+        phrases.BETTER_RATED,
+        phrases.ANY_BRAND,
+        phrases.ANY_PRICE,
+        phrases.MORE,
+        _POLITE,
+    ):
+        text = pattern.sub(" ", text)
+    return text
 
 
 def _query_text(text: str, category: Optional[str]) -> str:
     """The words worth searching for: without refinement words, the category's name and filler."""
-    for pattern in (phrases.CHEAPER, phrases.PRICIER, phrases.BETTER_RATED, phrases.ANY_BRAND, phrases.ANY_PRICE,
-                    phrases.MORE):
-        text = pattern.sub(" ", text)
-    return catalog.search_words(text, category)
+    return catalog.search_words(_without_refinements(text), category)
 
 
 def _cart_intent(text: str, state: SessionState) -> Optional[Intent]:
     mentions_cart = bool(phrases.CART.search(text))
-    if mentions_cart and phrases.CLEAR.search(text):
+    clears = bool(phrases.CLEAR.search(text))
+    if clears and (mentions_cart or (state.cart and phrases.only(text, phrases.CLEAR, phrases.CLEAR_ALONE))):
         return Intent(Kind.CART_CLEAR)
     # A bare number is a position only in a cart sentence or a short one ("add 2"), not in "order 3 tents".
-    digits = mentions_cart or len(text.split()) <= 3
-    if phrases.REMOVE.search(text) and (mentions_cart or has_reference(text, state, digits)):
-        products, error = find_references(text, state, prefer_cart=True, bare_digits=digits)
-        return Intent(Kind.CART_REMOVE, products=tuple(products[:1]), reference_error=error,
-                      quantity=quantity(text))
-    if phrases.ADD.search(text) and (mentions_cart or has_reference(text, state, digits)):
-        products, error = find_references(text, state, bare_digits=digits)
-        return Intent(Kind.CART_ADD, products=tuple(products[:1]), reference_error=error,
-                      quantity=quantity(text) or 1)
+    digits = mentions_cart or len(text.split()) <= 3 or bool(_DIGITS_ONLY.match(text))
+    count = quantity(text)
+    if phrases.SET_QUANTITY.search(text):
+        found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=False)
+        products = found.products[:1] if found.products and not found.error else _in_question(state)
+        return Intent(
+            Kind.CART_SET,
+            products=products[:1],
+            quantity=count,
+            action=Kind.CART_ADD,
+            reference_error=None if products else "Which product should I change?",
+        )
+    if phrases.REMOVE.search(text):
+        found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=digits)
+        products = found.products or (_in_question(state) if count and not found.pointed else ())
+        if mentions_cart or found.pointed or products or count:
+            return Intent(
+                Kind.CART_REMOVE,
+                products=products,
+                reference_error=None if products else found.error,
+                quantity=count if count and not phrases.SET_QUANTITY.search(text) else None,
+                action=Kind.CART_REMOVE,
+            )
+    if phrases.ANOTHER.search(text) and (state.focus_id or state.cart):
+        found = resolve(text, state, bare_digits=False)
+        products = found.products if found.products and not phrases.PRONOUN.search(text) else _in_question(state)
+        return Intent(
+            Kind.CART_ADD,
+            products=products[:1],
+            quantity=1,
+            action=Kind.CART_ADD,
+            reference_error=None if products else "Another of which one?",
+        )
+    if phrases.ADD.search(text) and (mentions_cart or not phrases.COMPARE.search(text)):  # "put them side by side"
+        found = resolve(_of_those(text), state, bare_digits=digits)
+        if mentions_cart or found.pointed:
+            return Intent(
+                Kind.CART_ADD,
+                products=found.products,
+                reference_error=found.error,
+                quantity=count or 1,
+                action=Kind.CART_ADD,
+            )
     if mentions_cart or phrases.CART_QUESTION.search(text):
         return Intent(Kind.CART_SHOW)
     return None
+
+
+def _of_those(text: str) -> str:
+    """ "two of those" after looking at one product is two of *it*: the count is not a reference to all."""
+    return re.sub(r"\b(\d+|one|two|three|four|five|a couple|a pair) of (?:those|these|them)\b", r"\1 of it", text)
+
+
+def _in_question(state: SessionState) -> Tuple[Product, ...]:
+    """The product the conversation is on: the one looked at or added last, or the only one in the cart."""
+    item = catalog.product(state.focus_id) if state.focus_id else None
+    if item is None and len(state.cart) == 1:
+        item = catalog.product(next(iter(state.cart)))
+    return (item,) if item else ()
 
 
 def _strip_greeting(text: str) -> str:

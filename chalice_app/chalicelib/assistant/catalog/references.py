@@ -1,28 +1,109 @@
-"""Which products a message points at: "the second one", "#2", "it", "the cheapest one",
-"RUN-004" or a product's name, resolved against what the session last showed (or its cart).
+"""Which products a message points at, resolved against the session: what it showed last (the
+numbered list), the products the last answers were about (a comparison's pair: "the cheaper of
+those", "both", "the other one"), the product in question ("it", "that one") and the cart.
+
+Forms: ids ("RUN-004"), names and model names ("the Vector 12"), brands and categories among the
+products in play ("the Garmin", "remove the boots"), positions ("the second one", "number 3",
+"2 and 4", "the first two", "the last one"), picks ("the cheapest one", "the better rated of those",
+"the lightest") and pronouns. Pure: reads the state, never changes it.
 """
 
 import functools
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from chalicelib import catalog
+from chalicelib.assistant import tools
 from chalicelib.assistant.catalog import phrases
 from chalicelib.catalog.text import STOPWORDS, fold
+from chalicelib.catalog.vocabulary import PhraseIndex
 from chalicelib.sessions import SessionState
 
-__all__ = ["find_references", "has_reference", "is_bare_reference", "quantity"]
+__all__ = ["Found", "group", "is_bare_reference", "named_spans", "quantity", "resolve"]
 
 Product = Dict[str, Any]
 
+_WORD = re.compile(r"[a-z0-9]+")
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
+_PICK_KEYS: Dict[str, Callable[[Product], Any]] = {
+    "weight_asc": lambda item: _weight(item),
+    "weight_desc": lambda item: -_weight(item),
+    "battery_desc": lambda item: -_battery_hours(item),
+    "size_desc": lambda item: -_size(item),
+    "size_asc": lambda item: _size(item),
+}
+# Words after a bare digit that keep it a position: "compare 1 and 3", "how do 2 and 4 compare".
+# Words before a bare digit that keep it a position: "add 2", "compare 2 and 4", "remove 3".
+_POSITION_WORDS = {
+    "add",
+    "remove",
+    "delete",
+    "drop",
+    "compare",
+    "vs",
+    "versus",
+    "against",
+    "get",
+    "take",
+    "buy",
+    "put",
+    "want",
+    "choose",
+    "pick",
+    "about",
+    "number",
+    "and",
+    "or",
+    "between",
+    "see",
+    "show",
+    "open",
+    "like",
+}
+_POSITION_FOLLOWERS = {
+    "vs",
+    "versus",
+    "compare",
+    "against",
+    "please",
+    "then",
+    "too",
+    "instead",
+    "as",
+    "side",
+    "together",
+    "better",
+    "cheaper",
+}
 
-def find_references(
+
+@dataclass(frozen=True)
+class Found:
+    """What a message points at: the products (in the order mentioned), or why they can't be told."""
+
+    products: Tuple[Product, ...] = ()
+    error: Optional[str] = None
+    pointed: bool = False  # the message has a reference phrase at all (even one that failed)
+    picked: bool = False  # a pick among the products in play ("the cheapest one")
+
+
+def group(state: SessionState) -> List[Product]:
+    """The products the conversation is about: the last comparison or list shown."""
+    ids = (state.last_turn or {}).get("group_ids") or state.last_result_ids
+    return [item for item in (catalog.product(pid) for pid in ids) if item]
+
+
+def resolve(
     text: str, state: SessionState, default_all: bool = False, prefer_cart: bool = False, bare_digits: bool = True
-) -> Tuple[List[Product], Optional[str]]:
-    """The products a message refers to, in the order mentioned; or why they can't be found."""
-    shown = [item for item in (catalog.product(pid) for pid in state.last_result_ids) if item]
+) -> Found:
+    shown = tools.shown(state)
+    in_play = group(state) or shown
+    cart = _cart_products(state)
+    pool = cart if prefer_cart and cart else in_play
     found: List[Tuple[int, Product]] = []
     error: Optional[str] = None
+    pointed = picked = False
 
     def add(at: int, item: Optional[Product]) -> None:
         if item is not None and all(item["id"] != other["id"] for _, other in found):
@@ -30,13 +111,25 @@ def find_references(
 
     for match in phrases.PRODUCT_ID.finditer(text):
         add(match.start(), catalog.product(f"{match.group(1)}-{match.group(2)}"))
-    for at, item in _named_products(text, state, shown):
+    for at, item in _named_products(text, shown + cart + in_play):
         add(at, item)
-    positions = [(m.start(), phrases.ORDINALS.get(m.group(0), -1)) for m in phrases.ORDINAL.finditer(text)]
+    kinds, which = _kinds_in_play(text, pool if pool else shown, loose=prefer_cart and bool(cart))
+    for at, item in kinds:
+        add(at, item)
+    if which and not kinds:
+        error, pointed = which, True
+    positions: List[Tuple[int, int]] = []
+    for match in phrases.COUNTED.finditer(text):
+        count = int(_COUNT_WORDS.get(match.group(2), match.group(2) if match.group(2).isdigit() else 0))
+        numbers = range(1, count + 1) if match.group(1) != "last" else range(len(shown) - count + 1, len(shown) + 1)
+        positions += [(match.start() + index, number) for index, number in enumerate(numbers)]
+    if not positions:
+        positions = [(m.start(), phrases.ORDINALS.get(m.group(0), -1)) for m in phrases.ORDINAL.finditer(text)]
     positions += [(m.start(), int(m.group(1))) for m in phrases.NUMBERED.finditer(text)]
     if bare_digits and not positions and not found:
         digits = phrases.BARE_DIGIT.finditer(text)
         positions = [(m.start(), int(m.group(1))) for m in digits if _ends_reference(text, m)]
+    pointed = pointed or bool(positions or found)
     for at, position in positions:
         if not shown:
             error = "I haven't shown you any products yet. Tell me what you're looking for first."
@@ -47,77 +140,164 @@ def find_references(
             add(at, shown[position - 1])
         else:
             error = f"I only showed {len(shown)}: pick a number from 1 to {len(shown)}."
-    pool = _cart_products(state) if prefer_cart and state.cart else shown
-    for sort, pattern in phrases.SELECTORS:
-        match = pattern.search(text)
-        if match and pool:
-            add(match.start(), sorted(pool, key=catalog.filters.sort_key(sort))[0])
-    if default_all and not found and (phrases.ALL.search(text) or not positions):
-        found = list(enumerate(shown[:3]))  # "compare them": the top three
+    for sort, match in phrases.selectors_in(text):
+        if match:
+            pointed = picked = True
+            if pool:
+                key = _PICK_KEYS.get(sort) or catalog.filters.sort_key(sort)
+                add(match.start(), sorted(pool, key=key)[0])
+            elif not error:
+                error = "I haven't shown you any products yet. Tell me what you're looking for first."
+    other = phrases.OTHER.search(text)
+    if other and not found:
+        pointed = True
+        focus = state.focus_id
+        others = [item for item in (cart if prefer_cart and len(cart) > 1 else pool) if item["id"] != focus]
+        if prefer_cart and len(cart) == 1:
+            others = cart
+        if len(others) == 1:
+            add(other.start(), others[0])
+        else:
+            error = "Which one do you mean? Say, for example, \u201cthe second one\u201d."
+    every = phrases.ALL.search(text)
+    if not found and (every or default_all):
+        pointed = pointed or bool(every)
+        wanted = _how_many(every.group(0) if every else "", len(in_play))
+        items = in_play if len(in_play) == wanted or (every is None and 2 <= len(in_play) <= 3) else shown[:wanted]
+        if not items and (every or default_all):
+            error = error or "I haven't shown you any products yet. Tell me what you're looking for first."
+        found = list(enumerate(items))
     if not found and phrases.PRONOUN.search(text):
+        pointed = True
         focus = catalog.product(state.focus_id) if state.focus_id else None
-        if focus is None and len(shown) == 1:
-            focus = shown[0]
-        if focus is None and prefer_cart and len(state.cart) == 1:
-            focus = catalog.product(next(iter(state.cart)))
+        if focus is None and len(in_play) == 1:
+            focus = in_play[0]
+        if focus is None and prefer_cart and len(cart) == 1:
+            focus = cart[0]
         if focus is not None:
             found.append((0, focus))
         elif not error:
             error = "Which one do you mean? Say, for example, \u201cthe second one\u201d."
     found.sort(key=lambda pair: pair[0])
-    return [item for _, item in found], error
+    return Found(tuple(item for _, item in found), error, pointed, picked)
+
+
+def _how_many(phrase: str, available: int) -> int:
+    for word, count in (("both", 2), ("two", 2), ("three", 3), ("3", 3), ("four", 4), ("five", 5)):
+        if word in phrase.split():
+            return count
+    if "all" in phrase.split() or phrase == "the results":
+        return available or 3  # "add all of them": every one shown
+    return min(3, available) if available else 3  # "compare them": the top three
+
+
+def _weight(item: Product) -> float:
+    attributes = item["attributes"]
+    if "weight_kg" in attributes:
+        return float(attributes["weight_kg"]) * 1000
+    return float(attributes.get("weight_g", 0))
+
+
+def _size(item: Product) -> float:
+    """How big, by the category's own measure: litres, people, cups, inches of screen or case."""
+    attributes = item["attributes"]
+    for key in ("capacity_l", "capacity_people", "capacity_cups", "screen_in", "case_mm", "length_cm"):
+        if key in attributes:
+            return float(attributes[key])
+    return 0.0
+
+
+def _battery_hours(item: Product) -> float:
+    attributes = item["attributes"]
+    return float(attributes.get("battery_hours") or 0) or float(attributes.get("battery_days") or 0) * 24
 
 
 def _ends_reference(text: str, match: "re.Match[str]") -> bool:
-    """"compare 1 and 3", "add 2 to my cart": a position; "order 3 tents": a count of something."""
-    following = re.match(r"\s*([a-z]+)", text[match.end() :])
-    return following is None or following.group(1) in STOPWORDS or following.group(1) in ("vs", "versus")
+    """ "compare 1 and 3", "add 2 to my cart": a position; "order 3 tents": a count of something;
+    "add Puma Glide 5": part of a name, not the fifth product."""
+    following = re.match(r" ?([a-z]+)", text[match.end() :])
+    preceding = re.search(r"([a-z]+) ?$", text[max(0, match.start() - 20) : match.start()])
+    if preceding is not None and preceding.group(1) in _model_words() and preceding.group(1) not in _POSITION_WORDS:
+        return False
+    return following is None or following.group(1) in STOPWORDS or following.group(1) in _POSITION_FOLLOWERS
 
 
-def _named_products(text: str, state: SessionState, shown: List[Product]) -> List[Tuple[int, Product]]:
+def _named_products(text: str, candidates: List[Product]) -> List[Tuple[int, Product]]:
     """Products named in the message: a full name anywhere, or a model name ("Vector 12") among those in play."""
+    full, models = _name_indexes()
+    found = [(start, catalog.product(pid)) for start, _end, pid in full.find(text)]
+    in_play = {item["id"] for item in candidates}
+    for start, _end, ids in models.find(text):
+        found += [(start, catalog.product(pid)) for pid in ids if pid in in_play]
+    return [(start, item) for start, item in found if item is not None]
+
+
+def _kinds_in_play(text: str, pool: List[Product], loose: bool = False) -> Tuple[List[Tuple[int, Product]], str]:
+    """ "the boots", "the Garmin", "the tent": the one product of that category or brand in play;
+    or, when several are, the question which ("the Osprey Atmos or the Deuter Trail?").
+
+    ``loose`` (the cart) takes the category or brand without "the": "remove boots".
+    """
+    if not pool:
+        return [], ""
     found = []
-    in_play = {item["id"] for item in shown + _cart_products(state)}
-    patterns = _name_patterns()
-    for item in catalog.products():
-        full, model = patterns[item["id"]]
-        match = full.search(text) or (model.search(text) if item["id"] in in_play else None)
-        if match:
-            found.append((match.start(), item))
-    return found
+    question = ""
+    mentions = [(m, "category") for m in catalog.category_mentions(text)]
+    mentions += [(m, "brand") for m in catalog.brand_mentions(text)]
+    for mention, field in mentions:
+        before = text[max(0, mention.start - 8) : mention.start]
+        after = text[mention.end : mention.end + 5]
+        if not (loose or before.endswith(("the ", "that ", "those ")) or after.startswith(" one")):
+            continue
+        matching = [item for item in pool if item[field] == mention.value]
+        if len(matching) == 1:
+            found.append((mention.start, matching[0]))
+        elif matching:
+            question = "Which one: " + " or ".join(f"the {item['name']}" for item in matching[:4]) + "?"
+    return found, question
 
 
 @functools.lru_cache(maxsize=1)
-def _name_patterns() -> Dict[str, Tuple["re.Pattern[str]", "re.Pattern[str]"]]:
-    """Per product id: its full name and its model name (without the brand), as word-bounded patterns."""
-    patterns = {}
+def _model_words() -> frozenset:
+    """Words of product model names ("glide", "vector"): a digit after one is part of a name."""
+    words = {word for item in catalog.products() for word in _WORD.findall(_model_name(item)) if word.isalpha()}
+    return frozenset(words - STOPWORDS)
+
+
+def named_spans(text: str) -> List[Tuple[int, int, str]]:
+    """Where the text names a product in full: (start, end, id)."""
+    return _name_indexes()[0].find(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _name_indexes() -> Tuple[PhraseIndex, PhraseIndex]:
+    """Full product names (one product each) and model names without the brand (maybe shared)."""
+    models: Dict[str, List[str]] = {}
     for item in catalog.products():
-        name = fold(item["name"])
-        model = name[len(fold(item["brand"])) :].strip()
-        patterns[item["id"]] = tuple(re.compile(r"(?<![a-z0-9])" + re.escape(part) + r"(?![a-z0-9])")
-                                     for part in (name, model))
-    return patterns
+        models.setdefault(_model_name(item), []).append(item["id"])
+    full = PhraseIndex((fold(item["name"]), item["id"]) for item in catalog.products())
+    return full, PhraseIndex((model, tuple(ids)) for model, ids in models.items() if model)
+
+
+def _model_name(item: Product) -> str:
+    return fold(item["name"])[len(fold(item["brand"])) :].strip()
 
 
 def _cart_products(state: SessionState) -> List[Product]:
     return [item for item in (catalog.product(pid) for pid in state.cart) if item]
 
 
-def has_reference(text: str, state: SessionState, bare_digits: bool) -> bool:
-    products, error = find_references(text, state, bare_digits=bare_digits)
-    return bool(products or error)
-
-
 def is_bare_reference(text: str) -> bool:
-    """"the second one", "#3", "number 2": a message that only points at a product."""
-    rest = phrases.ORDINAL.sub(" ", phrases.NUMBERED.sub(" ", text))
+    """ "the second one", "#3", "number 2", "and the third one": a message that only points at a product."""
+    rest = phrases.COUNTED.sub(" ", phrases.ORDINAL.sub(" ", phrases.NUMBERED.sub(" ", text)))
     if rest == text:
         return False
-    return not re.sub(r"\b(?:the|one|please|ok|and|what|about|how|option|pick|i|like|want)\b", " ", rest).strip()
+    filler = r"\b(?:the|one|ones|please|ok|okay|and|what|about|how|option|pick|i|like|want|then|too|also|as well)\b"
+    return not re.sub(filler, " ", rest).strip()
 
 
 def quantity(text: str) -> Optional[int]:
-    match = phrases.QUANTITY.search(text)
+    match = phrases.SET_QUANTITY.search(text) or phrases.QUANTITY.search(text)
     if not match:
         return None
     raw = next(group for group in match.groups() if group)

@@ -23,6 +23,9 @@ __all__ = [
     "details_lines",
     "compare_lines",
     "cart_lines",
+    "clarify_line",
+    "describe_bound",
+    "not_carried_lines",
     "GREETING",
     "HELP",
     "THANKS",
@@ -34,24 +37,67 @@ __all__ = [
 
 Product = Dict[str, Any]
 
-_SORT_WORDS = {"price_asc": "cheapest first", "price_desc": "most expensive first", "rating": "best rated first",
-               "popularity": "most popular first"}
+_SORT_WORDS = {
+    "price_asc": "cheapest first",
+    "price_desc": "most expensive first",
+    "rating": "best rated first",
+    "popularity": "most popular first",
+}
 
 # How an attribute reads in a one-line summary; "{}" is the value. Booleans show their label when true.
 _SHORT = {
-    "drop_mm": "{} mm drop", "cushioning": "{} cushioning", "screen_in": '{}" screen', "ram_gb": "{} GB RAM",
-    "weight_kg": "{} kg", "weight_g": "{} g", "battery_hours": "{} h battery", "battery_days": "{}-day battery",
-    "capacity_l": "{} L", "laptop_sleeve_in": '{}" laptop sleeve', "water_rating_atm": "{} ATM",
-    "capacity_cups": "{} cups", "thickness_mm": "{} mm thick", "length_cm": "{} cm long",
-    "capacity_people": "{}-person", "seasons": "{}-season", "case_mm": "{} mm case", "display": "{} display",
-    "cut": "{} cut", "use": "for {}", "insulation": "{} insulation", "gpu": "{} graphics",
-    "pressure_bar": "{} bar", "setup_minutes": "{} min setup",
+    "drop_mm": "{} mm drop",
+    "cushioning": "{} cushioning",
+    "screen_in": '{}" screen',
+    "ram_gb": "{} GB RAM",
+    "weight_kg": "{} kg",
+    "weight_g": "{} g",
+    "battery_hours": "{} h battery",
+    "battery_days": "{}-day battery",
+    "capacity_l": "{} L",
+    "laptop_sleeve_in": '{}" laptop sleeve',
+    "water_rating_atm": "{} ATM",
+    "capacity_cups": "{} cups",
+    "thickness_mm": "{} mm thick",
+    "length_cm": "{} cm long",
+    "capacity_people": "{}-person",
+    "seasons": "{}-season",
+    "case_mm": "{} mm case",
+    "display": "{} display",
+    "cut": "{} cut",
+    "use": "for {}",
+    "insulation": "{} insulation",
+    "gpu": "{} graphics",
+    "pressure_bar": "{} bar",
+    "setup_minutes": "{} min setup",
 }
-_FLAGS = {"noise_cancelling": "noise cancelling", "gps": "GPS", "ecg": "ECG", "built_in_grinder": "built-in grinder",
-          "milk_frother": "milk frother", "water_resistant": "water resistant", "vibram_sole": "Vibram sole",
-          "non_slip": "non-slip", "heart_rate": "heart rate"}
-_UNITS = {"mm": " mm", "g": " g", "kg": " kg", "in": '"', "gb": " GB", "l": " L", "hours": " h", "days": " days",
-          "cups": " cups", "atm": " ATM", "bar": " bar", "cm": " cm", "people": " people", "minutes": " min"}
+_FLAGS = {
+    "noise_cancelling": "noise cancelling",
+    "gps": "GPS",
+    "ecg": "ECG",
+    "built_in_grinder": "built-in grinder",
+    "milk_frother": "milk frother",
+    "water_resistant": "water resistant",
+    "vibram_sole": "Vibram sole",
+    "non_slip": "non-slip",
+    "heart_rate": "heart rate",
+}
+_UNITS = {
+    "mm": " mm",
+    "g": " g",
+    "kg": " kg",
+    "in": '"',
+    "gb": " GB",
+    "l": " L",
+    "hours": " h",
+    "days": " days",
+    "cups": " cups",
+    "atm": " ATM",
+    "bar": " bar",
+    "cm": " cm",
+    "people": " people",
+    "minutes": " min",
+}
 
 GREETING = [
     "Hi! I'm your shopping assistant.\n",
@@ -105,7 +151,7 @@ def highlights(item: Product, limit: int = 3) -> str:
 
 
 def product_line(label: str, item: Product) -> str:
-    """"1. Name — $74.99 · ★ 4.5 (1,203 reviews) · road, neutral, max cushioning"."""
+    """ "1. Name — $74.99 · ★ 4.5 (1,203 reviews) · road, neutral, max cushioning"."""
     line = f"{label} {item['name']} \u2014 {money(item['price'])} \u00b7 {_stars(item)}"
     summary = highlights(item)
     return f"{line} \u00b7 {summary}" if summary else line
@@ -132,14 +178,47 @@ def _price_words(request: SearchRequest) -> str:
     return ""
 
 
+def describe_bound(low: Optional[float], high: Optional[float]) -> str:
+    """A price bound in words: "up to $250", "from $500"."""
+    return _price_words(SearchRequest(min_price=low, max_price=high))
+
+
+def clarify_line(found: Any, words: str = "", nearest: Sequence[str] = ()) -> str:
+    """The one question to ask when a message names no product: with what it did understand."""
+    understood = describe_bound(found.min_price, found.max_price) if found.has_price else ""
+    if found.min_rating is not None:
+        understood = (understood + " " if understood else "") + f"rated {found.min_rating:.1f}+"
+    if words:
+        understood = (f"for \u201c{words}\u201d " + understood).strip()
+    carried = _names(nearest) if nearest else _category_list()
+    if understood:
+        return f"What kind of product {understood}? I have {carried}."
+    return f"What kind of product are you looking for? I carry {carried}."
+
+
+def _names(names: Sequence[str]) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def not_carried_lines(missing: str, suggested: Sequence[str]) -> List[str]:
+    """ "We don't carry mountain bikes", and the nearest categories the shop does carry."""
+    names = _names(suggested)
+    lines = [f"Sorry, we don't carry {missing}, so I don't have any."]
+    if names:
+        lines.append(f"The nearest I have: {names}. Want to look at one of those?")
+    return _as_lines(lines)
+
+
 def describe_request(request: SearchRequest, count: int = 2) -> str:
     """The search in words: "Nike running shoes matching “trail” under $80 rated 4.0+"."""
     category = by_name(request.category) if request.category else None
     singular, plural = (category.singular, category.name) if category else ("product", "products")
     noun = singular if count == 1 else plural
     parts = [" or ".join(request.brands) + " " + noun if request.brands else noun]
-    if request.exclude_brands:
-        parts.append("(not " + " or ".join(request.exclude_brands) + ")")
+    excluded = request.exclude_brands + request.exclude_categories + request.exclude_features
+    if excluded:
+        parts.append("(not " + " or ".join(excluded) + ")")
     if request.text.strip():
         parts.append(f"matching \u201c{request.text.strip()}\u201d")
     if _price_words(request):
@@ -164,12 +243,15 @@ def search_lines(result: SearchResult, intro: Optional[str] = None, show_hint: b
         head = f"I found {result.total} {what}" + (f", {order}:" if order else ":")
     lines = [head]
     if result.missing_terms:
-        lines.append("Nothing matches \u201c" + " ".join(result.missing_terms) + "\u201d as well, so these are "
-                     "the closest.")
+        lines.append(
+            "Nothing matches \u201c" + " ".join(result.missing_terms) + "\u201d as well, so these are the closest."
+        )
     lines += [product_line(f"{index}.", item) for index, item in enumerate(result.products, start=1)]
     if show_hint:
-        lines.append("Ask \u201ctell me more about the second one\u201d, \u201ccompare 1 and 3\u201d, "
-                     "\u201ccheaper ones\u201d or \u201cadd the first one to my cart\u201d.")
+        lines.append(
+            "Ask \u201ctell me more about the second one\u201d, \u201ccompare 1 and 3\u201d, "
+            "\u201ccheaper ones\u201d or \u201cadd the first one to my cart\u201d."
+        )
     elif result.total > result.request.offset + shown:
         lines.append("Say \u201cshow more\u201d for the next ones.")
     return _as_lines(lines)
@@ -199,22 +281,57 @@ def details_lines(item: Product, in_cart: int = 0, question: str = "") -> List[s
 
 
 # Words a question uses for an attribute, when they are not the attribute's own name.
-_ASKED_AS = {"heavy": "weight", "weigh": "weight", "light": "weight", "big": "capacity", "large": "capacity",
-             "fit": "capacity", "people": "capacity", "person": "capacity", "memory": "ram", "ssd": "storage",
-             "disk": "storage", "thick": "thickness", "rain": "waterproof", "noise": "noise", "cancel": "noise",
-             "milk": "frother", "cushion": "cushioning", "trail": "terrain", "road": "terrain", "size": "case",
-             "last": "battery", "charge": "battery", "season": "seasons", "grip": "slip"}
+_ASKED_AS = {
+    "heavy": "weight",
+    "weigh": "weight",
+    "light": "weight",
+    "big": "capacity",
+    "large": "capacity",
+    "fit": "capacity",
+    "people": "capacity",
+    "person": "capacity",
+    "memory": "ram",
+    "ssd": "storage",
+    "disk": "storage",
+    "thick": "thickness",
+    "rain": "waterproof",
+    "noise": "noise",
+    "cancel": "noise",
+    "milk": "frother",
+    "cushion": "cushioning",
+    "trail": "terrain",
+    "road": "terrain",
+    "size": "case",
+    "last": "battery",
+    "charge": "battery",
+    "season": "seasons",
+    "grip": "slip",
+}
 # Boolean attributes that read "it is …" rather than "it has …".
-_ADJECTIVES = {"waterproof", "wireless", "water_resistant", "packable", "foldable", "freestanding", "programmable",
-               "non_slip"}
+_ADJECTIVES = {
+    "waterproof",
+    "wireless",
+    "water_resistant",
+    "packable",
+    "foldable",
+    "freestanding",
+    "programmable",
+    "non_slip",
+}
 
 
 def _answers(item: Product, question: str) -> List[str]:
     """A direct answer first when the shopper asked about an attribute ("is it waterproof?")."""
     if not question:
         return []
-    asked = {_ASKED_AS.get(term, term) for term in tokenize(question)}
+    terms = set(tokenize(question))
+    asked = {_ASKED_AS.get(term, term) for term in terms}
     answers = []
+    if terms & {"rating", "rated", "star", "review", "score"}:
+        answers.append(
+            f"The {item['name']} is rated {item['rating']:.1f} out of 5 from {item['review_count']:,} reviews."
+        )
+        asked -= {"rating", "rated", "star", "review", "score"}
     for key, value in item["attributes"].items():
         if not asked & set(tokenize(key.replace("_", " "))):
             continue
@@ -223,14 +340,18 @@ def _answers(item: Product, question: str) -> List[str]:
             verb = ("is" if value else "is not") if key in _ADJECTIVES else ("has" if value else "has no")
             answers.append(f"{'Yes' if value else 'No'}, the {item['name']} {verb} {label}.")
         else:
-            answers.append(_attribute(key, value) + ".")
+            if key.startswith("battery") and not value:
+                answers.append(f"The {item['name']} has no battery: it is wired.")
+            else:
+                answers.append(_attribute(key, value) + ".")
     return [" ".join(answers)] if answers else []
 
 
 def compare_lines(items: Sequence[Product], positions: Dict[str, int]) -> List[str]:
     lines = [f"Comparing {len(items)} {items[0]['category'] if _same_category(items) else 'products'}:"]
-    lines += [product_line(f"#{positions[item['id']]}" if item["id"] in positions else "\u2022", item)
-              for item in items]
+    lines += [
+        product_line(f"#{positions[item['id']]}" if item["id"] in positions else "\u2022", item) for item in items
+    ]
     differences = _differences(items)
     if differences:
         lines.append("They differ in " + "; ".join(differences) + ".")
@@ -287,8 +408,11 @@ def _differences(items: Sequence[Product]) -> List[str]:
     for key in items[0]["attributes"]:
         values = [item["attributes"].get(key) for item in items]
         if len({str(value) for value in values}) > 1:
-            found.append(_attribute(key, values[0]).split(":")[0].lower() + " "
-                         + " vs ".join(_attribute(key, value).split(": ", 1)[1] for value in values))
+            found.append(
+                _attribute(key, values[0]).split(":")[0].lower()
+                + " "
+                + " vs ".join(_attribute(key, value).split(": ", 1)[1] for value in values)
+            )
     return found[:4]
 
 
@@ -297,9 +421,11 @@ def _verdict(items: Sequence[Product]) -> str:
     best = max(items, key=lambda item: (item["rating"], item["review_count"]))
     if cheapest is best:
         return f"The {best['name']} is both the cheapest and the best rated: the easy pick."
-    return (f"Cheapest: {cheapest['name']} ({money(cheapest['price'])}). "
-            f"Best rated: {best['name']} (\u2605 {best['rating']:.1f}). "
-            f"If price matters most take the {cheapest['name']}; for the best reviews, the {best['name']}.")
+    return (
+        f"Cheapest: {cheapest['name']} ({money(cheapest['price'])}). "
+        f"Best rated: {best['name']} (\u2605 {best['rating']:.1f}). "
+        f"If price matters most take the {cheapest['name']}; for the best reviews, the {best['name']}."
+    )
 
 
 def _as_lines(lines: Sequence[str]) -> List[str]:
