@@ -86,8 +86,7 @@ class _EpochMilliseconds(logging.Filter):
 
 # ", " and ": " separators and raw UTF-8, as the lines were before Powertools: searches keep working.
 logger = Logger(
-    service=SERVICE,
-    level=logging.INFO,
+    service=SERVICE,  # level: POWERTOOLS_LOG_LEVEL, else INFO
     logger_handler=StdoutHandler(),
     json_serializer=functools.partial(json.dumps, default=str, ensure_ascii=False),
     utc=True,
@@ -101,7 +100,6 @@ _cold_start = True
 def setup(level: int = logging.INFO) -> None:
     """Let INFO events through; the Lambda runtime's root logger defaults to WARNING."""
     logging.getLogger(PACKAGE_LOGGER).setLevel(level)
-    logger.setLevel(level)
 
 
 def emit(log: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:

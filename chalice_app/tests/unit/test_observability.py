@@ -245,9 +245,9 @@ def test_failures_retries_and_dlq_arrivals_are_counted(
     mock_aws,
     frames,
     capsys,
-    use_assistant,
+    use_assistant,  # noqa: F811
     receive_count,
-    expected,  # noqa: F811
+    expected,
 ):
     use_assistant(ScriptedAssistant(fail_on={"*"}))
     envelope = make_envelope(new_connection_id())
