@@ -14,7 +14,10 @@ For each SQS record, in this order:
    only it; on the last allowed attempt post ``processing_failed`` first.
 
 Every drop is logged as a ``drop`` event with the message_id and the reason, every
-failure as ``processing_failed`` with the attempt and the error.
+failure as ``processing_failed`` with the attempt and the error. Each record's lines
+carry its ids (``logs.correlate``): ``picked_up`` (the queue wait), ``first_chunk`` and
+``answered`` give its timeline, and its metrics go out as one EMF line (``metrics``).
+Chunk deltas are joined before posting (``coalesce``, ``CHUNK_FLUSH_MS``).
 """
 
 import functools
@@ -91,6 +94,8 @@ def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int) -> N
         _drop(envelope, "connection gone")
     except IdempotencyAlreadyInProgressError:
         # Another invocation holds the claim; SQS will offer this copy again later.
+        if attempt >= config.max_receive_count:
+            metrics.count("dlq_arrivals")
         raise
     except Exception as exc:
         logs.emit(
