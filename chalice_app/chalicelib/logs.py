@@ -50,6 +50,7 @@ __all__ = [
     "setup",
     "start_invocation",
     "correlate",
+    "correlation",
     "forget",
 ]
 
@@ -130,6 +131,12 @@ def start_invocation(context: Any) -> None:
 def correlate(**keys: Optional[Any]) -> None:
     """Put these ids (``message_id``, ``connection_id``, ...) on every later line of this thread."""
     logger.thread_safe_append_keys(**{key: value for key, value in keys.items() if value is not None})
+
+
+def correlation() -> Dict[str, Any]:
+    """The correlation ids on this thread's lines now."""
+    keys = logger.thread_safe_get_current_keys()
+    return {key: keys[key] for key in CORRELATION_KEYS if key in keys}
 
 
 def forget(*keys: str) -> None:

@@ -3,7 +3,8 @@
 Each metric is added to the set of the current invocation (per thread, so the local
 runtime's concurrent functions keep theirs apart) and written as one EMF JSON line
 on stdout by ``flush``: at the end of every invocation (``observed``) and of every
-SQS record (with the record's ``message_id`` as a property of the line). CloudWatch
+SQS record, with the correlation ids (``message_id``, ``connection_id``, ``session_id``,
+``attempt``, where known) as properties of the line. CloudWatch
 Logs turns the line into metrics in namespace ``ShoppingAssistant`` with the
 dimensions ``stage`` (the Chalice stage) and ``backend`` (ASSISTANT_BACKEND), and
 nothing else, so the number of metric series stays small.
@@ -137,7 +138,7 @@ def observed(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return handler(event)
         finally:
-            flush()
+            flush(**logs.correlation())
 
     return wrapper
 

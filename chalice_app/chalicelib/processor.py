@@ -75,7 +75,7 @@ def handle_record(record: SQSRecord) -> None:
     try:
         _handle_record(envelope, attempt, picked_up_ms)
     finally:
-        metrics.flush(message_id=envelope.message_id)
+        metrics.flush(**logs.correlation())
         logs.forget()
 
 
