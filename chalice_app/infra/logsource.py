@@ -55,6 +55,7 @@ def cloudwatch_entries(
     end_ms: Optional[int] = None,
     filter_pattern: Optional[str] = None,
     max_events: int = 100_000,
+    page_size: Optional[int] = None,
 ) -> List[Entry]:
     """The log events from ``start_ms`` of ``log_groups`` (``{function: log group}``, e.g. from
     ``StageConfig.log_group``), read with ``FilterLogEvents``, all pages. A log group that does
@@ -67,7 +68,10 @@ def cloudwatch_entries(
         if filter_pattern:
             arguments["filterPattern"] = filter_pattern
         try:
-            for page in logs_client.get_paginator("filter_log_events").paginate(**arguments):
+            pages = logs_client.get_paginator("filter_log_events").paginate(
+                **arguments, PaginationConfig={"PageSize": page_size} if page_size else {}
+            )
+            for page in pages:
                 for event in page.get("events", []):
                     entries.append(parse_line(function, event.get("message", ""), event.get("timestamp")))
                 if len(entries) >= max_events:
