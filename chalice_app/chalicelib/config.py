@@ -54,6 +54,7 @@ class Settings:
     rate_limit_subject_messages: int
     rate_limit_ip_messages: int
     ping_rate_limit: int
+    chunk_flush_ms: int
 
 
 class _Reader:
@@ -123,6 +124,8 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         # Loose: one address can be a whole office or carrier behind a NAT.
         rate_limit_ip_messages=read.number("RATE_LIMIT_IP_MESSAGES", 4 * per_connection),
         ping_rate_limit=read.number("PING_RATE_LIMIT", 20),
+        # At most one chunk post per this many ms (0: one post per delta); see chalicelib/coalesce.py.
+        chunk_flush_ms=read.number("CHUNK_FLUSH_MS", 100),
     )
 
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from chalicelib import auth, chat_queue, connections, logs, management, protocol, ratelimit
+from chalicelib import auth, chat_queue, connections, logs, management, metrics, protocol, ratelimit
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
 
@@ -79,12 +79,14 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
     """Answer one frame; whatever fails, the client still gets a frame back."""
     api: Optional[management.ManagementApi] = None
     message_id: Optional[str] = None
+    logs.correlate(connection_id=request.connection_id)
     try:
         api = management.for_endpoint(request.domain, request.stage)
         try:
             action = protocol.parse_frame(body)
         except protocol.ProtocolError as exc:
             logs.emit(log, "rejected_frame", connection_id=request.connection_id, code=exc.code)
+            metrics.count(exc.code)
             api.try_post(request.connection_id, protocol.error(exc.code, exc.message))
             return {"statusCode": 200}
         if isinstance(action, protocol.Ping):
@@ -128,6 +130,7 @@ def _within_rate_limit(api: management.ManagementApi, request: RequestContext, v
     logs.emit(
         log, "rate_limited", connection_id=request.connection_id, scope=verdict.scope, source_ip=request.source_ip
     )
+    metrics.count("rate_limited")
     api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, verdict.hint()))
     return False
 
@@ -145,6 +148,7 @@ def _accept_chat_message(
         received_at_ms=int(time.time() * 1000),
         client_message_id=action.client_message_id,
     )
+    logs.correlate(message_id=message_id, session_id=envelope.session_id)
     # Ack before enqueueing so the client always sees "queued" before "processing".
     ack = protocol.ack(envelope.message_id, envelope.session_id, envelope.client_message_id)
     if not api.try_post(request.connection_id, ack):
@@ -155,7 +159,9 @@ def _accept_chat_message(
     except Exception:
         # The message was acknowledged, so it must still end in a terminal frame.
         logs.emit(log, "enqueue_failed", logging.ERROR, message_id=envelope.message_id)
+        metrics.count("enqueue_failed")
         retry_hint = "the message could not be queued; please send it again"
         api.try_post(request.connection_id, protocol.error(protocol.PROCESSING_FAILED, retry_hint, envelope.message_id))
         return
     logs.emit(log, "queued", message_id=envelope.message_id, connection_id=request.connection_id)
+    metrics.count("queued")

@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from chalicelib import assistant, aws, logs, management, protocol
+from chalicelib import assistant, aws, coalesce, logs, management, metrics, protocol
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
 from chalicelib.errors import AssistantError
@@ -54,17 +54,39 @@ def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
 
 
 def handle_record(record: SQSRecord) -> None:
+    picked_up_ms = protocol.now_ms()
     try:
         envelope = ChatEnvelope.from_json(record.body)
     except EnvelopeError as exc:
         logs.emit(log, "drop", logging.WARNING, sqs_message_id=record.message_id, reason=f"bad envelope: {exc}")
+        metrics.count("drop_bad_envelope")
+        metrics.flush(sqs_message_id=record.message_id)
         return
-    config = settings()
     attempt = int(record.attributes.approximate_receive_count or 1)
+    logs.correlate(
+        message_id=envelope.message_id,
+        connection_id=envelope.connection_id,
+        session_id=envelope.session_id,
+        attempt=attempt,
+    )
+    try:
+        _handle_record(envelope, attempt, picked_up_ms)
+    finally:
+        metrics.flush(message_id=envelope.message_id)
+        logs.forget()
+
+
+def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int) -> None:
+    queue_wait_ms = picked_up_ms - envelope.received_at_ms
+    logs.emit(log, "picked_up", queue_wait_ms=queue_wait_ms)
+    metrics.add("queue_wait", metrics.MetricUnit.Milliseconds, queue_wait_ms)
+    if attempt > 1:
+        metrics.count("retries")
+    config = settings()
     api: Optional[management.ManagementApi] = None
     try:
         api = management.for_endpoint(envelope.domain, envelope.stage)
-        _handle_envelope(api, envelope)
+        _handle_envelope(api, envelope, picked_up_ms)
     except management.ConnectionGoneError:
         _drop(envelope, "connection gone")
     except IdempotencyAlreadyInProgressError:
@@ -74,12 +96,15 @@ def handle_record(record: SQSRecord) -> None:
         logs.emit(
             log, "processing_failed", logging.ERROR, message_id=envelope.message_id, attempt=attempt, error=repr(exc)
         )
-        if attempt >= config.max_receive_count and api is not None:
-            _tell_processing_failed(api, envelope)
+        metrics.count("processing_failed")
+        if attempt >= config.max_receive_count:
+            metrics.count("dlq_arrivals")
+            if api is not None:
+                _tell_processing_failed(api, envelope)
         raise
 
 
-def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
+def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope, picked_up_ms: int = 0) -> None:
     age_ms = protocol.now_ms() - envelope.received_at_ms
     if age_ms > settings().message_ttl_seconds * 1000:
         frame = protocol.error(
@@ -92,7 +117,7 @@ def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope) -> N
         # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
         _drop(envelope, "connection gone")
         return
-    _answer_once()(envelope=envelope.to_dict())
+    _answer_once()(envelope=envelope.to_dict(), picked_up_ms=picked_up_ms)
 
 
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
@@ -115,6 +140,7 @@ def _drop(envelope: ChatEnvelope, reason: str, **fields: Any) -> None:
         reason=reason,
         **fields,
     )
+    metrics.count("drop_" + metrics.metric_name(reason))
 
 
 @functools.lru_cache(maxsize=1)
@@ -135,27 +161,59 @@ def _answer_once():
     )
 
 
-def _answer(envelope: Dict[str, Any]) -> Dict[str, Any]:
+def _answer(envelope: Dict[str, Any], picked_up_ms: int = 0) -> Dict[str, Any]:
     chat = ChatEnvelope(**envelope)
-    api = management.for_endpoint(chat.domain, chat.stage)
+    api = metrics.CountingApi(management.for_endpoint(chat.domain, chat.stage))
     started = time.monotonic()
     api.post(chat.connection_id, protocol.status(chat.message_id, 0))
     with _Heartbeat(api, chat, started):
         reply = _stream_reply(api, chat)
     api.post(chat.connection_id, protocol.response(chat.message_id, chat.session_id, reply.content, reply.products))
     elapsed_ms = int((time.monotonic() - started) * 1000)
-    logs.emit(log, "answered", message_id=chat.message_id, elapsed_ms=elapsed_ms)
+    _answered(chat, api, elapsed_ms, picked_up_ms or protocol.now_ms() - elapsed_ms)
     return {"message_id": chat.message_id, "elapsed_ms": elapsed_ms}
+
+
+def _answered(chat: ChatEnvelope, api: metrics.CountingApi, elapsed_ms: int, picked_up_ms: int) -> None:
+    now_ms = protocol.now_ms()
+    figures = {"time_to_response": now_ms - chat.received_at_ms, "processing_time": now_ms - picked_up_ms}
+    logs.emit(
+        log,
+        "answered",
+        message_id=chat.message_id,
+        elapsed_ms=elapsed_ms,
+        **{f"{name}_ms": value for name, value in figures.items()},
+        posts=api.posts,
+        bytes_posted=api.bytes,
+    )
+    for name, value in figures.items():
+        metrics.add(name, metrics.MetricUnit.Milliseconds, value)
+    metrics.count("answered")
+    api.record()
 
 
 def _stream_reply(api: management.ManagementApi, chat: ChatEnvelope) -> assistant.Reply:
     # The turn's message id lets an assistant replay, not redo, a reply a retry asks for again.
+    chunks = coalesce.Coalescer(settings().chunk_flush_ms)
     with assistant.turn(chat.message_id):
-        for seq, event in enumerate(_assistant().respond(chat.message, chat.session_id)):
-            if isinstance(event, assistant.Reply):
+        for event in _assistant().respond(chat.message, chat.session_id):
+            done = isinstance(event, assistant.Reply)
+            chunk = chunks.finish() if done else chunks.add(event.text)
+            if chunk is not None:
+                api.post(chat.connection_id, protocol.chunk(chat.message_id, chunk.seq, chunk.text))
+                if chunk.seq == 0:
+                    _first_chunk(chat)
+            if done:
+                metrics.count("chunk_deltas", chunks.deltas)
+                metrics.count("chunk_posts", chunks.posts)
                 return event
-            api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
     raise AssistantError("assistant finished without a reply")
+
+
+def _first_chunk(chat: ChatEnvelope) -> None:
+    time_to_first_chunk_ms = protocol.now_ms() - chat.received_at_ms
+    logs.emit(log, "first_chunk", message_id=chat.message_id, time_to_first_chunk_ms=time_to_first_chunk_ms)
+    metrics.add("time_to_first_chunk", metrics.MetricUnit.Milliseconds, time_to_first_chunk_ms)
 
 
 @functools.lru_cache(maxsize=1)

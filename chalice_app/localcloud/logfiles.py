@@ -80,9 +80,8 @@ class RoutingHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             target = self.current_log() or self.fallback
-            message = record.getMessage()
-            if record.exc_info:
-                message += "\n" + logging.Formatter().formatException(record.exc_info)
-            target.write("LOG", message, level=record.levelname, logger=record.name)
+            # The default formatter gives the message and any traceback; the app's own
+            # (Powertools JSON, EMF) give the line it would print to stdout in Lambda.
+            target.write("LOG", self.format(record), level=record.levelname, logger=record.name)
         except Exception:
             self.handleError(record)

@@ -25,6 +25,8 @@ from typing import Dict, List, Optional
 import boto3
 from aiohttp import web
 
+from chalicelib import logs as app_logs
+from chalicelib import metrics as app_metrics
 from chalicelib.errors import ShoppingAssistantError
 from localcloud import console
 from localcloud.events import new_api_id
@@ -254,8 +256,17 @@ class LocalStack:
 
         fallback = self.logs.for_function(f"{self.host.app.app_name}-{self.options.chalice_stage}-local-runtime")
         handler = RoutingHandler(self.host.current_log, fallback)
-        for name in ("chalicelib", self.host.app.app_name):
+        stdout_loggers = (app_logs.SERVICE, app_metrics.EMF_LOGGER)
+        for name in dict.fromkeys(("chalicelib", self.host.app.app_name, *stdout_loggers)):
             logger = logging.getLogger(name)
+            if name in stdout_loggers:
+                # What Lambda sends from stdout to CloudWatch Logs (Powertools' JSON lines, EMF
+                # metrics) goes, formatted the same way, to the log of the function that wrote it.
+                printing = [h for h in logger.handlers if isinstance(h, (app_logs.StdoutHandler, RoutingHandler))]
+                for old in printing:
+                    logger.removeHandler(old)
+                handler = RoutingHandler(self.host.current_log, fallback)
+                handler.setFormatter(printing[0].formatter if printing else None)
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False

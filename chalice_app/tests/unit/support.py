@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 import boto3
 from botocore.exceptions import ClientError
 
+from chalicelib import logs
 from chalicelib.envelope import ChatEnvelope
 from tests.conftest import REGION
 
@@ -232,12 +233,7 @@ def log_events(caplog, event: Optional[str] = None) -> List[Dict[str, Any]]:
     """The structured (JSON) log events chalicelib emitted, optionally of one kind."""
     found = []
     for record in caplog.records:
-        if not record.name.startswith("chalicelib"):
-            continue
-        try:
-            data = json.loads(record.getMessage())
-        except ValueError:
-            continue
-        if isinstance(data, dict) and (event is None or data.get("event") == event):
+        data = logs.fields_of(record) if record.name == logs.SERVICE else {}
+        if "event" in data and (event is None or data["event"] == event):
             found.append(data)
     return found

@@ -92,7 +92,7 @@ def failures(payload):
 
 
 def test_queued_message_gets_status_chunks_and_one_response(client, mock_aws, frames, caplog, set_env):
-    set_env(ASSISTANT_BACKEND="echo")  # its word-by-word chunks are what this checks
+    set_env(ASSISTANT_BACKEND="echo", CHUNK_FLUSH_MS="0")  # its word-by-word chunks are what this checks
     connection_id = new_connection_id()
     client.lambda_.invoke("connect", ws_event("$connect", connection_id))
     client.lambda_.invoke(
