@@ -7,8 +7,9 @@ A line is read tolerantly, whatever wrote it:
 
 - the local runtime's files: ``{"timestamp": ms, "level", "type": START|END|REPORT|ERROR|LOG,
   "message": "<the app's JSON>", ...}`` (``localcloud/logfiles.py``);
-- Powertools Logger's JSON (``timestamp`` an ISO string, ``level``, ``message``, ``service``,
-  ``function_request_id``, plus the appended keys such as ``event`` and ``message_id``);
+- Powertools Logger's JSON (``timestamp`` an ISO string, ``timestamp_ms`` epoch ms, ``level``,
+  ``message``, ``service``, ``function_request_id``, plus the appended keys such as ``event``,
+  ``message_id``, ``session_id`` and ``attempt``: ``chalicelib/logs.py`` lists them);
 - what CloudWatch Logs holds for a Lambda function: ``START RequestId: …``, ``REPORT RequestId: …
   Duration: 12.34 ms …`` (the Lambda runtime's platform lines), and the Python runtime's
   ``[LEVEL]\\t<time>\\t<request id>\\t<message>`` around the app's own JSON.
@@ -223,7 +224,12 @@ def parse_line(function: str, line: Union[str, Mapping[str, Any]], timestamp_ms:
             fields = {**{k: v for k, v in outer.items() if k != "message"}, **inner}
         kind = str(outer.get("type") or "LOG").upper()
         level = str(fields.get("level") or outer.get("level") or level).upper()
-        stamp = parse_timestamp(outer.get("timestamp")) or parse_timestamp(fields.get("timestamp")) or stamp
+        stamp = (
+            parse_timestamp(fields.get("timestamp_ms"))
+            or parse_timestamp(outer.get("timestamp"))
+            or parse_timestamp(fields.get("timestamp"))
+            or stamp
+        )
         request_id = fields.get("function_request_id") or fields.get("request_id") or None
     platform = _PLATFORM.match(text)
     duration_ms = None

@@ -35,24 +35,29 @@ def trace(stack, *args):
 
 
 async def send_behind_a_backlog(stack):
-    """Sends BACKLOG messages, then one more; returns its message id and, as the client saw
-    them, the ms from its ack to its response."""
-    async with websockets.connect(stack.websocket_url) as ws:
-        for number in range(BACKLOG + 1):
-            await ws.send(json.dumps({"action": "sendMessage", "message": f"running shoes {number}"}))
-        acked, answered = {}, {}
-        order = []
-        while len(answered) < BACKLOG + 1:
+    """Sends BACKLOG + 1 messages, each once the one before is acknowledged (so no ack waits on
+    another message's handler); returns the message answered last, which had BACKLOG in front
+    of it on the one poller (SQS does not keep order), and the ms from its ack to its response
+    as the client saw them."""
+    acked, answered = {}, {}
+
+    async def receive_until(done):
+        while not done():
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
             now = time.time() * 1000
             if frame.get("type") == "ack":
                 acked[frame["message_id"]] = now
-                order.append(frame["message_id"])
             elif frame.get("type") == "response":
                 answered[frame["message_id"]] = now
             elif frame.get("type") == "error":
                 raise AssertionError(frame)
-    last = max(order, key=lambda message_id: answered[message_id])
+
+    async with websockets.connect(stack.websocket_url) as ws:
+        for number in range(BACKLOG + 1):
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"running shoes {number}"}))
+            await receive_until(lambda number=number: len(acked) == number + 1)
+        await receive_until(lambda: len(answered) == BACKLOG + 1)
+    last = max(answered, key=answered.get)
     return last, answered[last] - acked[last]
 
 
@@ -64,8 +69,9 @@ def test_trace_shows_queue_wait_and_processing_adding_up_to_the_reply_time(stack
     [timeline] = json.loads(done.stdout)
     phases = timeline["phases"]
     assert phases["queue_wait"] >= BACKLOG * DELAY_SECONDS * 1000 * 0.9, phases  # it waited behind the backlog
-    assert phases["processing"] >= DELAY_SECONDS * 1000, phases
+    # Processing runs to the first chunk, delivery from there to the response (None without chunks).
     measured = phases["queue_wait"] + phases["processing"] + (phases["delivery"] or 0)
+    assert measured - phases["queue_wait"] >= DELAY_SECONDS * 1000, phases
     print(f"observed {observed_ms:.0f} ms, traced {measured} ms ({phases})")
     assert abs(measured - observed_ms) <= 50, (observed_ms, phases)
 

@@ -143,3 +143,24 @@ def test_embedded_metric_format_lines_are_read():
     assert [(m.name, m.unit, m.value, m.timestamp_ms) for m in found] == [
         ("QueueWait", "Milliseconds", 412.0, T0), ("Posts", "Count", 3.0, T0), ("Posts", "Count", 4.0, T0)
     ]  # fmt: skip
+
+
+def test_powertools_lines_inside_the_local_files():
+    """The local runtime writes the Powertools line it captured as the "message" string."""
+    inner = {
+        "level": "INFO", "location": "_handle_record:81", "message": "picked_up",
+        "timestamp": "2026-12-01T10:26:21.262+00:00", "service": "shopping-assistant-api", "cold_start": False,
+        "function_request_id": "821fe57c", "message_id": MID, "connection_id": CID, "session_id": "s1",
+        "attempt": 1, "event": "picked_up", "queue_wait_ms": 64, "timestamp_ms": 1796120781261,
+    }  # fmt: skip
+    line = {"timestamp": 1796120781262, "level": "INFO", "type": "LOG", "message": json.dumps(inner), "logger": "x"}
+    entry = parse_line("chat_processor", json.dumps(line))
+    assert (entry.event, entry.timestamp_ms, entry.request_id, entry.kind) == (
+        "picked_up",
+        1796120781261,
+        "821fe57c",
+        "LOG",
+    )
+    timeline = build([entry])[MID]
+    assert timeline.marks == {"acked": 1796120781261 - 64, "picked_up": 1796120781261}
+    assert (timeline.session_id, timeline.attempt, timeline.outcome) == ("s1", 1, "in progress")
