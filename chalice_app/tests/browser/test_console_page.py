@@ -4,6 +4,8 @@ shows up within 2 s, and its timeline is drawn as bars once it is answered."""
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from websockets.sync.client import connect
@@ -94,7 +96,12 @@ def test_a_message_shows_up_within_2_s_with_its_timeline_bars(stack, page):
     assert shown["phases"]["processing"] == processing_ms
 
 
-def test_the_state_refuses_a_cross_site_origin(stack, page):
-    response = page.request.get(stack.http_url + "/console/api/state", headers={"Origin": "http://evil.example"})
-    assert response.status == 403
-    assert page.request.get(stack.http_url + "/console/api/state").status == 200
+def test_the_state_refuses_a_cross_site_origin_and_a_rebound_host(stack, page):
+    for path in ("/console", "/console/api/state"):
+        response = page.request.get(stack.http_url + path, headers={"Origin": "http://evil.example"})
+        assert response.status == 403
+        rebound = urllib.request.Request(stack.http_url + path, headers={"Host": "evil.example:8000"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        assert refused.value.code == 403
+        assert page.request.get(stack.http_url + path).status == 200
