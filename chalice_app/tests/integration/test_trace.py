@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -9,13 +10,14 @@ import time
 import pytest
 import websockets
 
-from tests.deploy.conftest import SCRIPTS
+from localcloud.process import LOCAL_SCRIPT
 from tests.support import LocalStackProcess
 
 pytestmark = pytest.mark.timeout(180)
 
 DELAY_SECONDS = 2
 BACKLOG = 2  # messages in front, each taking DELAY_SECONDS on the one poller
+TRACE = os.path.join(os.path.dirname(LOCAL_SCRIPT), "trace.py")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def stack():
 
 def trace(stack, *args):
     return subprocess.run(
-        [sys.executable, str(SCRIPTS / "trace.py"), *args, "--logs-dir", stack.log_dir],
+        [sys.executable, TRACE, *args, "--logs-dir", stack.log_dir],
         capture_output=True,
         text=True,
         timeout=60,
