@@ -19,8 +19,9 @@ A message's marks (epoch ms), each from the first source that has it:
 - ``acked``: an ``acked`` event; else a ``received_at_ms`` field; else ``picked_up`` minus its
   ``queue_wait_ms``; else the ``queued`` event (logged just after the ack and the enqueue);
 - ``queued``: the ``queued`` event (websocket_message);
-- ``picked_up``: a ``picked_up`` event; else ``answered`` minus its ``elapsed_ms`` (the reply's
-  start); else the message's first chat_processor line;
+- ``picked_up``: a ``picked_up`` event (of a retried message: the attempt that answered, so its
+  queue wait includes the failed attempts and SQS's visibility timeout); else ``answered``
+  minus its ``elapsed_ms`` (the reply's start); else the message's first chat_processor line;
 - ``first_chunk``: a ``first_chunk`` event;
 - ``response``: the ``answered`` event.
 

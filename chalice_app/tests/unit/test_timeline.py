@@ -164,3 +164,22 @@ def test_powertools_lines_inside_the_local_files():
     timeline = build([entry])[MID]
     assert timeline.marks == {"acked": 1796120781261 - 64, "picked_up": 1796120781261}
     assert (timeline.session_id, timeline.attempt, timeline.outcome) == ("s1", 1, "in progress")
+
+
+def test_a_retried_message_counts_from_its_first_pickup_and_lists_the_failure():
+    lines = [
+        parse_line("websocket_message", local(T0, event="queued", message_id=MID)),
+        parse_line("chat_processor", local(T0 + 100, event="picked_up", message_id=MID, queue_wait_ms=105, attempt=1)),
+        parse_line("chat_processor", local(T0 + 200, "LOG", "ERROR", event="processing_failed", message_id=MID,
+                                           attempt=1, error="TimeoutError()")),
+        parse_line("chat_processor", local(T0 + 30_200, event="picked_up", message_id=MID, queue_wait_ms=30_205,
+                                           attempt=2)),
+        parse_line("chat_processor", local(T0 + 31_200, event="answered", message_id=MID, elapsed_ms=990)),
+    ]  # fmt: skip
+    timeline = build(lines)[MID]
+    assert timeline.marks["acked"] == T0 - 5 and timeline.marks["picked_up"] == T0 + 30_200
+    assert timeline.phases()["queue_wait"] == 30_205  # the visibility timeout after attempt 1 is queue wait
+    assert timeline.attempt == 2 and timeline.outcome == "answered"
+    text = format_timeline(timeline)
+    assert "  attempt 2, answered" in text
+    assert "  error: chat_processor: processing_failed (attempt 1): TimeoutError()" in text
