@@ -48,6 +48,7 @@ __all__ = [
     "count",
     "add",
     "flush",
+    "reset",
     "observed",
     "CountingApi",
 ]
@@ -91,7 +92,8 @@ def metric_name(text: str) -> str:
 def _current() -> EphemeralMetrics:
     current = getattr(_local, "metrics", None)
     if current is None:
-        current = EphemeralMetrics(namespace=NAMESPACE)
+        # service="": no "service" dimension (POWERTOOLS_SERVICE_NAME would add one).
+        current = EphemeralMetrics(namespace=NAMESPACE, service="")
         _local.metrics = current
     return current
 
@@ -102,6 +104,11 @@ def add(name: str, unit: MetricUnit, value: float) -> None:
 
 def count(name: str, value: int = 1) -> None:
     add(name, MetricUnit.Count, value)
+
+
+def reset() -> None:
+    """Forget the metrics added on this thread and not yet flushed."""
+    _local.metrics = None
 
 
 def flush(**properties: Any) -> None:
@@ -125,7 +132,7 @@ def observed(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def wrapper(event: Any) -> Any:
         context = getattr(event, "context", None)
         logs.start_invocation(context)
-        _local.metrics = None
+        reset()
         _local.stage = stage_of(getattr(context, "function_name", None))
         try:
             return handler(event)
