@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 __all__ = [
-    "FUNCTIONS",
     "ERROR_EVENTS",
     "Entry",
     "Invocation",
@@ -52,9 +51,6 @@ __all__ = [
     "format_ms",
     "format_timeline",
 ]
-
-# The stage's Lambda functions, one log group each: /aws/lambda/<app>-<stage>-<function>.
-FUNCTIONS = ("websocket_connect", "websocket_message", "websocket_disconnect", "chat_processor")
 
 # Events that are errors whatever their level says.
 ERROR_EVENTS = frozenset(

@@ -26,8 +26,8 @@ from typing import List
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.logsource import LocalLogs, cloudwatch_entries, term_pattern
-from infra.stage import StageError, Target, load_stage
-from infra.timeline import FUNCTIONS, Entry, Timeline, build, format_timeline
+from infra.stage import FUNCTIONS, StageError, Target, load_stage
+from infra.timeline import Entry, Timeline, build, format_timeline
 
 DEFAULT_LOG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "logs")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

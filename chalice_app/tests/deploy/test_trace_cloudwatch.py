@@ -7,7 +7,8 @@ import boto3
 import pytest
 
 from infra.logsource import cloudwatch_entries, term_pattern
-from infra.timeline import FUNCTIONS, build
+from infra.stage import FUNCTIONS
+from infra.timeline import build
 from tests.deploy.conftest import REGION, run_script, tool_env
 
 APP = "shopping-assistant-api"
