@@ -19,7 +19,7 @@ stage="" since="" region="" profile="" local=0 follow=1 lines=20
 terms=()  # --message / --session ids a line must carry
 logs_dir="$(dirname "$(dirname "$here")")/logs"
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "error: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
