@@ -28,6 +28,7 @@ from aiohttp import web
 from chalicelib import logs as app_logs
 from chalicelib import metrics as app_metrics
 from chalicelib.errors import ShoppingAssistantError
+from localcloud import console
 from localcloud.events import new_api_id
 from localcloud.gateway import Gateway, Limits
 from localcloud.host import FunctionHost
@@ -129,6 +130,9 @@ class LocalStack:
         )
         app = self.gateway.make_app(local_token=self.local_token)
         app.router.add_post("/_local/pollers/{action}", self._control_pollers)
+        console.install(
+            app, self.gateway, self.options.log_dir, lambda: boto3.client("sqs", endpoint_url=self.moto_url)
+        )
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         try:
@@ -274,6 +278,7 @@ class LocalStack:
         ]
         if self.options.static_dir:
             lines.append(f"Chat page:       {self.http_url}/")
+            lines.append(f"Console:         {self.http_url}{console.PAGE_PATH}")
         lines += [
             f"Health:          {self.http_url}/health",
             f"Local control:   {self.http_url}/_local (token: {self.local_token})",

@@ -5,7 +5,8 @@
 #   monitor_all_logs.sh --local [--since 10m] [--lines 20] [--logs-dir DIR]    # the local runtime's files
 #
 # Other options: --functions "websocket_message chat_processor" (default: all four), --no-follow,
-# --app NAME (default shopping-assistant-api). Ctrl-C stops every follower.
+# --app NAME (default shopping-assistant-api), --message MESSAGE_ID and --session SESSION_ID (only
+# the lines that carry that id; both: lines with both). Ctrl-C stops every follower.
 # Against AWS the log groups are /aws/lambda/<app>-<stage>-<function>; the local runtime
 # (make run, stage "local") writes one JSON-lines file per function under logs/, named after
 # the log group: logs/aws-lambda-<app>-<stage>-<function>.jsonl.
@@ -15,6 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 app=shopping-assistant-api
 functions="websocket_connect websocket_message websocket_disconnect chat_processor"
 stage="" since="" region="" profile="" local=0 follow=1 lines=20
+terms=()  # --message / --session ids a line must carry
 logs_dir="$(dirname "$(dirname "$here")")/logs"
 
 usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -32,6 +34,8 @@ while [ $# -gt 0 ]; do
     --logs-dir) logs_dir=${2:?}; shift 2 ;;
     --lines) lines=${2:?}; shift 2 ;;
     --no-follow) follow=0; shift ;;
+    --message) terms+=("${2:?--message needs a message id}"); shift 2 ;;
+    --session) terms+=("${2:?--session needs a session id}"); shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option: $1" >&2; usage 2 ;;
   esac
@@ -55,12 +59,29 @@ since_ms() {
   echo $(( ($(date +%s) - amount * seconds) * 1000 ))
 }
 
+# CloudWatch Logs filter pattern: each id a quoted term (ids have "-"), all of them required.
+filter_pattern() {
+  local term pattern=""
+  for term in "${terms[@]}"; do pattern+="${pattern:+ }\"$term\""; done
+  printf '%s' "$pattern"
+}
+
+# Whether a local line carries every id as a JSON string value: "id" at the top level, or
+# \"id\" inside the app's JSON that the local files keep as the "message" string.
+carries_terms() {
+  local line=$1 term q='"' bq='\"'
+  for term in ${terms[@]+"${terms[@]}"}; do
+    [[ "$line" == *"$q$term$q"* || "$line" == *"$bq$term$bq"* ]] || return 1
+  done
+}
+
 follow_cloudwatch() {
   local fn=$1 group="/aws/lambda/$app-$stage-$1"
   local args=(logs tail "$group" --format short --since "${since:-10m}")
   [ "$follow" -eq 1 ] && args+=(--follow)
   [ -n "$region" ] && args+=(--region "$region")
   [ -n "$profile" ] && args+=(--profile "$profile")
+  [ ${#terms[@]} -gt 0 ] && args+=(--filter-pattern "$(filter_pattern)")
   aws "${args[@]}" 2>&1 | sed -u "s/^/[$fn] /"
 }
 
@@ -74,6 +95,7 @@ follow_file() {
     if [ "$min_ms" -gt 0 ] && [[ "$line" =~ \"timestamp\":\ *([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -lt "$min_ms" ]; then
       continue
     fi
+    [ ${#terms[@]} -eq 0 ] || carries_terms "$line" || continue
     printf '[%s] %s\n' "$fn" "$line"
   done
 }

@@ -14,7 +14,8 @@ How a command runs is chosen by the first rule of ``RULES`` that matches it:
 - a short real run against one local stack started for this module, where the command can
   make one without AWS: the terminal client sends one message on stdin and prints the reply;
   the token script mints a token that ``chalicelib.auth`` accepts; the phase scripts pass;
-  ``queue_tool.py --local`` and the log scripts' ``--local`` read that stack; the catalog
+  ``queue_tool.py --local`` and the log scripts' ``--local`` read that stack; ``trace.py``
+  without ``--stage`` traces a message just sent to it (for ``MESSAGE_ID``); the catalog
   generator checks the committed file (``--check``, so the work tree is not rewritten);
 - anything else (deploying, AWS, the benchmark) runs with ``--help`` appended: it must
   start, import everything and exit 0, which is what a renamed or shadowed module breaks.
@@ -22,16 +23,19 @@ How a command runs is chosen by the first rule of ``RULES`` that matches it:
 The documented address ``127.0.0.1:8000`` is replaced by the test stack's.
 """
 
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, List, Optional
 
 import pytest
+from websockets.sync.client import connect
 
 from chalicelib import auth
 from tests.support import REPO_DIR, LocalStackProcess
@@ -218,6 +222,20 @@ def logs_of_stack(command: Command, stack: LocalStackProcess) -> Step:
     return Step(with_argv(command, argv), checks=[exits_0, says(r"following \d+ local log files")])
 
 
+def trace_a_sent_message(command: Command, stack: LocalStackProcess) -> Step:
+    with connect(stack.websocket_url) as ws:
+        ws.send(json.dumps({"action": "sendMessage", "message": "running shoes under $100"}))
+        while (frame := json.loads(ws.recv(timeout=30))).get("type") != "ack":
+            pass
+    message_id = frame["message_id"]
+    deadline = time.monotonic() + 10
+    while not any(line.get("message", "").count(message_id) for line in stack.log_lines("websocket_message")):
+        assert time.monotonic() < deadline, f"{message_id} never reached the logs"
+        time.sleep(0.1)
+    argv = [word.replace("MESSAGE_ID", message_id) for word in command.argv]
+    return Step(with_argv(command, [*argv, "--logs-dir", stack.log_dir]), checks=[exits_0, says(r"acked \+0 ms")])
+
+
 def check_catalog(command: Command, stack: LocalStackProcess) -> Step:
     argv = command.argv if "--check" in command.argv else [*command.argv, "--check"]
     return Step(with_argv(command, argv), checks=[exits_0, says("up to date")])
@@ -241,6 +259,7 @@ RULES = [
     ),
     (matches(r"scripts/queue_tool\.py .*--local"), queue_of_stack),
     (matches(r"scripts/(monitor_all_logs|tail_websocket_logs)\.sh .*--local"), logs_of_stack),
+    (lambda c: matches(r"scripts/trace\.py")(c) and "--stage" not in c.argv, trace_a_sent_message),
     (matches(r"scripts/generate_catalog\.py"), check_catalog),
     (lambda command: True, help_only),
 ]

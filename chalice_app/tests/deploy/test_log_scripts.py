@@ -155,3 +155,40 @@ def test_usage_errors_say_what_to_pass(fake_aws):
 def test_aws_cli_v1_is_refused_with_the_reason(tmp_path):
     done = run("monitor_all_logs.sh", "--stage", "dev", env=aws_cli(tmp_path, "1.45.11"))
     assert done.returncode == 2 and "needs the AWS CLI v2, this is: aws-cli/1.45.11" in done.stderr
+
+
+def app_line(path, timestamp, **event):
+    """A line as the local runtime writes it: the app's JSON as the "message" string."""
+    write(path, timestamp=timestamp, level="INFO", type="LOG", message=json.dumps(event))
+
+
+def test_message_and_session_filters_keep_the_lines_that_carry_the_ids(tmp_path):
+    message, other = "9e39cf13-2ffa-4e01-9dea-39997de8006e", "11111111-2ffa-4e01-9dea-39997de8006e"
+    app_line(log_file(tmp_path, "websocket_message"), 1, event="queued", message_id=message, session_id="s1")
+    app_line(log_file(tmp_path, "websocket_message"), 2, event="queued", message_id=other, session_id="s1")
+    # A Powertools line: the ids are top-level keys.
+    write(log_file(tmp_path, "chat_processor"), timestamp="2026-12-01 10:00:00,123+0000", event="answered",
+          message_id=message, session_id="s10")  # fmt: skip
+    app_line(log_file(tmp_path, "chat_processor"), 4, event="answered", message_id=message + "0")
+    write(log_file(tmp_path, "chat_processor"), timestamp=5, type="REPORT", message="RequestId: 1 Duration: 3 ms")
+
+    def shown(*args):
+        done = run("monitor_all_logs.sh", "--local", "--logs-dir", str(tmp_path), "--no-follow", *args)
+        assert done.returncode == 0, done.stderr
+        return sorted(line.split(" ", 1)[0] + " " + str(json.loads(line.split(" ", 1)[1])["timestamp"])
+                      for line in done.stdout.splitlines())  # fmt: skip
+
+    assert shown("--message", message) == ["[chat_processor] 2026-12-01 10:00:00,123+0000", "[websocket_message] 1"]
+    assert shown("--session", "s1") == ["[websocket_message] 1", "[websocket_message] 2"]
+    assert shown("--session", "s1", "--message", other) == ["[websocket_message] 2"]
+    assert len(shown()) == 5
+
+
+def test_cloudwatch_filters_become_a_filter_pattern(fake_aws):
+    done = run(
+        "tail_websocket_logs.sh", "--stage", "dev", "--no-follow", "--message", "m-1", "--session", "s-2", env=fake_aws
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3
+    assert all(line.endswith('--since 10m --filter-pattern "m-1" "s-2"') for line in lines), lines
