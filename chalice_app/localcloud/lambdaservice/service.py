@@ -121,11 +121,9 @@ class LambdaService:
         with self._lock:
             while pool.idle:
                 candidate = pool.idle.pop()  # the most recently used
-                if (
-                    candidate.alive
-                    and candidate.config.version == config.version
-                    and (candidate.generation == pool.generation)
-                ):
+                # Same version and (for callers that forget to bump it) the same configuration.
+                current = candidate.config.version == config.version and candidate.config == config
+                if candidate.alive and current and candidate.generation == pool.generation:
                     found = candidate
                     pool.busy.append(candidate)
                     break
