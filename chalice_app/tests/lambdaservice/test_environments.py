@@ -25,7 +25,7 @@ from localcloud.logfiles import FunctionLogs
 
 pytestmark = pytest.mark.timeout(120)
 
-FUNCTION_CODE = '''
+FUNCTION_CODE = """
 import os, sys, time
 
 def info(event, context):
@@ -56,7 +56,7 @@ def call_aws(event, context):
     else:
         boto3.client("sqs", config=config).list_queues()
     return True
-'''
+"""
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.timeout(300)
 
 def copy_project(target):
     """The files ``chalice package`` reads (and the fault-injecting assistant the tests use)."""
-    shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(
-        "__pycache__", "tests", "localcloud", "infra", "scripts", "web", "deployed", "deployments", "*.egg-info"))  # fmt: skip
+    skipped = ("__pycache__", "tests", "localcloud", "infra", "scripts", "web", "deployed", "deployments", "*.egg-info")
+    shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(*skipped))
     os.makedirs(os.path.join(target, "tests"))
     shutil.copy2(os.path.join(PROJECT_DIR, "tests", "faults.py"), os.path.join(target, "tests", "faults.py"))
     return str(target)
