@@ -115,6 +115,21 @@ class LambdaService:
             log.write("REPORT", report, **fields)
             self.logs.summary(short_name(config.name), duration_ms, failed)
 
+    def prewarm(self, config: FunctionConfig) -> None:
+        """Start one environment and keep it warm (as provisioned concurrency does); its
+        ``Init Duration`` is reported with its first invocation. An init failure is left
+        for that invocation to report."""
+        pool = self._pool(config.name)
+        log = self.logs.for_function(config.name)
+        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        environment.generation = pool.generation
+        try:
+            environment.start()
+        except InvocationError:
+            return
+        self.cold_starts += 1
+        self._give_back(pool, environment, reusable=True)
+
     def _take_warm(self, pool: _Pool, config: FunctionConfig) -> Optional[ExecutionEnvironment]:
         stale = []
         found = None
