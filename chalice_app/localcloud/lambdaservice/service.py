@@ -4,7 +4,10 @@
 ``version`` (the most recently used first, as Lambda tends to), or starts one (a cold
 start, logged with ``Init Duration``); at most ``concurrency`` environments per
 function exist at once, and an invocation beyond that waits for one to be free. An
-environment serves one invocation at a time. Warm environments idle for
+environment serves one invocation at a time. ``max_environments`` caps them all
+together, as an account's concurrency limit does (and as this machine's memory needs:
+each environment is a Python process of about 50 MB): a cold start beyond it first stops
+the least recently used idle environment of any function, or waits for one. Warm environments idle for
 ``idle_seconds`` are stopped, as Lambda reaps idle ones. Each invocation writes
 START / END / REPORT to the function's log, as Lambda does.
 """
@@ -48,6 +51,7 @@ class LambdaService:
         credentials_for: Callable[[FunctionConfig], Dict[str, str]],
         concurrency: int = 10,
         idle_seconds: float = 300.0,
+        max_environments: Optional[int] = None,
     ):
         self.logs = logs
         self.routes = routes
@@ -56,6 +60,9 @@ class LambdaService:
         self.idle_seconds = idle_seconds
         self.runtime_dir = runtime_dir()
         self.cold_starts = 0
+        self.max_environments = max_environments
+        self._slots = threading.BoundedSemaphore(max_environments) if max_environments else None
+        self._holding: set = set()  # environments that hold one of those slots
         self._pools: Dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -79,7 +86,7 @@ class LambdaService:
         environment = self._take_warm(pool, config)
         started = time.perf_counter()
         if environment is None:
-            environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+            environment = self._new_environment(config, log)
             environment.generation = pool.generation
             self.cold_starts += 1
             with self._lock:
@@ -120,15 +127,44 @@ class LambdaService:
         ``Init Duration`` is reported with its first invocation. An init failure is left
         for that invocation to report."""
         pool = self._pool(config.name)
-        log = self.logs.for_function(config.name)
-        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        environment = self._new_environment(config, self.logs.for_function(config.name))
         environment.generation = pool.generation
         try:
             environment.start()
         except InvocationError:
+            self._stop(environment)
             return
         self.cold_starts += 1
         self._give_back(pool, environment, reusable=True)
+
+    def _new_environment(self, config: FunctionConfig, log) -> ExecutionEnvironment:
+        """A not yet started environment, within ``max_environments``."""
+        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        if self._slots is not None:
+            while not self._slots.acquire(timeout=0.05):
+                victim = self._least_recently_used_idle()
+                if victim is not None:
+                    self._stop(victim)
+            with self._lock:
+                self._holding.add(environment)
+        return environment
+
+    def _least_recently_used_idle(self) -> Optional[ExecutionEnvironment]:
+        with self._lock:
+            idle = [(env.last_used, name, env) for name, pool in self._pools.items() for env in pool.idle]
+            if not idle:
+                return None
+            _, name, victim = min(idle, key=lambda item: item[0])
+            self._pools[name].idle.remove(victim)
+            return victim
+
+    def _stop(self, environment: ExecutionEnvironment) -> None:
+        environment.kill()
+        with self._lock:
+            held = environment in self._holding
+            self._holding.discard(environment)
+        if held:
+            self._slots.release()
 
     def _take_warm(self, pool: _Pool, config: FunctionConfig) -> Optional[ExecutionEnvironment]:
         stale = []
@@ -144,7 +180,7 @@ class LambdaService:
                     break
                 stale.append(candidate)
         for environment in stale:
-            environment.kill()
+            self._stop(environment)
         return found
 
     def _give_back(self, pool: _Pool, environment: ExecutionEnvironment, reusable: bool) -> None:
@@ -155,7 +191,7 @@ class LambdaService:
             if keep:
                 pool.idle.append(environment)
         if not keep:
-            environment.kill()
+            self._stop(environment)
 
     def _pool(self, name: str) -> _Pool:
         with self._lock:
@@ -180,7 +216,7 @@ class LambdaService:
                 retired += pool.idle
                 pool.idle = []
         for environment in retired:
-            environment.kill()
+            self._stop(environment)
 
     def environments(self) -> Dict[str, Dict[str, List[int]]]:
         """``{function: {"idle": [pid...], "busy": [pid...]}}`` (tests and the benchmark)."""
@@ -200,7 +236,7 @@ class LambdaService:
                 expired += [env for env in pool.idle if env not in keep]
                 pool.idle = keep
         for environment in expired:
-            environment.kill()
+            self._stop(environment)
         return len(expired)
 
     def _reap_loop(self) -> None:
@@ -215,4 +251,4 @@ class LambdaService:
             for pool in self._pools.values():
                 pool.idle = []
         for environment in everything:
-            environment.kill()
+            self._stop(environment)
