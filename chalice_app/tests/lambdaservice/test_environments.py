@@ -310,3 +310,66 @@ def test_max_environments_caps_all_functions_together_stopping_the_least_recentl
         assert len(pids) == 3
     finally:
         service.close()
+
+
+POST_CODE = """
+import boto3
+
+def post(event, context):
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=event["endpoint"])
+    client.post_to_connection(ConnectionId=event["connection_id"], Data=event["text"].encode())
+    return True
+"""
+
+
+class ConnectOnly:
+    """The gateway's functions: every route succeeds; the connection ids are recorded."""
+
+    def __init__(self):
+        self.connection_ids = []
+
+    def invoke(self, name, event):
+        if name == "websocket_connect":
+            self.connection_ids.append(event["requestContext"]["connectionId"])
+        return {"statusCode": 200}
+
+
+def test_a_post_to_the_execute_api_url_reaches_a_client_of_the_local_gateway(logs, tmp_path):
+    import asyncio
+
+    import websockets
+    from aiohttp import web
+
+    from localcloud.gateway import Gateway
+    from localcloud.motoserver import free_port
+
+    package = tmp_path / "poster"
+    package.mkdir()
+    (package / "app.py").write_text(POST_CODE)
+    port = free_port()
+    functions = ConnectOnly()
+    routes = EndpointRoutes(aws_endpoint="http://127.0.0.1:9", execute_api=f"http://127.0.0.1:{port}")
+    service = make_service(logs, routes)
+
+    async def scenario():
+        gateway = Gateway(functions, ThreadPoolExecutor(2), stage="api", api_id="abc123", domain=f"127.0.0.1:{port}")
+        runner = web.AppRunner(gateway.make_app())
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/api") as ws:
+                event = {
+                    "endpoint": "https://abc123.execute-api.us-east-1.amazonaws.com/api",
+                    "connection_id": functions.connection_ids[0],
+                    "text": "through the emulated region",
+                }
+                config = FunctionConfig("poster", "app.post", str(package), {}, 30.0, 128, None, "1")
+                assert await asyncio.to_thread(service.invoke, config, event) is True
+                assert await asyncio.wait_for(ws.recv(), 10) == "through the emulated region"
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        service.close()
