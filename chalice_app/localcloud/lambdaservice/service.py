@@ -25,7 +25,11 @@ from localcloud.lambdaservice.errors import InvocationError
 from localcloud.lambdaservice.runtime import runtime_dir
 from localcloud.logfiles import FunctionLogs
 
-__all__ = ["LambdaService", "short_name"]
+__all__ = ["LambdaService", "short_name", "CAP_PATIENCE_SECONDS"]
+
+# At max_environments, how long a function with environments of its own waits for one of them
+# before it stops another function's idle environment to start a new one.
+CAP_PATIENCE_SECONDS = 1.0
 
 
 def short_name(function_name: str) -> str:
@@ -63,6 +67,7 @@ class LambdaService:
         self.max_environments = max_environments
         self._slots = threading.BoundedSemaphore(max_environments) if max_environments else None
         self._holding: set = set()  # environments that hold one of those slots
+        self._changed = threading.Condition()  # an environment became free or was stopped
         self._pools: Dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -83,14 +88,8 @@ class LambdaService:
     def _invoke_in(self, pool: _Pool, config: FunctionConfig, event: Dict[str, Any]) -> Any:
         log = self.logs.for_function(config.name)
         request_id = str(uuid.uuid4())
-        environment = self._take_warm(pool, config)
+        environment = self._environment_for(pool, config, log)
         started = time.perf_counter()
-        if environment is None:
-            environment = self._new_environment(config, log)
-            environment.generation = pool.generation
-            self.cold_starts += 1
-            with self._lock:
-                pool.busy.append(environment)
         log.write("START", f"RequestId: {request_id} Version: $LATEST")
         failed = True
         reusable = False
@@ -137,14 +136,46 @@ class LambdaService:
         self.cold_starts += 1
         self._give_back(pool, environment, reusable=True)
 
+    def _environment_for(self, pool: _Pool, config: FunctionConfig, log) -> ExecutionEnvironment:
+        """A warm environment of the function, else a new one (not started yet) within
+        ``max_environments``. At the cap, a function that has environments waits for one of its
+        own first (up to ``CAP_PATIENCE_SECONDS``): stopping another function's idle one for a
+        cold start (~300 ms of CPU) would only move the shortage around."""
+        waited_since = time.monotonic()
+        while True:
+            environment = self._take_warm(pool, config)
+            if environment is not None:
+                return environment
+            if self._slots is None or self._slots.acquire(blocking=False):
+                environment = self._create(config, log)
+                environment.generation = pool.generation
+                self.cold_starts += 1
+                with self._lock:
+                    pool.busy.append(environment)
+                return environment
+            with self._lock:
+                has_own = bool(pool.busy)
+            if not has_own or time.monotonic() - waited_since > CAP_PATIENCE_SECONDS:
+                victim = self._least_recently_used_idle()
+                if victim is not None:
+                    self._stop(victim)
+                    continue
+            with self._changed:
+                self._changed.wait(0.05)
+
     def _new_environment(self, config: FunctionConfig, log) -> ExecutionEnvironment:
-        """A not yet started environment, within ``max_environments``."""
-        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        """A not yet started environment, within ``max_environments`` (making room if need be)."""
         if self._slots is not None:
             while not self._slots.acquire(timeout=0.05):
                 victim = self._least_recently_used_idle()
                 if victim is not None:
                     self._stop(victim)
+        return self._create(config, log)
+
+    def _create(self, config: FunctionConfig, log) -> ExecutionEnvironment:
+        """An environment for a slot already acquired (when there is a cap)."""
+        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        if self._slots is not None:
             with self._lock:
                 self._holding.add(environment)
         return environment
@@ -165,6 +196,11 @@ class LambdaService:
             self._holding.discard(environment)
         if held:
             self._slots.release()
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def _take_warm(self, pool: _Pool, config: FunctionConfig) -> Optional[ExecutionEnvironment]:
         stale = []
@@ -190,7 +226,9 @@ class LambdaService:
             keep = reusable and environment.generation == pool.generation and not self._closed.is_set()
             if keep:
                 pool.idle.append(environment)
-        if not keep:
+        if keep:
+            self._notify()
+        else:
             self._stop(environment)
 
     def _pool(self, name: str) -> _Pool:
