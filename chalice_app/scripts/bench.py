@@ -230,6 +230,10 @@ BENCH_IDLE_ENVIRONMENT_SECONDS = 10
 def stack_args(backend: str) -> List[str]:
     return [
         "--quiet",
+        # 120 s rather than 6 x 120 s: a message a poller holds when the backlog phase stops the
+        # pollers comes back within the run (the drain waits for the queue to be empty).
+        "--visibility-timeout",
+        "120",
         "--idle-environment",
         str(BENCH_IDLE_ENVIRONMENT_SECONDS),
         "--pollers",

@@ -90,32 +90,21 @@ def _error(exc: BaseException, error_type: str = "", message: str = ""):
 
 
 def _load_handler(handler: str):
-    """Import the handler's module, as the runtime does: errors named as Lambda names them."""
+    """``(function, None)``, or ``(None, error)`` named as the Lambda runtime names it."""
     module_name, _, function_name = handler.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise _InitFailure(_error(exc, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"))
+        return None, _error(exc, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
     except SyntaxError as exc:
-        raise _InitFailure(_error(exc, "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"))
+        return None, _error(exc, "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
     except Exception as exc:
-        raise _InitFailure(_error(exc))
+        return None, _error(exc)
     function = getattr(module, function_name, None)
     if function is None:
-        raise _InitFailure(
-            {
-                "errorType": "Runtime.HandlerNotFound",
-                "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
-                "stackTrace": [],
-            }
-        )
-    return function
-
-
-class _InitFailure(Exception):
-    def __init__(self, error):
-        super().__init__(error["errorMessage"])
-        self.error = error
+        message = f"Handler '{function_name}' missing on module '{module_name}'"
+        return None, {"errorType": "Runtime.HandlerNotFound", "errorMessage": message, "stackTrace": []}
+    return function, None
 
 
 def _routing_module():
@@ -139,10 +128,9 @@ def main(argv) -> int:
     root.addHandler(_LogHandler(channel))
     root.setLevel(logging.WARNING)  # the Lambda runtime's default
     _routing_module().install(aws_endpoint, execute_api)
-    try:
-        handler = _load_handler(os.environ["_HANDLER"])
-    except _InitFailure as failure:
-        channel.send({"type": "init_error", **failure.error})
+    handler, error = _load_handler(os.environ["_HANDLER"])
+    if error is not None:
+        channel.send({"type": "init_error", **error})
         return 1
     channel.send({"type": "ready", "init_ms": (time.perf_counter() - started) * 1000})
     for line in sys.stdin:
