@@ -1,8 +1,12 @@
 #!/usr/bin/env python
-"""Run shopping-assistant-api locally: API Gateway WebSockets, @connections and the
-Lambda SQS poller emulated around the unchanged Chalice app, on a moto server.
+"""Run shopping-assistant-api locally: API Gateway WebSockets, @connections, the
+Lambda SQS poller and Lambda itself (one isolated process per execution environment)
+emulated around the unchanged Chalice app, on a moto server.
 
-    python chalice_app/scripts/local.py [--port 8000] [--stage api]
+    python chalice_app/scripts/local.py [--port 8000] [--stage api] [--concurrency 10]
+
+Edits to app.py, chalicelib/ or .chalice/ are picked up by new invocations (one line
+is printed per reload); open WebSocket connections stay open.
 
 Ctrl-C stops everything. ``make run`` calls this. Exit status: 0 after Ctrl-C,
 2 when the port is taken, 3 when the AWS emulator (the moto server) died: its state
@@ -27,7 +31,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)), help="default 8000")
     parser.add_argument("--stage", default="api", help="API Gateway stage, the path of the WebSocket URL")
-    parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage for env vars")
+    parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage of the functions")
+    parser.add_argument("--project-dir", default="", help="the chalice project to run (default chalice_app/)")
+    parser.add_argument("--concurrency", type=int, default=10, help="execution environments per function (10)")
+    parser.add_argument(
+        "--idle-environment",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="stop warm environments idle this long (default 300)",
+    )
+    parser.add_argument("--max-environments", type=int, default=12, help="all functions together (12; 0: no cap)")
+    parser.add_argument("--no-prewarm", action="store_true", help="no warm environment per function at start")
     parser.add_argument("--moto-port", type=int, default=0, help="port for the moto server (default: a free one)")
     parser.add_argument("--moto-endpoint", help="use this running moto server instead of starting one")
     parser.add_argument("--log-dir", default=None, help="where the per-function log files go (default logs/)")
@@ -58,6 +73,11 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         moto_endpoint=args.moto_endpoint,
         pollers=args.pollers,
         visibility_timeout=args.visibility_timeout,
+        concurrency=args.concurrency,
+        idle_environment_seconds=args.idle_environment,
+        project_dir=args.project_dir,
+        prewarm=not args.no_prewarm,
+        max_environments=args.max_environments or None,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         environment=environment,
         verbose=not args.quiet,
