@@ -42,21 +42,21 @@ import boto3
 from aiohttp import web
 
 from localcloud import guard, region
+from localcloud.cloudlogs import ShippedLogs
 from localcloud.gateway import Gateway, Limits
-from localcloud.host import InvocationError
+from localcloud.host import InvocationError as HostInvocationError
 from localcloud.iam import RoleSessions, connection_arn
-from localcloud.lambdaservice import EndpointRoutes, FunctionConfig, LambdaService
-from localcloud.logfiles import FunctionLogs
+from localcloud.lambdaservice import API_ID_HEADER, EndpointRoutes, FunctionConfig, LambdaService
+from localcloud.lambdaservice import InvocationError as LambdaInvocationError
 from localcloud.motomain import access_key_of
 from localcloud.motoserver import MotoServer, free_port
 from localcloud.poller import PollerConfig, SqsPoller
 
-__all__ = ["CloudOptions", "CloudRegion", "DeployedFunctions", "API_ID_HEADER", "EDGE_PREFIX", "POLL_SECONDS"]
+__all__ = ["CloudOptions", "CloudRegion", "DeployedFunctions", "RouteError", "EDGE_PREFIX", "POLL_SECONDS"]
 
 log = logging.getLogger("localcloud")
 
 EDGE_PREFIX = "/_api"
-API_ID_HEADER = "x-localcloud-api-id"
 POLL_SECONDS = 1.0
 ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_POLLERS = 4
@@ -74,6 +74,10 @@ class CloudOptions:
     poll_seconds: float = POLL_SECONDS
     limits: Limits = field(default_factory=Limits)
     verbose: bool = True
+
+
+class RouteError(HostInvocationError, LambdaInvocationError):
+    """A failed invocation, as both the gateway/poller and the Lambda service name it."""
 
 
 class DeployedFunctions:
@@ -97,11 +101,16 @@ class DeployedFunctions:
             route_key = event.get("requestContext", {}).get("routeKey", "")
             name = (api.routes if api else {}).get(route_key, "")
             if not name:
-                raise InvocationError(f"API {self.api_id} has no integration for route {route_key}")
+                raise RouteError(f"API {self.api_id} has no integration for route {route_key}")
         fields = snapshot.functions.get(name)
         if fields is None:
-            raise InvocationError(f"Function not found: {name}")
-        result = self.cloud.service.invoke(FunctionConfig(**fields), event)
+            raise RouteError(f"Function not found: {name}")
+        try:
+            result = self.cloud.service.invoke(FunctionConfig(**fields), event)
+        except HostInvocationError:
+            raise
+        except LambdaInvocationError as exc:
+            raise RouteError(str(exc), getattr(exc, "error_type", None)) from exc
         if self.source is not None and not self.source.report_batch_item_failures:
             return None
         return result
@@ -111,7 +120,8 @@ class CloudRegion:
     def __init__(self, options: CloudOptions):
         self.options = options
         self.moto: Optional[MotoServer] = None
-        self.logs = FunctionLogs(options.log_dir, verbose=options.verbose)
+        self._clients: Dict[str, Any] = {}
+        self.logs = ShippedLogs(options.log_dir, self.client, verbose=options.verbose)
         self.gateway_port = options.gateway_port or free_port(options.host)
         self.snapshot = region.Snapshot()
         self.gateways: Dict[str, Gateway] = {}
@@ -124,7 +134,6 @@ class CloudRegion:
         self.failed = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self._watch: Optional[asyncio.Task] = None
-        self._clients: Dict[str, Any] = {}
 
     # --- URLs ----------------------------------------------------------------
 
@@ -159,7 +168,7 @@ class CloudRegion:
         self.moto = await asyncio.to_thread(moto.start)
         self.service = LambdaService(
             self.logs,
-            EndpointRoutes(aws_endpoint=self.aws_endpoint, execute_api=self.edge_url),
+            EndpointRoutes(aws_endpoint=self.aws_endpoint, execute_api=self.edge_url, region=self.options.region),
             self.sessions.credentials_for,
             concurrency=self.options.concurrency,
             idle_seconds=self.options.idle_seconds,
