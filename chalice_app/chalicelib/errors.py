@@ -23,7 +23,9 @@ so a caller can catch all of them, or one kind. Errors from libraries (botocore'
     +-- StageError                 infra.stage: a stage cannot be used as configured
     +-- DeployStoppedError         infra.deploy: a step failed in a way the later
     |                              steps cannot work around
-    +-- InvocationError            localcloud.host: an emulated function raised
+    +-- InvocationError            localcloud.lambdaservice: an emulated function failed
+    |   +-- FunctionTimeoutError   ... ran past its timeout (its environment was killed)
+    |   +-- InitError              ... could not initialise (Runtime.ImportModuleError)
     +-- PortInUseError             localcloud.stack: the local stack's port is taken
 
 The chalicelib classes are defined here and also importable from the module that

@@ -1,7 +1,7 @@
 """Lambda events and contexts shaped exactly as API Gateway and the SQS poller send them.
 
 No I/O here: the gateway and the poller build events with these functions and
-hand them to ``FunctionHost``.
+hand them to the Lambda service (``localcloud.lambdaservice``).
 """
 
 import base64
@@ -18,7 +18,6 @@ __all__ = [
     "ConnectionInfo",
     "websocket_event",
     "sqs_event",
-    "LambdaContext",
 ]
 
 ACCOUNT_ID = "123456789012"
@@ -128,20 +127,3 @@ def _record_attributes(attributes: Dict[str, Any]) -> Dict[str, Any]:
     for name, value in attributes.items():
         converted[name] = {key[0].lower() + key[1:]: item for key, item in value.items()}
     return converted
-
-
-class LambdaContext:
-    """The context object the Lambda Python runtime passes to a handler."""
-
-    def __init__(self, function_name: str, timeout_seconds: float, memory_mb: int = 512, region: str = "us-east-1"):
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
-        self.memory_limit_in_mb = memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))

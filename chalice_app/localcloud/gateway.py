@@ -45,10 +45,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from chalicelib import protocol
 from localcloud import guard
 from localcloud.events import ConnectionInfo, new_connection_id, websocket_event
-from localcloud.host import FunctionHost, InvocationError
+from localcloud.lambdaservice import InvocationError, Invoker
 from localcloud.wsframes import FrameLimitedResponse
 
-__all__ = ["Limits", "Gateway", "in_flight_change"]
+__all__ = ["Limits", "Gateway", "in_flight_change", "route_failure_frame"]
 
 WATCHDOG = web.AppKey("watchdog", asyncio.Task)
 
@@ -79,6 +79,13 @@ class LiveConnection:
     in_flight: Dict[str, None] = field(default_factory=dict)  # acked message ids without a terminal frame
 
 
+def route_failure_frame(event: Dict[str, Any]) -> Dict[str, Any]:
+    """What API Gateway sends a client when the Lambda behind a route failed or timed out."""
+    context = event["requestContext"]
+    return {"message": "Internal server error", "connectionId": context["connectionId"],
+            "requestId": context["requestId"]}  # fmt: skip
+
+
 def in_flight_change(text: str) -> Tuple[Optional[str], Optional[str]]:
     """``(acknowledged, ended)``: the message id a frame posted to @connections starts or ends.
 
@@ -104,7 +111,7 @@ def in_flight_change(text: str) -> Tuple[Optional[str], Optional[str]]:
 class Gateway:
     def __init__(
         self,
-        host: FunctionHost,
+        host: Invoker,
         executor: Executor,
         stage: str,
         api_id: str,
@@ -191,7 +198,8 @@ class Gateway:
         try:
             result = await self._invoke("websocket_connect", websocket_event("$connect", info))
         except InvocationError:
-            return web.json_response({"message": "Internal server error"}, status=500)
+            # The integration failed or timed out: API Gateway refuses the upgrade, as a bad gateway.
+            return web.json_response({"message": "Internal server error"}, status=502)
         status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
         if 200 <= status < 300:
             return None
@@ -235,7 +243,11 @@ class Gateway:
                     await self._send_quietly(live, self._unavailable_frame())
                     continue
                 event = websocket_event("$default", live.info, body=body, is_base64=is_base64)
-                await self._invoke_quietly("websocket_message", event)
+                try:
+                    await self._invoke("websocket_message", event)
+                except InvocationError:
+                    # API Gateway tells the client when a route's integration failed (or timed out).
+                    await self._send_quietly(live, route_failure_frame(event))
         finally:
             live.workers -= 1
 

@@ -11,9 +11,9 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict
 
-__all__ = ["FunctionLogs", "FunctionLog", "RoutingHandler", "log_file_name"]
+__all__ = ["FunctionLogs", "FunctionLog", "log_file_name"]
 
 console = logging.getLogger("localcloud")
 
@@ -67,22 +67,3 @@ class FunctionLogs:
             for log in self._logs.values():
                 log.close()
             self._logs.clear()
-
-
-class RoutingHandler(logging.Handler):
-    """Sends the app's log records to the log of the function that emitted them."""
-
-    def __init__(self, current_log: Callable[[], Optional[FunctionLog]], fallback: FunctionLog):
-        super().__init__(logging.INFO)
-        self.current_log = current_log
-        self.fallback = fallback
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            target = self.current_log() or self.fallback
-            message = record.getMessage()
-            if record.exc_info:
-                message += "\n" + logging.Formatter().formatException(record.exc_info)
-            target.write("LOG", message, level=record.levelname, logger=record.name)
-        except Exception:
-            self.handleError(record)

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Set
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from localcloud.events import sqs_event
-from localcloud.host import FunctionHost, InvocationError
+from localcloud.lambdaservice import InvocationError, Invoker
 
 __all__ = ["PollerConfig", "SqsPoller", "failed_message_ids"]
 
@@ -59,7 +59,7 @@ def failed_message_ids(result: Any, batch: List[Dict[str, Any]]) -> Set[str]:
 
 
 class SqsPoller:
-    def __init__(self, host: FunctionHost, sqs_client: Any, config: PollerConfig):
+    def __init__(self, host: Invoker, sqs_client: Any, config: PollerConfig):
         self.host = host
         self.sqs = sqs_client
         self.config = config

@@ -1,10 +1,14 @@
-"""The whole local stack: moto server, resources, the app, the gateway and the SQS poller.
+"""The whole local stack: moto server, resources, the Lambda service, the gateway and the SQS poller.
 
 ``LocalStack`` is what ``make run`` (``chalice_app/scripts/local.py``) starts, and what
-the integration tests and QA phase scripts start on free ports.
+the integration tests and QA phase scripts start on free ports. The functions run in
+execution environments of ``localcloud.lambdaservice`` (source mode: the code of the
+project directory, configured by a stage of ``.chalice/config.json``, ``local`` by
+default), never in this process.
 Order matters: the stage's environment is applied before ``chalicelib`` reads its
-settings, the resources exist before the app is imported (its SQS handler names
-the queue at import time), and the gateway listens before the poller posts.
+settings (the resources are named by them), the resources exist before the app's shape
+is read (its SQS handler names the queue at import time), and the gateway listens
+before the poller posts.
 
 The moto server holds all the stack's state, so the stack watches it (its process,
 or with ``moto_endpoint`` an HTTP probe). When it dies the stack fails: the pollers
@@ -26,10 +30,11 @@ import boto3
 from aiohttp import web
 
 from chalicelib.errors import ShoppingAssistantError
+from infra.stage import VISIBILITY_TIMEOUT_FACTOR
 from localcloud.events import new_api_id
 from localcloud.gateway import Gateway, Limits
-from localcloud.host import FunctionHost
-from localcloud.logfiles import FunctionLogs, RoutingHandler
+from localcloud.lambdaservice import EndpointRoutes, LambdaService, SourceFunctions, SourceProject
+from localcloud.logfiles import FunctionLogs
 from localcloud.motoserver import MotoServer, answers
 from localcloud.poller import PollerConfig, SqsPoller
 
@@ -44,6 +49,8 @@ EMULATOR_EXIT_CODE = 3
 WATCH_SECONDS = 0.25  # how often the moto process is checked
 PROBE_SECONDS = 1.0  # how often a moto server given by --moto-endpoint is probed
 PROBE_FAILURES = 3  # consecutive failed probes that mean it is gone
+# Source mode has no IAM: every function gets the emulator's placeholder keys.
+_EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 class PortInUseError(ShoppingAssistantError, RuntimeError):
@@ -60,7 +67,10 @@ class StackOptions:
     moto_endpoint: Optional[str] = None  # use a running moto server instead of starting one
     log_dir: str = os.path.join(REPO_DIR, "logs")
     pollers: Optional[int] = None  # default: the mapping's maximum_concurrency, else 4
-    visibility_timeout: Optional[int] = None  # default: the processor's lambda_timeout
+    visibility_timeout: Optional[int] = None  # default: 6 x the processor's lambda_timeout, as deployed
+    concurrency: int = 10  # execution environments per function at most
+    idle_environment_seconds: float = 300.0  # warm environments idle this long are stopped
+    project_dir: str = ""  # the chalice project whose code runs (default: chalice_app/)
     limits: Limits = field(default_factory=Limits)
     environment: Dict[str, str] = field(default_factory=dict)
     verbose: bool = True
@@ -73,7 +83,9 @@ class LocalStack:
         self.options = options
         self.moto: Optional[MotoServer] = None
         self.logs = FunctionLogs(options.log_dir, verbose=options.verbose)
-        self.host = FunctionHost(PROJECT_DIR, options.chalice_stage, self.logs)
+        self.project = SourceProject(options.project_dir or PROJECT_DIR, options.chalice_stage)
+        self.lambdas: Optional[LambdaService] = None
+        self.functions: Optional[SourceFunctions] = None
         self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lambda")
         self.pollers: List[SqsPoller] = []
         self.gateway: Optional[Gateway] = None
@@ -112,7 +124,7 @@ class LocalStack:
         self._configure_environment()
         await asyncio.to_thread(self._load_app_and_resources)
         self.gateway = Gateway(
-            self.host,
+            self.functions,
             self.executor,
             stage=self.options.stage,
             api_id=new_api_id(),
@@ -123,6 +135,7 @@ class LocalStack:
                 "moto_endpoint": self.moto_url,
                 "moto_pid": self.moto.pid if self.moto is not None else None,
                 "chalice_stage": self.options.chalice_stage,
+                "lambda_concurrency": self.options.concurrency,
             },
         )
         app = self.gateway.make_app(local_token=self.local_token)
@@ -136,6 +149,7 @@ class LocalStack:
             raise PortInUseError(_port_message(self.options.port)) from exc
         for poller in self.pollers:
             poller.start()
+        self.functions.start_watching()
         self._watch = asyncio.ensure_future(self._watch_moto())
 
     async def stop(self) -> None:
@@ -150,6 +164,10 @@ class LocalStack:
             await self._runner.cleanup()
             self._runner = None
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.functions is not None:
+            await asyncio.to_thread(self.functions.close)
+        if self.lambdas is not None:
+            await asyncio.to_thread(self.lambdas.close)
         if self.moto is not None:
             await asyncio.to_thread(self.moto.stop)
         self.logs.close()
@@ -210,10 +228,14 @@ class LocalStack:
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
         env["AWS_ENDPOINT_URL"] = self.moto_url
-        env.update(self.host.stage_environment())
-        env.update(self.options.environment)
+        # This process names the resources as the processor would (its settings), then runs no app code.
+        env.update(self.project.stage_environment("chat_processor"))
+        env.update(self._overrides())
+
+    def _overrides(self) -> Dict[str, str]:
+        """What the stack adds to every function's configured environment."""
         # Replies reach clients through this gateway's @connections API.
-        env["WEBSOCKET_ENDPOINT_URL"] = self.management_url
+        return {**self.options.environment, "WEBSOCKET_ENDPOINT_URL": self.management_url}
 
     def _load_app_and_resources(self) -> None:
         from chalicelib.config import settings
@@ -226,13 +248,22 @@ class LocalStack:
         def make_client(service: str):
             return boto3.client(service, region_name=region, endpoint_url=self.moto_url)
 
-        processor_timeout = self.host.timeout_for("chat_processor")
-        visibility = self.options.visibility_timeout or processor_timeout
+        # AWS: a queue feeding a Lambda needs a visibility timeout of at least 6x its timeout.
+        processor_timeout = self.project.timeout_for("chat_processor")
+        visibility = self.options.visibility_timeout or VISIBILITY_TIMEOUT_FACTOR * processor_timeout
         self.resources = bootstrap.ensure_all(make_client, config, visibility_timeout=visibility)
-        self.host.load()
-        self._route_app_logs()
+        self.project.load_app(os.environ)
+        routes = EndpointRoutes(aws_endpoint=self.moto_url, execute_api=self.http_url, region=region)
+        self.lambdas = LambdaService(
+            self.logs,
+            routes,
+            credentials_for=lambda _config: _EMULATOR_CREDENTIALS,
+            concurrency=self.options.concurrency,
+            idle_seconds=self.options.idle_environment_seconds,
+        )
+        self.functions = SourceFunctions(self.project, self.lambdas, os.environ, self._overrides())
         sqs = make_client("sqs")
-        for source in self.host.sqs_sources():
+        for source in self.project.sqs_sources():
             concurrency = self.options.pollers or source.maximum_concurrency or 4
             poller_config = PollerConfig(
                 function_name=source.name,
@@ -243,18 +274,7 @@ class LocalStack:
                 batching_window_seconds=source.maximum_batching_window_in_seconds,
                 concurrency=concurrency,
             )
-            self.pollers.append(SqsPoller(self.host, sqs, poller_config))
-
-    def _route_app_logs(self) -> None:
-        import logging
-
-        fallback = self.logs.for_function(f"{self.host.app.app_name}-{self.options.chalice_stage}-local-runtime")
-        handler = RoutingHandler(self.host.current_log, fallback)
-        for name in ("chalicelib", self.host.app.app_name):
-            logger = logging.getLogger(name)
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-            logger.propagate = False
+            self.pollers.append(SqsPoller(self.functions, sqs, poller_config))
 
     def describe(self) -> List[str]:
         lines = [

@@ -1,9 +1,13 @@
 #!/usr/bin/env python
-"""Run shopping-assistant-api locally: API Gateway WebSockets, @connections and the
-Lambda SQS poller emulated around the unchanged Chalice app, on a moto server.
+"""Run shopping-assistant-api locally: API Gateway WebSockets, @connections, the
+Lambda SQS poller and Lambda itself (one isolated process per execution environment)
+emulated around the unchanged Chalice app, on a moto server.
 
-    python chalice_app/scripts/local.py [--port 8000] [--stage api]
+    python chalice_app/scripts/local.py [--port 8000] [--stage api] [--concurrency 10]
     python chalice_app/scripts/local.py --cloud [--port 4566]     # the deployed mode (make cloud)
+
+Edits to app.py, chalicelib/ or .chalice/ are picked up by new invocations (one line
+is printed per reload); open WebSocket connections stay open.
 
 ``--cloud`` starts only an emulated region (localcloud.cloud): the moto server with IAM
 enforced on --port (it prints ``AWS endpoint: http://127.0.0.1:P``), the Lambda service,
@@ -34,9 +38,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="default 8000 ($PORT); with --cloud the AWS endpoint's, default 4566")
     parser.add_argument("--cloud", action="store_true", help="the deployed mode: an emulated region to deploy into")
     parser.add_argument("--gateway-port", type=int, default=0, help="with --cloud: the gateway's port (default free)")
-    parser.add_argument("--concurrency", type=int, default=10, help="with --cloud: environments per function")
     parser.add_argument("--stage", default="api", help="API Gateway stage, the path of the WebSocket URL")
-    parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage for env vars")
+    parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage of the functions")
+    parser.add_argument("--project-dir", default="", help="the chalice project to run (default chalice_app/)")
+    parser.add_argument("--concurrency", type=int, default=10, help="execution environments per function (10)")
+    parser.add_argument("--idle-environment", type=float, default=300.0, metavar="SECONDS",
+                        help="stop warm environments idle this long (default 300)")
     parser.add_argument("--moto-port", type=int, default=0, help="port for the moto server (default: a free one)")
     parser.add_argument("--moto-endpoint", help="use this running moto server instead of starting one")
     parser.add_argument("--log-dir", default=None, help="where the per-function log files go (default logs/)")
@@ -67,6 +74,9 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         moto_endpoint=args.moto_endpoint,
         pollers=args.pollers,
         visibility_timeout=args.visibility_timeout,
+        concurrency=args.concurrency,
+        idle_environment_seconds=args.idle_environment,
+        project_dir=args.project_dir,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         environment=environment,
         verbose=not args.quiet,
@@ -111,6 +121,7 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         port=args.port or 4566,
         gateway_port=args.gateway_port,
         concurrency=args.concurrency,
+        idle_seconds=args.idle_environment,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         verbose=not args.quiet,
     )
