@@ -34,6 +34,7 @@ import contextlib
 import json
 import logging
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
@@ -44,15 +45,13 @@ from aiohttp import web
 from localcloud import guard, region
 from localcloud.cloudlogs import ShippedLogs
 from localcloud.gateway import Gateway, Limits
-from localcloud.host import InvocationError as HostInvocationError
 from localcloud.iam import RoleSessions, connection_arn
-from localcloud.lambdaservice import API_ID_HEADER, EndpointRoutes, FunctionConfig, LambdaService
-from localcloud.lambdaservice import InvocationError as LambdaInvocationError
+from localcloud.lambdaservice import API_ID_HEADER, EndpointRoutes, FunctionConfig, InvocationError, LambdaService
 from localcloud.motomain import access_key_of
 from localcloud.motoserver import MotoServer, free_port
 from localcloud.poller import PollerConfig, SqsPoller
 
-__all__ = ["CloudOptions", "CloudRegion", "DeployedFunctions", "RouteError", "EDGE_PREFIX", "POLL_SECONDS"]
+__all__ = ["CloudOptions", "CloudRegion", "DeployedFunctions", "EDGE_PREFIX", "POLL_SECONDS"]
 
 log = logging.getLogger("localcloud")
 
@@ -76,10 +75,6 @@ class CloudOptions:
     verbose: bool = True
 
 
-class RouteError(HostInvocationError, LambdaInvocationError):
-    """A failed invocation, as both the gateway/poller and the Lambda service name it."""
-
-
 class DeployedFunctions:
     """The ``invoke(name, event)`` that the gateway and the pollers call, over the deployed functions.
 
@@ -101,16 +96,11 @@ class DeployedFunctions:
             route_key = event.get("requestContext", {}).get("routeKey", "")
             name = (api.routes if api else {}).get(route_key, "")
             if not name:
-                raise RouteError(f"API {self.api_id} has no integration for route {route_key}")
+                raise InvocationError(f"API {self.api_id} has no integration for route {route_key}")
         fields = snapshot.functions.get(name)
         if fields is None:
-            raise RouteError(f"Function not found: {name}")
-        try:
-            result = self.cloud.service.invoke(FunctionConfig(**fields), event)
-        except HostInvocationError:
-            raise
-        except LambdaInvocationError as exc:
-            raise RouteError(str(exc), getattr(exc, "error_type", None)) from exc
+            raise InvocationError(f"Function not found: {name}")
+        result = self.cloud.service.invoke(FunctionConfig(**fields), event)
         if self.source is not None and not self.source.report_batch_item_failures:
             return None
         return result
@@ -131,6 +121,7 @@ class CloudRegion:
         self.sessions = RoleSessions(self.client)
         self.service: Optional[LambdaService] = None
         self.failure: Optional[str] = None
+        self.refreshed_at = 0.0  # when the region was last read (epoch seconds, before the read)
         self.failed = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self._watch: Optional[asyncio.Task] = None
@@ -235,6 +226,7 @@ class CloudRegion:
 
     async def refresh(self) -> None:
         """Read the region and serve what it says now."""
+        read_at = time.time()
         snapshot = await asyncio.to_thread(region.read_region, self.client, self.aws_endpoint, self.code_cache)
         previous, self.snapshot = self.snapshot, snapshot
         changed = [
@@ -250,6 +242,7 @@ class CloudRegion:
             if api_id not in self.gateways and api.stages:
                 await self._serve_api(api)
         await asyncio.to_thread(self._reconcile_pollers, snapshot)
+        self.refreshed_at = read_at  # everything deployed before read_at is served from now on
 
     async def _serve_api(self, api: region.WebSocketApi) -> None:
         gateway = Gateway(
@@ -354,6 +347,7 @@ class CloudRegion:
                 for api_id, api in self.snapshot.apis.items()
             },
             "event_sources": sorted(self.pollers),
+            "refreshed_at": self.refreshed_at,
         }
         if self.failure is not None:
             body["reason"] = self.failure

@@ -42,7 +42,8 @@ def is_permitted(documents: Iterable[Any], action: str, resource: str) -> bool:
 
     permitted = False
     for document in documents:
-        result = IAMPolicy(document).is_action_permitted(action, resource)
+        text = document if isinstance(document, str) else json.dumps(document)
+        result = IAMPolicy(text).is_action_permitted(action, resource)
         if result == PermissionResult.DENIED:
             return False
         permitted = permitted or result == PermissionResult.PERMITTED

@@ -274,6 +274,7 @@ SMOKE_MESSAGE = "smoke test: hello"
 SMOKE_TIMEOUT_SECONDS = 60.0  # a cold chat_processor plus its first reply, with margin
 LOG_DELAY_SECONDS = 2.0
 GIVE_UP_SECONDS = 3.0
+REGION_WAIT_SECONDS = 20.0  # the emulated region reads what is deployed every second or so
 
 
 @dataclass(frozen=True)
@@ -289,23 +290,35 @@ class Cause:
     fix: str
 
 
-def served_url(ctx: Context) -> Optional[str]:
+def served_url(ctx: Context, wait_seconds: float = REGION_WAIT_SECONDS) -> Optional[str]:
     """The WebSocket URL of the deployed stage: API Gateway's on AWS; on an emulated region
-    (``make cloud``), the local gateway's, which its ``/moto-api/localcloud/info`` names;
-    None on an emulator that serves no WebSocket API."""
+    (``make cloud``), the local gateway's, which its ``/moto-api/localcloud/info`` names, once
+    the region has read what is deployed now (its ``/health`` ``refreshed_at``); None on an
+    emulator that serves no WebSocket API."""
     endpoint = ctx.websocket_endpoint()
     if not ctx.target.emulated:
         return endpoint["url"]
-    try:
-        with urllib.request.urlopen(f"{ctx.options.endpoint_url.rstrip('/')}/moto-api/localcloud/info", timeout=5) as r:
-            info = json.loads(r.read())
-    except (OSError, ValueError):
-        return None
-    gateway = urlparse(info.get("gateway", ""))
+    asked_at = time.time()
+    info = _get_json(f"{ctx.options.endpoint_url.rstrip('/')}/moto-api/localcloud/info")
+    gateway = urlparse((info or {}).get("gateway", ""))
     if not gateway.netloc:
         return None
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        health = _get_json(f"http://{gateway.netloc}/health") or {}
+        if health.get("refreshed_at", 0) >= asked_at and endpoint["api_id"] in health.get("websocket_apis", {}):
+            break
+        time.sleep(0.25)
     prefix = info.get("websocket_prefix", "/_api")
     return f"ws://{gateway.netloc}{prefix}/{endpoint['api_id']}/{endpoint['stage']}"
+
+
+def _get_json(url: str) -> Optional[dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
 
 
 def smoke(url: str, timeout: float = SMOKE_TIMEOUT_SECONDS, give_up=lambda: False) -> SmokeOutcome:
