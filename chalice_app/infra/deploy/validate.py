@@ -422,9 +422,19 @@ def cause_of(function: str, line: str, stage: str) -> Optional[Cause]:
             "the function posts to a connection its endpoint does not know: check WEBSOCKET_DOMAIN and "
             "WEBSOCKET_STAGE of the processor (rerun deploy.py: step 4 wires them)",
         )
-    if "[ERROR]" in line or "Traceback" in line:
-        return Cause(function, error, f"read the log: aws logs tail /aws/lambda/{function}")
+    logged = _json_error(line)
+    if "[ERROR]" in line or "Traceback" in line or logged:
+        return Cause(function, logged or error, f"read the log: aws logs tail /aws/lambda/{function}")
     return None
+
+
+def _json_error(line: str) -> str:
+    """The ``error`` of one of the app's JSON log lines ("" if it is not one)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return ""
+    return str(record.get("error") or "")[:300] if isinstance(record, dict) else ""
 
 
 def diagnose(ctx: Context, since_ms: int) -> List[Cause]:
