@@ -48,7 +48,7 @@ from localcloud.gateway import Gateway, Limits
 from localcloud.iam import RoleSessions, connection_arn
 from localcloud.lambdaservice import API_ID_HEADER, EndpointRoutes, FunctionConfig, InvocationError, LambdaService
 from localcloud.motomain import access_key_of
-from localcloud.motoserver import MotoServer, free_port
+from localcloud.motoserver import MotoServer
 from localcloud.poller import PollerConfig, SqsPoller
 
 __all__ = ["CloudOptions", "CloudRegion", "DeployedFunctions", "EDGE_PREFIX", "POLL_SECONDS"]
@@ -65,7 +65,7 @@ DEFAULT_POLLERS = 4
 class CloudOptions:
     host: str = "127.0.0.1"
     port: int = 4566  # the AWS endpoint (the moto server)
-    gateway_port: int = 0  # the edge; 0: a free port
+    gateway_port: int = 0  # the edge; 0: the AWS endpoint's port + 1
     region: str = "us-east-1"
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="localcloud-logs-"))
     concurrency: int = 10  # per function, as Lambda's reserved concurrency
@@ -112,7 +112,7 @@ class CloudRegion:
         self.moto: Optional[MotoServer] = None
         self._clients: Dict[str, Any] = {}
         self.logs = ShippedLogs(options.log_dir, self.client, verbose=options.verbose)
-        self.gateway_port = options.gateway_port or free_port(options.host)
+        self.gateway_port = options.gateway_port or options.port + 1
         self.snapshot = region.Snapshot()
         self.gateways: Dict[str, Gateway] = {}
         self.pollers: Dict[str, SqsPoller] = {}

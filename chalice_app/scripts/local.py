@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="default 8000 ($PORT); with --cloud the AWS endpoint's, default 4566")
     parser.add_argument("--cloud", action="store_true", help="the deployed mode: an emulated region to deploy into")
-    parser.add_argument("--gateway-port", type=int, default=0, help="with --cloud: the gateway's port (default free)")
+    parser.add_argument("--gateway-port", type=int, default=0, help="with --cloud: the gateway port (--port + 1)")
     parser.add_argument("--stage", default="api", help="API Gateway stage, the path of the WebSocket URL")
     parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage of the functions")
     parser.add_argument("--project-dir", default="", help="the chalice project to run (default chalice_app/)")
