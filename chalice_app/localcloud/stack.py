@@ -71,6 +71,7 @@ class StackOptions:
     concurrency: int = 10  # execution environments per function at most
     idle_environment_seconds: float = 300.0  # warm environments idle this long are stopped
     project_dir: str = ""  # the chalice project whose code runs (default: chalice_app/)
+    prewarm: bool = True  # one warm environment per function before the stack is ready
     limits: Limits = field(default_factory=Limits)
     environment: Dict[str, str] = field(default_factory=dict)
     verbose: bool = True
@@ -262,6 +263,8 @@ class LocalStack:
             idle_seconds=self.options.idle_environment_seconds,
         )
         self.functions = SourceFunctions(self.project, self.lambdas, os.environ, self._overrides())
+        if self.options.prewarm:
+            self.functions.prewarm()
         sqs = make_client("sqs")
         for source in self.project.sqs_sources():
             concurrency = self.options.pollers or source.maximum_concurrency or 4

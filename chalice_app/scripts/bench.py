@@ -6,7 +6,11 @@
 Starts local stacks on free ports (echo, then catalog assistant) unless ``--uri`` is
 given, and a bare ``websockets`` ping/pong server on loopback as the baseline.
 Prints a table (value and ratio to the baseline where one applies) and, with
-``--json``, writes every figure. Results go in docs/performance.md.
+``--json``, writes every figure. Memory is the whole stack's: the RSS of the stack's
+process and all its descendants (the moto server and every execution environment),
+at its peak while 50 connections are busy and with 2,000 idle connections held; the
+table also shows how many execution environments were running then, and after the
+stack's idle reaping (``--idle-environment``). Results go in docs/performance.md.
 """
 
 import argparse
@@ -17,7 +21,7 @@ import platform
 import statistics
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import websockets
 
@@ -82,8 +86,8 @@ async def message_latencies(uri: str, count: int, text: str) -> Dict[str, List[f
     return marks
 
 
-async def throughput(uri: str, clients: int, per_client: int) -> Dict[str, float]:
-    """All clients send at once; counts every acked message's terminal frame."""
+async def throughput(uri: str, clients: int, per_client: int, pid: Optional[int] = None) -> Dict[str, float]:
+    """All clients send at once; counts every acked message's terminal frame (and the peak stack RSS)."""
 
     async def one_client(ws) -> Dict[str, int]:
         for index in range(per_client):
@@ -96,42 +100,85 @@ async def throughput(uri: str, clients: int, per_client: int) -> Dict[str, float
         return {"acks": acks, "terminals": terminals}
 
     sockets = [await websockets.connect(uri, max_queue=None) for _ in range(clients)]
+    peak = {"rss_mb": 0.0, "processes": 0}
+    done = asyncio.Event()
+
+    async def sample():
+        while not done.is_set():
+            rss, processes = stack_memory(pid)
+            if rss > peak["rss_mb"]:
+                peak.update(rss_mb=rss, processes=processes)
+            await asyncio.sleep(0.25)
+
+    sampler = asyncio.ensure_future(sample())
     started = time.perf_counter()
     results = await asyncio.gather(*(one_client(ws) for ws in sockets))
     elapsed = time.perf_counter() - started
+    done.set()
+    await sampler
     for ws in sockets:
         await ws.close()
     total = clients * per_client
     terminals = sum(result["terminals"] for result in results)
     return {
+        "clients": clients,
         "messages": total,
         "seconds": elapsed,
         "messages_per_second": terminals / elapsed,
         "lost": total - terminals,
+        "peak_stack_rss_mb": peak["rss_mb"] if pid else float("nan"),
+        "peak_processes": peak["processes"],
     }
 
 
-async def idle_connections(uri: str, count: int, pid: Optional[int]) -> Dict[str, float]:
-    before = rss_mb(pid)
+async def idle_connections(uri: str, count: int, pid: Optional[int], reap_seconds: float) -> Dict[str, float]:
+    before, _ = stack_memory(pid)
     sockets = []
     for _ in range(count):
         sockets.append(await websockets.connect(uri, ping_interval=None))
     await asyncio.sleep(1)
     held = sum(1 for ws in sockets if ws.state.name == "OPEN")
-    after = rss_mb(pid)
+    after, processes = stack_memory(pid)
+    reaped, reaped_processes = after, processes
+    if pid and reap_seconds:
+        await asyncio.sleep(reap_seconds)  # the connections stay open, the environments go idle
+        reaped, reaped_processes = stack_memory(pid)
     for ws in sockets:
         await ws.close()
-    return {"connections": held, "rss_mb_before": before, "rss_mb_after": after}
+    return {
+        "connections": held,
+        "stack_rss_mb_before": before,
+        "stack_rss_mb_after": after,
+        "processes": processes,
+        "stack_rss_mb_after_reaping": reaped,
+        "processes_after_reaping": reaped_processes,
+    }
 
 
-def rss_mb(pid: Optional[int]) -> float:
+def stack_memory(pid: Optional[int]) -> Tuple[float, int]:
+    """``(RSS MB, process count)`` of ``pid`` and all its descendants (Linux /proc)."""
     if not pid:
-        return float("nan")
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+        return float("nan"), 0
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total_kb, count, todo = 0, 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                total_kb += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            count += 1
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total_kb / 1024, count
 
 
 def backlog_drain(stack: LocalStackProcess, count: int) -> Dict[str, float]:
@@ -176,9 +223,15 @@ async def baseline(sizes: Dict[str, int]) -> Dict[str, object]:
 # --- running it all ------------------------------------------------------------------
 
 
+# Warm environments idle this long are stopped by the stack (Lambda's own delay is minutes).
+BENCH_IDLE_ENVIRONMENT_SECONDS = 10
+
+
 def stack_args(backend: str) -> List[str]:
     return [
         "--quiet",
+        "--idle-environment",
+        str(BENCH_IDLE_ENVIRONMENT_SECONDS),
         "--pollers",
         "8",
         "--env",
@@ -198,12 +251,13 @@ def measure_stack(uri: str, sizes: Dict[str, int], stack: Optional[LocalStackPro
     figures["ack_ms"] = percentiles(marks["ack"])
     figures["first_status_ms"] = percentiles(marks["status"])
     figures["reply_echo_ms"] = percentiles(marks["reply"])
-    figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"]))
+    pid = stack.process.pid if stack else None
+    figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"], pid))
     if stack:
         figures["backlog"] = backlog_drain(stack, sizes["backlog"])
     # Last: closing thousands of connections leaves thousands of $disconnect runs behind.
-    pid = stack.process.pid if stack else None
-    figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid))
+    reap = BENCH_IDLE_ENVIRONMENT_SECONDS * 1.5 if stack else 0
+    figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid, reap))
     return figures
 
 
@@ -226,18 +280,24 @@ def print_table(report: Dict[str, object]) -> None:
     if "reply_catalog_ms" in report:
         rows.append(("full reply, catalog p50/p95/p99 (ms)", _triple(report["reply_catalog_ms"]), None))
     flow = report["throughput"]
-    rows.append((f"end-to-end msgs/s ({flow['messages']} msgs)", flow["messages_per_second"], None))
+    rows.append((f"end-to-end msgs/s ({flow['messages']} msgs, {flow['clients']} clients)",
+                 flow["messages_per_second"], None))  # fmt: skip
     rows.append(("lost messages", flow["lost"], None))
+    rows.append((f"stack RSS MB, {flow['clients']} busy (processes)",
+                 f"{flow['peak_stack_rss_mb']:.0f} ({flow['peak_processes']})", None))  # fmt: skip
     idle = report["idle"]
-    rows.append(("idle connections held / RSS MB", f"{idle['connections']} / {idle['rss_mb_after']:.0f}", None))
+    rows.append(("idle connections held / stack RSS MB (processes)",
+                 f"{idle['connections']} / {idle['stack_rss_mb_after']:.0f} ({idle['processes']})", None))  # fmt: skip
+    rows.append(("  after idle environments are reaped",
+                 f"{idle['stack_rss_mb_after_reaping']:.0f} ({idle['processes_after_reaping']})", None))  # fmt: skip
     if "backlog" in report:
         rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
-    print(f"\n{'measure':<42}{'value':>18}{'baseline':>12}{'ratio':>9}")
+    print(f"\n{'measure':<52}{'value':>18}{'baseline':>12}{'ratio':>9}")
     for name, value, reference in rows:
         shown = value if isinstance(value, str) else f"{value:.2f}"
         ratio = f"{value / reference:.1f}x" if reference and not isinstance(value, str) else ""
         ref = f"{reference:.2f}" if reference else ""
-        print(f"{name:<42}{shown:>18}{ref:>12}{ratio:>9}")
+        print(f"{name:<52}{shown:>18}{ref:>12}{ratio:>9}")
 
 
 def _triple(figures: Dict[str, float]) -> str:
@@ -250,7 +310,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sample sizes (a smoke run)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    sizes = dict(connects=50, pings=300, messages=100, clients=20, per_client=25, idle=2000, backlog=500)
+    sizes = dict(connects=50, pings=300, messages=100, clients=50, per_client=10, idle=2000, backlog=500)
     if args.quick:
         sizes = dict(connects=5, pings=20, messages=5, clients=2, per_client=3, idle=20, backlog=10)
     report: Dict[str, object] = {

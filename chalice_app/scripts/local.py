@@ -42,8 +42,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage of the functions")
     parser.add_argument("--project-dir", default="", help="the chalice project to run (default chalice_app/)")
     parser.add_argument("--concurrency", type=int, default=10, help="execution environments per function (10)")
-    parser.add_argument("--idle-environment", type=float, default=300.0, metavar="SECONDS",
-                        help="stop warm environments idle this long (default 300)")
+    parser.add_argument(
+        "--idle-environment",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="stop warm environments idle this long (default 300)",
+    )
+    parser.add_argument("--no-prewarm", action="store_true", help="no warm environment per function at start")
     parser.add_argument("--moto-port", type=int, default=0, help="port for the moto server (default: a free one)")
     parser.add_argument("--moto-endpoint", help="use this running moto server instead of starting one")
     parser.add_argument("--log-dir", default=None, help="where the per-function log files go (default logs/)")
@@ -77,6 +83,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         concurrency=args.concurrency,
         idle_environment_seconds=args.idle_environment,
         project_dir=args.project_dir,
+        prewarm=not args.no_prewarm,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         environment=environment,
         verbose=not args.quiet,

@@ -1,23 +1,36 @@
 """A fault-injecting assistant for reliability tests, loaded by the local runtime with
-``ASSISTANT_BACKEND=tests.faults:FaultyAssistant`` (it never ships to Lambda).
+``ASSISTANT_BACKEND=tests.faults:FaultyAssistant`` (it never ships to Lambda; source mode
+adds this one file to the package it runs).
 
 The message text chooses the fault:
 
-- ``fail-once …``: raises on the first attempt of that text, answers afterwards
-  (state lives in the process, like a warm Lambda's);
+- ``fail-once …``: raises on the first attempt of that text in that session, answers
+  afterwards. Each function runs in several execution environments (processes), and a
+  retry may land in any of them, so the attempt is remembered outside the process: a
+  marker file in the temporary directory, created atomically (``O_CREAT | O_EXCL``);
 - ``fail-always …``: raises on every attempt;
 - ``slow=<seconds> …``: sleeps first;
 - anything else: echoes.
 """
 
+import hashlib
+import os
 import re
-import threading
+import tempfile
 import time
 
 from chalicelib.assistant.base import Delta, Reply
 
-_seen = set()
-_lock = threading.Lock()
+
+def first_attempt(message: str, session_id: str) -> bool:
+    """True once per (session, message) across every process on this machine."""
+    digest = hashlib.sha256(f"{session_id}\0{message}".encode()).hexdigest()[:32]
+    path = os.path.join(tempfile.gettempdir(), f"faulty-assistant-{digest}")
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    return True
 
 
 class FaultyAssistant:
@@ -30,11 +43,7 @@ class FaultyAssistant:
             time.sleep(float(slow.group(1)))
         if "fail-always" in message:
             raise RuntimeError(f"injected failure for {message!r}")
-        if "fail-once" in message:
-            with _lock:
-                first = message not in _seen
-                _seen.add(message)
-            if first:
-                raise RuntimeError(f"injected first-attempt failure for {message!r}")
+        if "fail-once" in message and first_attempt(message, session_id):
+            raise RuntimeError(f"injected first-attempt failure for {message!r}")
         yield Delta("ok: ")
         yield Reply(content=f"ok: {message}")

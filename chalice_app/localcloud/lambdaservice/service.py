@@ -115,17 +115,30 @@ class LambdaService:
             log.write("REPORT", report, **fields)
             self.logs.summary(short_name(config.name), duration_ms, failed)
 
+    def prewarm(self, config: FunctionConfig) -> None:
+        """Start one environment and keep it warm (as provisioned concurrency does); its
+        ``Init Duration`` is reported with its first invocation. An init failure is left
+        for that invocation to report."""
+        pool = self._pool(config.name)
+        log = self.logs.for_function(config.name)
+        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        environment.generation = pool.generation
+        try:
+            environment.start()
+        except InvocationError:
+            return
+        self.cold_starts += 1
+        self._give_back(pool, environment, reusable=True)
+
     def _take_warm(self, pool: _Pool, config: FunctionConfig) -> Optional[ExecutionEnvironment]:
         stale = []
         found = None
         with self._lock:
             while pool.idle:
                 candidate = pool.idle.pop()  # the most recently used
-                if (
-                    candidate.alive
-                    and candidate.config.version == config.version
-                    and (candidate.generation == pool.generation)
-                ):
+                # Same version and (for callers that forget to bump it) the same configuration.
+                current = candidate.config.version == config.version and candidate.config == config
+                if candidate.alive and current and candidate.generation == pool.generation:
                     found = candidate
                     pool.busy.append(candidate)
                     break

@@ -390,7 +390,7 @@ def test_smoke_test_pings_a_reachable_websocket(first_deploy, deploy):
 def test_an_unknown_stage_is_named_with_the_known_ones(project_copy):
     done = run_script("deploy.py", "--stage", "nope", "--project-dir", str(project_copy))
     assert done.returncode == 1
-    assert 'stage "nope" is not in' in done.stdout and "chalice-test, dev, prod" in done.stdout
+    assert 'stage "nope" is not in' in done.stdout and "chalice-test, dev, local, prod" in done.stdout
 
 
 def test_delete_removes_the_stack_and_a_second_delete_is_a_no_op(first_deploy, deploy, aws, project_copy):
