@@ -3,7 +3,7 @@
 One emulated region (``scripts/local.py --cloud``) for the module; the tests run in
 file order on it: deploy and validate (smoke test: connect, ping, one chat message), the
 checklist's ``aws`` commands and ``test_websocket_full.py``, a redeploy picked up without
-a restart, IAM enforced on @connections, and the configuration failure (production
+a restart, IAM enforced on @connections and on DynamoDB, and the configuration failure (production
 failure 2: ``WEBSOCKET_DOMAIN`` of another API) named by ``--validate-only``.
 """
 
@@ -131,6 +131,28 @@ def test_managing_connections_needs_the_permission_on_the_role(deployed, region,
     assert PROCESSOR in smoke
 
     done = deploy_into(region, project)  # rerun-safe: the deploy puts the policy back
+    assert done.returncode == 0, done.stdout
+
+
+def test_a_role_without_its_table_permission_gets_access_denied(deployed, region, project):
+    """IAM enforced on DynamoDB: websocket_connect's role without PutItem on the connections table."""
+    connect = "shopping-assistant-api-chalice-test-websocket_connect"
+    iam = client(region, "iam")
+    role = client(region, "lambda").get_function_configuration(FunctionName=connect)["Role"].split("/")[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        statement["Action"] = [action for action in actions if action != "dynamodb:PutItem"] or ["dynamodb:GetItem"]
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    done = deploy_into(region, project, "--validate-only")
+    assert done.returncode == 1
+    smoke = done.stdout[done.stdout.index("smoke test:") :]
+    assert "handshake was refused" in smoke and connect in smoke, done.stdout
+    assert "AccessDeniedException" in smoke and "dynamodb:PutItem" in smoke
+
+    done = deploy_into(region, project)
     assert done.returncode == 0, done.stdout
 
 
