@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 
 from localcloud.gateway import Limits
@@ -139,6 +140,12 @@ async def serve_cloud(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    for port in (options.port, cloud.gateway_port):
+        try:
+            _check_port(options.host, port)
+        except OSError:
+            print(f"error: port {port} is already in use on {options.host}: pick another (--port)", file=sys.stderr)
+            return 2
     try:
         await cloud.start()
         print("shopping-assistant-api emulated region is up (IAM enforced)")
@@ -155,6 +162,12 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         await cloud.stop()
         print("Stopped.", flush=True)
     return 0 if cloud.failure is None else EMULATOR_EXIT_CODE
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
 
 
 async def first_of(*waits) -> None:
