@@ -69,6 +69,7 @@ class StackOptions:
     pollers: Optional[int] = None  # default: the mapping's maximum_concurrency, else 4
     visibility_timeout: Optional[int] = None  # default: 6 x the processor's lambda_timeout, as deployed
     concurrency: int = 10  # execution environments per function at most
+    max_environments: Optional[int] = 12  # all functions together (each is a ~50 MB process)
     idle_environment_seconds: float = 300.0  # warm environments idle this long are stopped
     project_dir: str = ""  # the chalice project whose code runs (default: chalice_app/)
     prewarm: bool = True  # one warm environment per function before the stack is ready
@@ -261,6 +262,7 @@ class LocalStack:
             credentials_for=lambda _config: _EMULATOR_CREDENTIALS,
             concurrency=self.options.concurrency,
             idle_seconds=self.options.idle_environment_seconds,
+            max_environments=self.options.max_environments,
         )
         self.functions = SourceFunctions(self.project, self.lambdas, os.environ, self._overrides())
         if self.options.prewarm:

@@ -50,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="SECONDS",
         help="stop warm environments idle this long (default 300)",
     )
+    parser.add_argument("--max-environments", type=int, default=12, help="all functions together (12; 0: no cap)")
     parser.add_argument("--no-prewarm", action="store_true", help="no warm environment per function at start")
     parser.add_argument("--moto-port", type=int, default=0, help="port for the moto server (default: a free one)")
     parser.add_argument("--moto-endpoint", help="use this running moto server instead of starting one")
@@ -85,6 +86,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         idle_environment_seconds=args.idle_environment,
         project_dir=args.project_dir,
         prewarm=not args.no_prewarm,
+        max_environments=args.max_environments or None,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         environment=environment,
         verbose=not args.quiet,

@@ -4,7 +4,10 @@
 ``version`` (the most recently used first, as Lambda tends to), or starts one (a cold
 start, logged with ``Init Duration``); at most ``concurrency`` environments per
 function exist at once, and an invocation beyond that waits for one to be free. An
-environment serves one invocation at a time. Warm environments idle for
+environment serves one invocation at a time. ``max_environments`` caps them all
+together, as an account's concurrency limit does (and as this machine's memory needs:
+each environment is a Python process of about 50 MB): a cold start beyond it first stops
+the least recently used idle environment of any function, or waits for one. Warm environments idle for
 ``idle_seconds`` are stopped, as Lambda reaps idle ones. Each invocation writes
 START / END / REPORT to the function's log, as Lambda does.
 """
@@ -22,7 +25,11 @@ from localcloud.lambdaservice.errors import InvocationError
 from localcloud.lambdaservice.runtime import runtime_dir
 from localcloud.logfiles import FunctionLogs
 
-__all__ = ["LambdaService", "short_name"]
+__all__ = ["LambdaService", "short_name", "CAP_PATIENCE_SECONDS"]
+
+# At max_environments, how long a function with environments of its own waits for one of them
+# before it stops another function's idle environment to start a new one.
+CAP_PATIENCE_SECONDS = 1.0
 
 
 def short_name(function_name: str) -> str:
@@ -48,6 +55,7 @@ class LambdaService:
         credentials_for: Callable[[FunctionConfig], Dict[str, str]],
         concurrency: int = 10,
         idle_seconds: float = 300.0,
+        max_environments: Optional[int] = None,
     ):
         self.logs = logs
         self.routes = routes
@@ -56,6 +64,10 @@ class LambdaService:
         self.idle_seconds = idle_seconds
         self.runtime_dir = runtime_dir()
         self.cold_starts = 0
+        self.max_environments = max_environments
+        self._slots = threading.BoundedSemaphore(max_environments) if max_environments else None
+        self._holding: set = set()  # environments that hold one of those slots
+        self._changed = threading.Condition()  # an environment became free or was stopped
         self._pools: Dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -76,14 +88,8 @@ class LambdaService:
     def _invoke_in(self, pool: _Pool, config: FunctionConfig, event: Dict[str, Any]) -> Any:
         log = self.logs.for_function(config.name)
         request_id = str(uuid.uuid4())
-        environment = self._take_warm(pool, config)
+        environment = self._environment_for(pool, config, log)
         started = time.perf_counter()
-        if environment is None:
-            environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
-            environment.generation = pool.generation
-            self.cold_starts += 1
-            with self._lock:
-                pool.busy.append(environment)
         log.write("START", f"RequestId: {request_id} Version: $LATEST")
         failed = True
         reusable = False
@@ -120,15 +126,81 @@ class LambdaService:
         ``Init Duration`` is reported with its first invocation. An init failure is left
         for that invocation to report."""
         pool = self._pool(config.name)
-        log = self.logs.for_function(config.name)
-        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        environment = self._new_environment(config, self.logs.for_function(config.name))
         environment.generation = pool.generation
         try:
             environment.start()
         except InvocationError:
+            self._stop(environment)
             return
         self.cold_starts += 1
         self._give_back(pool, environment, reusable=True)
+
+    def _environment_for(self, pool: _Pool, config: FunctionConfig, log) -> ExecutionEnvironment:
+        """A warm environment of the function, else a new one (not started yet) within
+        ``max_environments``. At the cap, a function that has environments waits for one of its
+        own first (up to ``CAP_PATIENCE_SECONDS``): stopping another function's idle one for a
+        cold start (~300 ms of CPU) would only move the shortage around."""
+        waited_since = time.monotonic()
+        while True:
+            environment = self._take_warm(pool, config)
+            if environment is not None:
+                return environment
+            if self._slots is None or self._slots.acquire(blocking=False):
+                environment = self._create(config, log)
+                environment.generation = pool.generation
+                self.cold_starts += 1
+                with self._lock:
+                    pool.busy.append(environment)
+                return environment
+            with self._lock:
+                has_own = bool(pool.busy)
+            if not has_own or time.monotonic() - waited_since > CAP_PATIENCE_SECONDS:
+                victim = self._least_recently_used_idle()
+                if victim is not None:
+                    self._stop(victim)
+                    continue
+            with self._changed:
+                self._changed.wait(0.05)
+
+    def _new_environment(self, config: FunctionConfig, log) -> ExecutionEnvironment:
+        """A not yet started environment, within ``max_environments`` (making room if need be)."""
+        if self._slots is not None:
+            while not self._slots.acquire(timeout=0.05):
+                victim = self._least_recently_used_idle()
+                if victim is not None:
+                    self._stop(victim)
+        return self._create(config, log)
+
+    def _create(self, config: FunctionConfig, log) -> ExecutionEnvironment:
+        """An environment for a slot already acquired (when there is a cap)."""
+        environment = ExecutionEnvironment(config, self.routes, self.credentials_for(config), self.runtime_dir, log)
+        if self._slots is not None:
+            with self._lock:
+                self._holding.add(environment)
+        return environment
+
+    def _least_recently_used_idle(self) -> Optional[ExecutionEnvironment]:
+        with self._lock:
+            idle = [(env.last_used, name, env) for name, pool in self._pools.items() for env in pool.idle]
+            if not idle:
+                return None
+            _, name, victim = min(idle, key=lambda item: item[0])
+            self._pools[name].idle.remove(victim)
+            return victim
+
+    def _stop(self, environment: ExecutionEnvironment) -> None:
+        environment.kill()
+        with self._lock:
+            held = environment in self._holding
+            self._holding.discard(environment)
+        if held:
+            self._slots.release()
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def _take_warm(self, pool: _Pool, config: FunctionConfig) -> Optional[ExecutionEnvironment]:
         stale = []
@@ -144,7 +216,7 @@ class LambdaService:
                     break
                 stale.append(candidate)
         for environment in stale:
-            environment.kill()
+            self._stop(environment)
         return found
 
     def _give_back(self, pool: _Pool, environment: ExecutionEnvironment, reusable: bool) -> None:
@@ -154,8 +226,10 @@ class LambdaService:
             keep = reusable and environment.generation == pool.generation and not self._closed.is_set()
             if keep:
                 pool.idle.append(environment)
-        if not keep:
-            environment.kill()
+        if keep:
+            self._notify()
+        else:
+            self._stop(environment)
 
     def _pool(self, name: str) -> _Pool:
         with self._lock:
@@ -180,7 +254,7 @@ class LambdaService:
                 retired += pool.idle
                 pool.idle = []
         for environment in retired:
-            environment.kill()
+            self._stop(environment)
 
     def environments(self) -> Dict[str, Dict[str, List[int]]]:
         """``{function: {"idle": [pid...], "busy": [pid...]}}`` (tests and the benchmark)."""
@@ -200,7 +274,7 @@ class LambdaService:
                 expired += [env for env in pool.idle if env not in keep]
                 pool.idle = keep
         for environment in expired:
-            environment.kill()
+            self._stop(environment)
         return len(expired)
 
     def _reap_loop(self) -> None:
@@ -215,4 +289,4 @@ class LambdaService:
             for pool in self._pools.values():
                 pool.idle = []
         for environment in everything:
-            environment.kill()
+            self._stop(environment)
