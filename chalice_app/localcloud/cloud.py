@@ -70,6 +70,7 @@ class CloudOptions:
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="localcloud-logs-"))
     concurrency: int = 10  # per function, as Lambda's reserved concurrency
     idle_seconds: float = 300.0  # a warm environment unused this long is reaped
+    max_environments: Optional[int] = 12  # all functions together (None: no cap)
     poll_seconds: float = POLL_SECONDS
     limits: Limits = field(default_factory=Limits)
     verbose: bool = True
@@ -163,6 +164,7 @@ class CloudRegion:
             self.sessions.credentials_for,
             concurrency=self.options.concurrency,
             idle_seconds=self.options.idle_seconds,
+            max_environments=self.options.max_environments,
         )
         app = web.Application(client_max_size=self.options.limits.message_bytes + 1024)
         app.middlewares.append(self._edge_guard)

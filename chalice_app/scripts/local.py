@@ -132,6 +132,7 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         gateway_port=args.gateway_port,
         concurrency=args.concurrency,
         idle_seconds=args.idle_environment,
+        max_environments=args.max_environments or None,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         verbose=not args.quiet,
     )
