@@ -6,7 +6,7 @@ PORT ?= 8000
 STAGE ?= api
 ARGS ?=
 
-.PHONY: run test lint install clean
+.PHONY: run cloud test lint install clean
 
 $(VENV)/.installed: requirements.txt chalice_app/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ install: $(VENV)/.installed
 
 run: install
 	$(PY) chalice_app/scripts/local.py --port $(PORT) --stage $(STAGE) $(ARGS)
+
+# The deployed mode: an emulated region (IAM enforced) to deploy into with
+# scripts/deploy.py --stage chalice-test --endpoint-url http://127.0.0.1:$(CLOUD_PORT)
+CLOUD_PORT ?= 4566
+cloud: install
+	$(PY) chalice_app/scripts/local.py --cloud --port $(CLOUD_PORT) $(ARGS)
 
 test: install
 	$(PY) -m pytest $(ARGS)

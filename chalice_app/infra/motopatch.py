@@ -1,8 +1,8 @@
-"""Two measured gaps of moto 5.2.5 that stop a real ``chalice deploy`` against it, patched.
+"""Three measured gaps of moto 5.2.5 that stop a real ``chalice deploy`` (and its checklist) against it, patched.
 
 Only for an *emulated* AWS (the deploy tests, or a developer trying
 ``scripts/deploy.py --endpoint-url`` on a laptop); nothing in ``chalicelib/`` or
-in the deploy pipeline knows about it. Both patches change moto's classes in the
+in the deploy pipeline knows about it. The patches change moto's classes in the
 process that runs the moto server, so apply them before the server serves its
 first request, in that process::
 
@@ -24,6 +24,12 @@ or run a patched server by itself: ``python -m infra.motopatch --port 5000``.
    attach it to the queue: the emulated Lambda never polls, messages stay in the
    queue as they would while a real mapping is disabled, and queue depth checks
    see them.
+3. ``ListEventSourceMappings --function-name NAME`` compares NAME with the name or ARN
+   the mapping was created with, literally: chalice creates it with the ARN, so the
+   seed checklist's ``aws lambda list-event-source-mappings --function-name
+   shopping-assistant-api-chalice-test-chat_processor`` lists nothing. AWS accepts the
+   name, the ARN or a partial ARN (Lambda API reference, ListEventSourceMappings); the
+   patch compares function names.
 """
 
 import argparse
@@ -46,6 +52,7 @@ def apply() -> None:
         return
     _patch_apigatewayv2_deployments()
     _patch_sqs_mapping_dispatch()
+    _patch_mapping_function_filter()
 
 
 def restore() -> None:
@@ -141,6 +148,29 @@ def _patch_sqs_mapping_dispatch() -> None:
         return esm
 
     _set(LambdaBackend, "create_event_source_mapping", create_event_source_mapping)
+
+
+# --- 3. ListEventSourceMappings by function name or ARN ----------------------------
+
+
+def _function_name(name_or_arn: str) -> str:
+    """``NAME``, ``ACCOUNT:function:NAME`` or ``arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`` -> NAME."""
+    return name_or_arn.split(":function:")[-1].split(":")[0] if ":function:" in name_or_arn else name_or_arn
+
+
+def _patch_mapping_function_filter() -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    original = LambdaBackend.list_event_source_mappings
+
+    def list_event_source_mappings(self, event_source_arn: str, function_name: str):
+        mappings = original(self, event_source_arn, "")
+        if not function_name:
+            return mappings
+        wanted = _function_name(function_name)
+        return [mapping for mapping in mappings if _function_name(mapping.function_arn) == wanted]
+
+    _set(LambdaBackend, "list_event_source_mappings", list_event_source_mappings)
 
 
 # --- a patched server on its own ---------------------------------------------------

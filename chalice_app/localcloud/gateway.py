@@ -392,8 +392,24 @@ class Gateway:
                     reason = b"Idle timeout" if idle > self.limits.idle_seconds else b"Maximum connection duration"
                     await live.ws.close(code=WSCloseCode.GOING_AWAY, message=reason)
 
+    # --- served by another app (the deployed mode's edge, localcloud.cloud) --
+
+    async def open(self) -> None:
+        """Start the idle/duration watchdog, as ``make_app``'s startup does."""
+        self._watchdog_task = asyncio.ensure_future(self._watchdog())
+
+    async def close(self) -> None:
+        """Close every connection and wait for the handlers, as ``make_app``'s shutdown does."""
+        task = getattr(self, "_watchdog_task", None)
+        if task is not None:
+            task.cancel()
+        await self._close_connections()
+
     async def _close_all(self, app: web.Application) -> None:
         app[WATCHDOG].cancel()
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
         if self.failure is None:
             code, reason = WSCloseCode.GOING_AWAY, b"Server shutting down"
         else:

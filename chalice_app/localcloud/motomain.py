@@ -11,21 +11,56 @@
 - One ReceiveMessage at a time per queue: moto's receive is not atomic, so two
   concurrent pollers could both take the same message (seen under load).
 
-    python -m localcloud.motomain -H 127.0.0.1 -p 5000
+With ``--region`` (the deployed mode, ``scripts/local.py --cloud``) it is also the
+emulated region that ``scripts/deploy.py --endpoint-url`` deploys into:
+
+- ``infra.motopatch`` (apigatewayv2 CreateDeployment; SQS mappings that never start
+  Docker), as the deploy tests use it;
+- IAM enforced for role sessions (``enforce_role_sessions``): a request signed with
+  STS credentials (access key ``ASIA...``, what each function runs with) has its
+  signature and its action checked against the role's policies, on the real
+  resource ARN (moto checks GetQueueUrl and every DynamoDB action against ``*``),
+  and a denial comes back in the service's protocol: JSON for JSON services
+  (``AccessDeniedException``; SQS's ``AccessDenied`` through ``x-amzn-query-error``,
+  as AWS's awsQueryCompatible SQS sends it). Long-term keys (the deploy tooling's
+  own, ``AKIA...`` or ``testing``) are not checked, as with an administrator;
+- ``GET /moto-api/localcloud/code?FunctionArn=...``: the function's deployment
+  package (moto's ``Code.Location`` is a made-up URL nothing serves);
+- ``GET /moto-api/localcloud/info``: JSON with what ``--info`` was given (the local
+  gateway's URL), so deploy.py finds the WebSocket URL of what it deployed.
+
+    python -m localcloud.motomain -H 127.0.0.1 -p 5000 [--region] [--info '{"gateway": ...}']
 """
 
+import json
 import logging
 import sys
 import threading
 import time
 from collections import defaultdict
-from typing import Dict
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, urlparse
 
 import moto.backends as moto_backends
 import moto.sqs.models as sqs_models
 from moto.server import main
 
-__all__ = ["apply_fast_sqs_clock", "cache_module_list", "serialize_receives", "run"]
+__all__ = [
+    "apply_fast_sqs_clock",
+    "cache_module_list",
+    "serialize_receives",
+    "enforce_role_sessions",
+    "serve_region_routes",
+    "access_key_of",
+    "resource_arn",
+    "json_error",
+    "run",
+]
+
+# STS issues temporary credentials with this prefix (IAM identifiers, "Unique ID prefixes").
+ROLE_SESSION_PREFIX = "ASIA"
+CODE_PATH = "{0}/moto-api/localcloud/code$"
+INFO_PATH = "{0}/moto-api/localcloud/info$"
 
 
 def apply_fast_sqs_clock() -> None:
@@ -57,11 +92,159 @@ def cache_module_list() -> None:
     moto_backends.list_of_moto_modules = lambda: modules
 
 
+# --- the deployed mode: IAM for role sessions ------------------------------------
+
+
+def access_key_of(authorization: str) -> str:
+    """The access key id of a SigV4 ``Authorization`` header ("" when unsigned)."""
+    return authorization.partition("Credential=")[2].partition("/")[0]
+
+
+def resource_arn(service: str, region: str, account: str, params: Dict[str, Any], resource: str) -> str:
+    """The resource an action is authorized on, where moto passes ``*``.
+
+    IAM authorizes DynamoDB item and table actions on the table
+    (``arn:aws:dynamodb:{region}:{account}:table/{TableName}``) and SQS's GetQueueUrl on
+    the queue (``arn:aws:sqs:{region}:{account}:{QueueName}``) (Service Authorization
+    Reference: "Resource types defined by Amazon DynamoDB / Amazon SQS").
+    """
+    if resource != "*":
+        return resource
+    if service == "dynamodb":
+        table = params.get("TableName") or next(iter(params.get("RequestItems") or {}), None)
+        if table:
+            return f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    if service == "sqs" and params.get("QueueName"):
+        return f"arn:aws:sqs:{region}:{account}:{params['QueueName']}"
+    return resource
+
+
+def json_error(service: str, code: str, message: str) -> Tuple[Dict[str, str], str]:
+    """(headers, body) of an error in the JSON protocols (awsJson1_0): ``__type`` names the code;
+    SQS (awsQueryCompatible) also names its query-protocol code in ``x-amzn-query-error``."""
+    if service == "sqs" and code == "AccessDeniedException":
+        code = "AccessDenied"
+    headers = {"Content-Type": "application/x-amz-json-1.0"}
+    if service == "sqs":
+        headers["x-amzn-query-error"] = f"{code};Sender"
+    return headers, json.dumps({"__type": code, "message": message})
+
+
+def _json_code(error: Any) -> str:
+    code = getattr(error, "error_type", "") or "AccessDenied"
+    return {"AccessDenied": "AccessDeniedException"}.get(code, code)
+
+
+def enforce_role_sessions() -> None:
+    """Check every request signed with role-session credentials; let long-term keys through."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import JsonRESTError
+    from werkzeug.exceptions import HTTPException
+
+    def authorize(self, iam_request_cls: type, resource: str = "*") -> None:
+        headers = self.headers
+        if not access_key_of(headers.get("Authorization", "")).startswith(ROLE_SESSION_PREFIX):
+            return
+        service = _signed_service(headers.get("Authorization", ""))
+        params = _params_of(self)
+        resource = resource_arn(service, self.region, self.current_account, params, resource)
+        try:
+            iam_request = iam_request_cls(
+                account_id=self.current_account,
+                method=self.method,
+                path=self.raw_path + (f"?{urlparse(self.uri).query}" if urlparse(self.uri).query else ""),
+                data=self.data,
+                body=self.raw_body,
+                headers=headers,
+                action=self._get_action(),
+            )
+            iam_request.check_signature()
+            iam_request.check_action_permitted(resource)
+        except HTTPException as exc:
+            if not headers.get("X-Amz-Target"):
+                raise  # a query/XML service: moto's XML error is the right shape
+            message = getattr(exc, "message", None) or str(exc)
+            extra, _ = json_error(service, _json_code(exc), message)
+            self.response_headers.update(extra)
+            raise JsonRESTError(_json_code(exc), message) from exc
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+
+
+def _signed_service(authorization: str) -> str:
+    scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+    return scope[3] if len(scope) > 3 else ""
+
+
+def _params_of(response: Any) -> Dict[str, Any]:
+    params = getattr(response, "params", None)
+    if isinstance(params, dict) and params:
+        return params
+    try:
+        body = json.loads(response.body or "{}") if isinstance(response.body, (str, bytes)) else response.body
+    except ValueError:
+        body = {}
+    return body if isinstance(body, dict) else {}
+
+
+# --- the deployed mode: routes of its own -----------------------------------------
+
+
+def serve_region_routes(info: Dict[str, Any]) -> None:
+    """Add ``/moto-api/localcloud/code`` and ``/moto-api/localcloud/info`` to moto's own API."""
+    from moto.moto_api._internal import urls
+
+    urls.url_paths[CODE_PATH] = _code_response
+    urls.url_paths[INFO_PATH] = lambda request, full_url, headers: (
+        200,
+        {"Content-Type": "application/json"},
+        json.dumps(info),
+    )
+
+
+def _code_response(request: Any, full_url: str, headers: Any) -> Tuple[int, Dict[str, str], Any]:
+    from moto.awslambda.models import lambda_backends
+
+    arn = (parse_qs(urlparse(full_url).query).get("FunctionArn") or [""])[0]
+    parts = arn.split(":")  # arn:aws:lambda:{region}:{account}:function:{name}
+    if len(parts) < 7 or parts[2] != "lambda":
+        return 400, {"Content-Type": "application/json"}, json.dumps({"message": "pass ?FunctionArn=<function ARN>"})
+    try:
+        function = lambda_backends[parts[4]][parts[3]].get_function(parts[6])
+    except Exception:  # moto's UnknownFunctionException
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": f"no function {arn}"})
+    return (
+        200,
+        {"Content-Type": "application/zip", "x-localcloud-code-sha256": function.code_sha_256},
+        function.code_bytes,
+    )
+
+
+def _own_args(argv: List[str]) -> Tuple[bool, Optional[Dict[str, Any]], List[str]]:
+    region, info, rest = False, None, []
+    items = iter(argv)
+    for item in items:
+        if item == "--region":
+            region = True
+        elif item == "--info":
+            info = json.loads(next(items))
+        else:
+            rest.append(item)
+    return region, info, rest
+
+
 def run(argv=None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    region, info, argv = _own_args(list(argv if argv is not None else sys.argv[1:]))
     apply_fast_sqs_clock()
     cache_module_list()
     serialize_receives()
+    if region:
+        from infra import motopatch
+
+        motopatch.apply()
+        enforce_role_sessions()
+        serve_region_routes(info or {})
     main(argv)
 
 

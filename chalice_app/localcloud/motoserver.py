@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Sequence
 
 __all__ = ["MotoServer", "free_port", "die_with_parent", "answers", "describe_exit"]
 
@@ -58,9 +59,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class MotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, args: Sequence[str] = ()):
         self.host = host
         self.port = port or free_port(host)
+        self.args = list(args)  # more arguments for localcloud.motomain (the deployed mode's --region)
         self.process = None
         self._errors = None
 
@@ -71,7 +73,7 @@ class MotoServer:
     def start(self, timeout: float = 30) -> "MotoServer":
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.motomain", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "localcloud.motomain", "-H", self.host, "-p", str(self.port), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=self._errors,
             preexec_fn=die_with_parent,

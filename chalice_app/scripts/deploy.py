@@ -85,6 +85,8 @@ def print_table(report: deploy.Report, say) -> None:
     for step, name, status, detail in rows:
         short = detail if len(detail) <= 100 else detail[:97] + "..."
         say(f"{step:<{widths[0]}}  {name:<{widths[1]}}  {status:<{widths[2]}}  {short}")
+    if report.websocket_url:
+        say(f"\nWebSocket URL: {report.websocket_url}")
     target = report.endpoint_url or f"account {report.account or '?'}"
     verdict = "all checks hold" if report.ok else "FAILED: see the checks marked FAIL above"
     say(f"\nstage {report.stage} ({report.mode}) in {report.region or '?'} on {target}: {verdict}")

@@ -4,9 +4,15 @@ Lambda SQS poller and Lambda itself (one isolated process per execution environm
 emulated around the unchanged Chalice app, on a moto server.
 
     python chalice_app/scripts/local.py [--port 8000] [--stage api] [--concurrency 10]
+    python chalice_app/scripts/local.py --cloud [--port 4566]     # the deployed mode (make cloud)
 
 Edits to app.py, chalicelib/ or .chalice/ are picked up by new invocations (one line
 is printed per reload); open WebSocket connections stay open.
+
+``--cloud`` starts only an emulated region (localcloud.cloud): the moto server with IAM
+enforced on --port (it prints ``AWS endpoint: http://127.0.0.1:P``), the Lambda service,
+the SQS event sources and API Gateway for every WebSocket API deployed into it with
+``scripts/deploy.py --stage chalice-test --endpoint-url http://127.0.0.1:P``.
 
 Ctrl-C stops everything. ``make run`` calls this. Exit status: 0 after Ctrl-C,
 2 when the port is taken, 3 when the AWS emulator (the moto server) died: its state
@@ -18,6 +24,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 
 from localcloud.gateway import Limits
@@ -29,7 +36,9 @@ WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)), help="default 8000")
+    parser.add_argument("--port", type=int, help="default 8000 ($PORT); with --cloud the AWS endpoint's, default 4566")
+    parser.add_argument("--cloud", action="store_true", help="the deployed mode: an emulated region to deploy into")
+    parser.add_argument("--gateway-port", type=int, default=0, help="with --cloud: the gateway port (--port + 1)")
     parser.add_argument("--stage", default="api", help="API Gateway stage, the path of the WebSocket URL")
     parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage of the functions")
     parser.add_argument("--project-dir", default="", help="the chalice project to run (default chalice_app/)")
@@ -66,7 +75,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         environment[name] = value
     options = StackOptions(
         host=args.host,
-        port=args.port,
+        port=args.port or int(os.environ.get("PORT", 8000)),
         stage=args.stage,
         chalice_stage=args.chalice_stage,
         moto_port=args.moto_port,
@@ -113,6 +122,57 @@ async def serve(options: StackOptions) -> int:
     return 0 if stack.failure is None else EMULATOR_EXIT_CODE
 
 
+async def serve_cloud(args: argparse.Namespace) -> int:
+    """Run the emulated region until Ctrl-C (0) or until its moto server dies (EMULATOR_EXIT_CODE)."""
+    from localcloud.cloud import CloudOptions, CloudRegion
+
+    options = CloudOptions(
+        host=args.host,
+        port=args.port or 4566,
+        gateway_port=args.gateway_port,
+        concurrency=args.concurrency,
+        idle_seconds=args.idle_environment,
+        max_environments=args.max_environments or None,
+        limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
+        verbose=not args.quiet,
+    )
+    if args.log_dir:
+        options.log_dir = args.log_dir
+    cloud = CloudRegion(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for port in (options.port, cloud.gateway_port):
+        try:
+            _check_port(options.host, port)
+        except OSError:
+            print(f"error: port {port} is already in use on {options.host}: pick another (--port)", file=sys.stderr)
+            return 2
+    try:
+        await cloud.start()
+        print("shopping-assistant-api emulated region is up (IAM enforced)")
+        for line in cloud.describe():
+            print("  " + line)
+        deploy = "python chalice_app/scripts/deploy.py --stage chalice-test --endpoint-url"
+        print(f"Deploy into it: {deploy} {cloud.aws_endpoint}")
+        print("Ready. Ctrl-C to stop.", flush=True)
+        await first_of(stop.wait(), cloud.failed.wait())
+        if cloud.failure is not None:
+            print(f"error: {cloud.failure}; the region's state is gone with it, stopping", file=sys.stderr, flush=True)
+    finally:
+        print("Stopping...", flush=True)
+        await cloud.stop()
+        print("Stopped.", flush=True)
+    return 0 if cloud.failure is None else EMULATOR_EXIT_CODE
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+
+
 async def first_of(*waits) -> None:
     tasks = [asyncio.ensure_future(wait) for wait in waits]
     try:
@@ -126,7 +186,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    options = options_from(parse_args(argv))
+    args = parse_args(argv)
+    if args.cloud:
+        return asyncio.run(serve_cloud(args))
+    options = options_from(args)
     try:
         return asyncio.run(serve(options))
     except PortInUseError as exc:

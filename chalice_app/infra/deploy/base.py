@@ -60,6 +60,7 @@ class Report:
     region: Optional[str] = None
     account: Optional[str] = None
     endpoint_url: Optional[str] = None
+    websocket_url: Optional[str] = None  # the deployed stage's, where Validate smoke-tested it
 
     @property
     def ok(self) -> bool:

@@ -1,8 +1,19 @@
-"""Validate: read-only checks of a deployed stage, ending with a WebSocket smoke test."""
+"""Validate: read-only checks of a deployed stage, ending with a WebSocket smoke test.
+
+The smoke test connects to the deployed stage (API Gateway's URL on AWS; on an
+emulated region started by ``make cloud``, the local gateway's, ``served_url``),
+pings, and sends one chat message that must be answered end to end. When it fails,
+``diagnose`` reads the functions' CloudWatch log groups since the test began and
+names each failing function, its error and what to change (``cause_of``).
+"""
 
 import json
+import re
 import socket
 import time
+import urllib.request
+from dataclasses import dataclass
+from typing import List, Optional
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -227,11 +238,14 @@ class Validate(Step):
         return OK, f"{len(roles)} roles allow what their function calls and nothing else, on this API only", ""
 
     def _smoke_test(self, ctx: Context):
-        url = ctx.options.smoke_url
+        url = ctx.options.smoke_url or served_url(ctx)
         if not url:
-            if ctx.target.emulated:
-                return SKIP, "emulated AWS: nothing serves the deployed WebSocket URL", "pass --smoke-url to test one"
-            url = ctx.websocket_endpoint()["url"]
+            return (
+                SKIP,
+                "this emulated AWS does not serve WebSocket APIs (a plain moto server)",
+                "deploy into `make cloud` (scripts/local.py --cloud) to smoke-test offline, or pass --smoke-url",
+            )
+        ctx.report.websocket_url = url
         parsed = urlparse(url)
         port = parsed.port or (443 if parsed.scheme == "wss" else 80)
         try:
@@ -239,20 +253,207 @@ class Validate(Step):
         except OSError as exc:
             return WARN, f"{url} is not reachable from here ({exc}); smoke test not run", ""
         try:
-            from websockets.sync.client import connect
+            from websockets.sync.client import connect  # noqa: F401 (a dev dependency)
         except ImportError:
             return SKIP, "the websockets package is not installed", "pip install -r requirements.txt"
-        started = time.monotonic()
+        since_ms = int(time.time() * 1000)
+        outcome = smoke(url, give_up=lambda: bool(diagnose(ctx, since_ms)))
+        if outcome.ok:
+            return OK, f"{url}: {outcome.detail}", ""
+        time.sleep(LOG_DELAY_SECONDS)  # the failing function's lines reach CloudWatch Logs
+        causes = diagnose(ctx, since_ms)
+        if not causes:
+            return FAIL, f"{url}: {outcome.detail}", "follow scripts/tail_websocket_logs.sh while retrying"
+        detail = f"{url}: {outcome.detail}; " + "; ".join(f"{cause.function}: {cause.error}" for cause in causes)
+        return FAIL, detail, "; ".join(dict.fromkeys(cause.fix for cause in causes))
+
+
+# --- the smoke test ------------------------------------------------------------------
+
+SMOKE_MESSAGE = "smoke test: hello"
+SMOKE_TIMEOUT_SECONDS = 60.0  # a cold chat_processor plus its first reply, with margin
+LOG_DELAY_SECONDS = 2.0
+GIVE_UP_SECONDS = 3.0
+REGION_WAIT_SECONDS = 20.0  # the emulated region reads what is deployed every second or so
+
+
+@dataclass(frozen=True)
+class SmokeOutcome:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Cause:
+    function: str
+    error: str
+    fix: str
+
+
+def served_url(ctx: Context, wait_seconds: float = REGION_WAIT_SECONDS) -> Optional[str]:
+    """The WebSocket URL of the deployed stage: API Gateway's on AWS; on an emulated region
+    (``make cloud``), the local gateway's, which its ``/moto-api/localcloud/info`` names, once
+    the region has read what is deployed now (its ``/health`` ``refreshed_at``); None on an
+    emulator that serves no WebSocket API."""
+    endpoint = ctx.websocket_endpoint()
+    if not ctx.target.emulated:
+        return endpoint["url"]
+    asked_at = time.time()
+    info = _get_json(f"{ctx.options.endpoint_url.rstrip('/')}/moto-api/localcloud/info")
+    gateway = urlparse((info or {}).get("gateway", ""))
+    if not gateway.netloc:
+        return None
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        health = _get_json(f"http://{gateway.netloc}/health") or {}
+        if health.get("refreshed_at", 0) >= asked_at and endpoint["api_id"] in health.get("websocket_apis", {}):
+            break
+        time.sleep(0.25)
+    prefix = info.get("websocket_prefix", "/_api")
+    return f"ws://{gateway.netloc}{prefix}/{endpoint['api_id']}/{endpoint['stage']}"
+
+
+def _get_json(url: str) -> Optional[dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def smoke(url: str, timeout: float = SMOKE_TIMEOUT_SECONDS, give_up=lambda: False) -> SmokeOutcome:
+    """Connect, ping (a pong), and one chat message answered end to end (ack ... response).
+
+    While it waits for the answer it asks ``give_up()`` every GIVE_UP_SECONDS (the
+    functions' logs already name a failure: no need to wait out the timeout)."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    started = time.monotonic()
+    step = "connect"
+    try:
+        with connect(url, open_timeout=15, close_timeout=2) as websocket:
+            step = "ping"
+            websocket.send(json.dumps({"action": "ping"}))
+            frame = json.loads(websocket.recv(timeout=15))
+            if frame.get("type") != "pong":
+                return SmokeOutcome(False, f"ping answered with {frame}")
+            ping_ms = int((time.monotonic() - started) * 1000)
+            step = "chat message"
+            websocket.send(json.dumps({"action": "sendMessage", "message": SMOKE_MESSAGE}))
+            message_id, seen = None, []
+            deadline = time.monotonic() + timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = ", ".join(seen) or "nothing"
+                    return SmokeOutcome(False, f"chat message not answered within {timeout:.0f} s (got {got})")
+                try:
+                    frame = json.loads(websocket.recv(timeout=min(remaining, GIVE_UP_SECONDS)))
+                except TimeoutError:
+                    if give_up():
+                        got = ", ".join(seen) or "nothing"
+                        return SmokeOutcome(False, f"chat message not answered (got {got}), and a function failed")
+                    continue
+                seen.append(str(frame.get("type")))
+                if frame.get("type") == "ack":
+                    message_id = frame.get("message_id")
+                elif (
+                    frame.get("message_id") == message_id
+                    and frame.get("type") in ("response", "error")
+                    or frame.get("type") == "error"
+                    and message_id is None
+                ):
+                    break
+            if frame.get("type") != "response":
+                return SmokeOutcome(False, f"chat message answered with an error frame: {frame}")
+    except InvalidStatus as exc:
+        return SmokeOutcome(False, f"{step}: the handshake was refused with HTTP {exc.response.status_code}")
+    except TimeoutError:
+        return SmokeOutcome(False, f"{step}: no answer in time")
+    except Exception as exc:  # any failure of the handshake or the exchange is the finding
+        return SmokeOutcome(False, f"{step}: {type(exc).__name__}: {exc}")
+    total_ms = int((time.monotonic() - started) * 1000)
+    return SmokeOutcome(True, f"connect + ping -> pong in {ping_ms} ms, chat message answered in {total_ms} ms")
+
+
+# What a function's log says went wrong, and what to change (first match wins).
+_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+
+
+def cause_of(function: str, line: str, stage: str) -> Optional[Cause]:
+    """The cause a function's log line names, with the change that fixes it; None if it names none."""
+    error = line.strip().splitlines()[-1][:300] if line.strip() else line
+    missing = _MISSING_MODULE.search(line)
+    if "Runtime.ImportModuleError" in line and missing:
+        module = missing.group(1).split(".")[0]
+        return Cause(
+            function,
+            f"Runtime.ImportModuleError: No module named '{missing.group(1)}'",
+            f"the deployment package lacks {module}: add its distribution (pinned, e.g. "
+            f"{module.replace('_', '-')}==VERSION) to chalice_app/requirements.txt and redeploy",
+        )
+    if "websocket_api.session" in line:
+        return Cause(
+            function,
+            "ValueError: Assign app.websocket_api.session to a boto3 session before using the WebsocketAPI "
+            "(WebSocket API session error)",
+            f"{function} posts through app.websocket_api, which Chalice configures only inside WebSocket "
+            "handlers: post with chalicelib.management (an apigatewaymanagementapi client built from "
+            "WEBSOCKET_DOMAIN/WEBSOCKET_STAGE)",
+        )
+    if "ForbiddenException" in line or "execute-api:ManageConnections" in line:
+        return Cause(
+            function,
+            "ForbiddenException on @connections: its role lacks execute-api:ManageConnections",
+            f"allow execute-api:ManageConnections on this API's @connections in .chalice/policy-{stage}-"
+            f"{function.rsplit('-', 1)[-1]}.json, then rerun deploy.py (step 4 scopes it to the API)",
+        )
+    if "AccessDenied" in line:
+        return Cause(function, error, f"the role of {function} lacks a permission its code uses: fix its policy file")
+    if "Task timed out" in line:
+        return Cause(
+            function, error, f"raise lambda_timeout of {function} in .chalice/config.json, or find what is slow"
+        )
+    if "GoneException" in line:
+        return Cause(
+            function,
+            error,
+            "the function posts to a connection its endpoint does not know: check WEBSOCKET_DOMAIN and "
+            "WEBSOCKET_STAGE of the processor (rerun deploy.py: step 4 wires them)",
+        )
+    logged = _json_error(line)
+    if "[ERROR]" in line or "Traceback" in line or logged:
+        return Cause(function, logged or error, f"read the log: aws logs tail /aws/lambda/{function}")
+    return None
+
+
+def _json_error(line: str) -> str:
+    """The ``error`` of one of the app's JSON log lines ("" if it is not one)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return ""
+    return str(record.get("error") or "")[:300] if isinstance(record, dict) else ""
+
+
+def diagnose(ctx: Context, since_ms: int) -> List[Cause]:
+    """The first cause each function's CloudWatch log group names since ``since_ms``."""
+    logs = ctx.client("logs")
+    causes = []
+    for function in FUNCTIONS:
+        name = ctx.stage.function_name(function)
         try:
-            with connect(url, open_timeout=10, close_timeout=2) as websocket:
-                websocket.send(json.dumps({"action": "ping"}))
-                frame = json.loads(websocket.recv(timeout=10))
-        except Exception as exc:  # any failure of the handshake or the exchange is the finding
-            return FAIL, f"{url}: {type(exc).__name__}: {exc}", "follow scripts/tail_websocket_logs.sh while retrying"
-        elapsed_ms = int((time.monotonic() - started) * 1000)
-        if frame.get("type") != "pong":
-            return FAIL, f"{url}: ping answered with {frame}", "follow scripts/tail_websocket_logs.sh while retrying"
-        return OK, f"{url}: connect + ping -> pong in {elapsed_ms} ms", ""
+            events = logs.filter_log_events(logGroupName=ctx.stage.log_group(function), startTime=since_ms)["events"]
+        except (ClientError, BotoCoreError):
+            continue
+        found = [cause_of(name, event["message"], ctx.stage.stage) for event in events]
+        found = [cause for cause in found if cause is not None]
+        if found:
+            # The specific causes first: a generic "[ERROR]" line only when nothing more precise was logged.
+            specific = [cause for cause in found if not cause.fix.startswith("read the log")]
+            causes.append((specific or found)[0])
+    return causes
 
 
 def _queue_arn(ctx: Context) -> str:

@@ -32,7 +32,11 @@ def moto_endpoint():
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("project")
+    return copy_project(tmp_path_factory.mktemp("project"))
+
+
+def copy_project(target: Path) -> Path:
+    """The chalice project (app, chalicelib, requirements, .chalice/*.json) copied into ``target``."""
     for name in ("app.py", "requirements.txt"):
         shutil.copy2(PROJECT_DIR / name, target / name)
     shutil.copytree(PROJECT_DIR / "chalicelib", target / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))

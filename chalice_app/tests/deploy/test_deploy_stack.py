@@ -351,11 +351,16 @@ def test_a_backlog_is_a_warning_that_points_at_the_queue_tool(first_deploy, depl
 
 
 def _pong_server(answer):
+    """Answers a ping with ``answer``, and a chat message with an ack and a response."""
     from websockets.sync.server import serve
 
     def handler(websocket):
-        for _ in websocket:
-            websocket.send(json.dumps(answer))
+        for text in websocket:
+            if json.loads(text).get("action") == "sendMessage":
+                websocket.send(json.dumps({"type": "ack", "message_id": "m1"}))
+                websocket.send(json.dumps({"type": "response", "message_id": "m1", "message": "hi"}))
+            else:
+                websocket.send(json.dumps(answer))
 
     port = free_port()
     server = serve(handler, "127.0.0.1", port)
@@ -372,6 +377,7 @@ def test_smoke_test_pings_a_reachable_websocket(first_deploy, deploy):
     assert code == 0
     smoke = checks(report)[("Validate", "smoke test")]
     assert smoke["status"] == "ok" and "ping -> pong" in smoke["detail"]
+    assert "chat message answered" in smoke["detail"]
 
     server, url = _pong_server({"type": "error", "code": "unknown_action"})
     try:

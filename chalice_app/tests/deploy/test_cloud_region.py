@@ -1,0 +1,183 @@
+"""The deployed mode end to end: ``make cloud``, the real deploy into it, and the seed's checklist offline.
+
+One emulated region (``scripts/local.py --cloud``) for the module; the tests run in
+file order on it: deploy and validate (smoke test: connect, ping, one chat message), the
+checklist's ``aws`` commands and ``test_websocket_full.py``, a redeploy picked up without
+a restart, IAM enforced on @connections and on DynamoDB, and the configuration failure (production
+failure 2: ``WEBSOCKET_DOMAIN`` of another API) named by ``--validate-only``.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from tests.deploy.cloud_region import CloudRegionProcess, deploy_into
+from tests.deploy.conftest import PROJECT_DIR, REGION, copy_project, tool_env
+
+PROCESSOR = "shopping-assistant-api-chalice-test-chat_processor"
+QUEUE = "shopping-assistant-chalice-test-chat"
+AWS_CLI = shutil.which("aws")
+
+
+@pytest.fixture(scope="module")
+def region():
+    with CloudRegionProcess() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("cloud-project"))
+
+
+@pytest.fixture(scope="module")
+def deployed(region, project):
+    done = deploy_into(region, project)
+    assert done.returncode == 0, done.stdout + done.stderr + region.output()
+    return done
+
+
+def client(region, service):
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=region.endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def aws(region, *args):
+    """The AWS CLI against the region (JSON output), as the checklist runs it."""
+    done = subprocess.run(
+        [AWS_CLI, "--endpoint-url", region.endpoint, "--output", "json", *args],
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout or "{}")
+
+
+def websocket_url(done) -> str:
+    line = next(line for line in done.stdout.splitlines() if line.startswith("WebSocket URL: "))
+    return line.removeprefix("WebSocket URL: ")
+
+
+def test_make_cloud_prints_the_aws_endpoint(region):
+    assert f"AWS endpoint: {region.endpoint}" in region.output()
+
+
+def test_deploy_into_the_region_passes_a_real_smoke_test(deployed, region):
+    assert websocket_url(deployed).startswith(f"ws://127.0.0.1:{region.gateway_port}/")
+    smoke = next(line for line in deployed.stdout.splitlines() if "smoke test:" in line)
+    assert smoke.split()[0] == "ok", deployed.stdout
+    assert "ping -> pong" in smoke and "chat message answered" in smoke
+    assert "skip" not in smoke
+
+
+@pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")
+def test_the_seed_checklist_runs_offline(deployed, region):
+    mappings = aws(region, "lambda", "list-event-source-mappings", "--function-name", PROCESSOR)["EventSourceMappings"]
+    assert len(mappings) == 1 and mappings[0]["State"] == "Enabled"
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    url = aws(region, "sqs", "get-queue-url", "--queue-name", QUEUE)["QueueUrl"]
+    attributes = aws(
+        region, "sqs", "get-queue-attributes", "--queue-url", url,
+        "--attribute-names", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+    )["Attributes"]  # fmt: skip
+    assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "tests" / "test_websocket_full.py"), "--timeout", "240"],
+        env=tool_env(WEBSOCKET_TEST_URI=websocket_url(deployed)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_redeploy_is_served_without_a_restart(deployed, region, project):
+    handler = project / "chalicelib" / "protocol.py"
+    handler.write_text(handler.read_text() + "\n# redeployed\n")
+    before = sum(f"{PROCESSOR}: version" in line for line in region.lines)
+    done = deploy_into(region, project)
+    assert done.returncode == 0, done.stdout
+    assert sum(f"{PROCESSOR}: version" in line for line in region.lines) == before + 1
+    assert "chat message answered" in done.stdout
+
+
+def test_managing_connections_needs_the_permission_on_the_role(deployed, region, project):
+    iam = client(region, "iam")
+    role = client(region, "lambda").get_function_configuration(FunctionName=PROCESSOR)["Role"].split("/")[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+    document["Statement"] = [
+        statement
+        for statement in document["Statement"]
+        if "execute-api:ManageConnections" not in json.dumps(statement.get("Action"))
+    ]
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    done = deploy_into(region, project, "--validate-only")
+    assert done.returncode == 1
+    smoke = done.stdout[done.stdout.index("smoke test:") :]
+    assert "ForbiddenException" in smoke and "execute-api:ManageConnections" in smoke, done.stdout
+    assert PROCESSOR in smoke
+
+    done = deploy_into(region, project)  # rerun-safe: the deploy puts the policy back
+    assert done.returncode == 0, done.stdout
+
+
+def test_a_role_without_its_table_permission_gets_access_denied(deployed, region, project):
+    """IAM enforced on DynamoDB: websocket_connect's role without PutItem on the connections table."""
+    connect = "shopping-assistant-api-chalice-test-websocket_connect"
+    iam = client(region, "iam")
+    role = client(region, "lambda").get_function_configuration(FunctionName=connect)["Role"].split("/")[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        statement["Action"] = [action for action in actions if action != "dynamodb:PutItem"] or ["dynamodb:GetItem"]
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    done = deploy_into(region, project, "--validate-only")
+    assert done.returncode == 1
+    smoke = done.stdout[done.stdout.index("smoke test:") :]
+    assert "handshake was refused" in smoke and connect in smoke, done.stdout
+    assert "AccessDeniedException" in smoke and "dynamodb:PutItem" in smoke
+
+    done = deploy_into(region, project)
+    assert done.returncode == 0, done.stdout
+
+
+def test_a_websocket_domain_of_another_api_is_named(deployed, region, project):
+    """Production failure 2: the processor's WEBSOCKET_DOMAIN names another API."""
+    other = client(region, "apigatewayv2").create_api(
+        Name="another-api", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    domain = f"{other}.execute-api.{REGION}.amazonaws.com"
+    lam = client(region, "lambda")
+    variables = lam.get_function_configuration(FunctionName=PROCESSOR)["Environment"]["Variables"]
+    variables["WEBSOCKET_DOMAIN"] = domain
+    if AWS_CLI:
+        aws(
+            region, "lambda", "update-function-configuration", "--function-name", PROCESSOR,
+            "--environment", json.dumps({"Variables": variables}),
+        )  # fmt: skip
+    else:
+        lam.update_function_configuration(FunctionName=PROCESSOR, Environment={"Variables": variables})
+
+    done = deploy_into(region, project, "--validate-only")
+    assert done.returncode == 1
+    failed = [line for line in done.stdout.splitlines() if line.strip().startswith("FAIL")]
+    assert any("WEBSOCKET_DOMAIN" in line and domain in line for line in failed), done.stdout
+    assert "rerun scripts/deploy.py --stage chalice-test" in done.stdout
+
+    done = deploy_into(region, project)
+    assert done.returncode == 0, done.stdout
