@@ -119,7 +119,7 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
         verdict = ratelimit.allow(request.connection_id, request.source_ip)
         if not _within_rate_limit(api, request, verdict):
             return {"statusCode": 200}
-        subject = verdict.subject if verdict.subject_known else connections.subject_of(request.connection_id)
+        subject = _subject(request, verdict)
         try:
             if isinstance(action, protocol.Resume):
                 _resume(api, request, action, owner_of(subject))
@@ -166,6 +166,14 @@ def _within_rate_limit(api: management.ManagementApi, request: RequestContext, v
     )
     outbox.refuse(api, request.connection_id, protocol.RATE_LIMITED, verdict.hint())
     return False
+
+
+def _subject(request: RequestContext, verdict: ratelimit.Verdict) -> Optional[str]:
+    """The token subject stored at $connect: from the rate-limit update when it ran, else read
+    (only when signed tokens are configured: otherwise no connection has one)."""
+    if verdict.subject_known or not settings().auth_token_secret:
+        return verdict.subject
+    return connections.subject_of(request.connection_id)
 
 
 def _resume(api: management.ManagementApi, request: RequestContext, action: protocol.Resume, owner: str) -> None:

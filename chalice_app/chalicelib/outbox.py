@@ -155,7 +155,7 @@ def replay(api: ManagementApi, connection_id: str, snapshot: LogSnapshot, after:
     try:
         for _, text in frames:
             api.post(connection_id, text)
-        api.post(connection_id, protocol.encode(protocol.resumed(snapshot.session_id, max(snapshot.cursor, 0))))
+        api.post(connection_id, protocol.encode(protocol.resumed(snapshot.session_id, snapshot.cursor)))
     except ConnectionGoneError:
         return -1
     return len(frames)

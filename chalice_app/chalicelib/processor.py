@@ -29,7 +29,7 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -111,10 +111,10 @@ def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope) -> N
         # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
         _drop(envelope, "connection gone")
         return
-    _answer_once()(envelope=envelope.to_dict())
+    _answer_once()(envelope=envelope.to_dict(), snapshot=snapshot)
 
 
-def _live_connections(api: management.ManagementApi, sessions: SessionLog, snapshot: LogSnapshot) -> list:
+def _live_connections(api: management.ManagementApi, sessions: SessionLog, snapshot: LogSnapshot) -> List[str]:
     """The attached connections that are still there; the gone ones are detached."""
     live, gone = [], []
     for connection_id in sorted(snapshot.connections):
@@ -164,11 +164,12 @@ def _answer_once():
     )
 
 
-def _answer(envelope: Dict[str, Any]) -> Dict[str, Any]:
+def _answer(envelope: Dict[str, Any], snapshot: Optional[LogSnapshot] = None) -> Dict[str, Any]:
+    """Run the turn; ``snapshot`` is the session log as the pickup read it (saves a read)."""
     chat = ChatEnvelope(**envelope)
     api = management.for_endpoint(chat.domain, chat.stage)
     config = settings()
-    box = Outbox(api, SessionLog.from_settings(config), chat.session_id, chat.message_id)
+    box = Outbox(api, SessionLog.from_settings(config), chat.session_id, chat.message_id, snapshot)
     started = time.monotonic()
     box.status(0)
     with _Heartbeat(box, started):
