@@ -39,14 +39,19 @@ def moto_tables():
             yield
 
 
-@pytest.fixture
-def sessions(moto_tables) -> SessionStore:
+def _store() -> SessionStore:
     config = settings()
     return SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
 
 
 @pytest.fixture
-def assistant() -> CatalogAssistant:
+def sessions(moto_tables) -> SessionStore:
+    return _store()
+
+
+@pytest.fixture
+def assistant(moto_tables) -> CatalogAssistant:
+    # moto_tables: a Conversation without a store of its own uses the app's sessions table.
     return CatalogAssistant()
 
 
@@ -77,7 +82,7 @@ class Conversation:
     """Messages to one assistant in one session, each checked against the streaming contract."""
 
     assistant: Any
-    sessions: SessionStore
+    sessions: SessionStore = field(default_factory=lambda: _store())
     session_id: str = field(default_factory=lambda: "s-" + uuid.uuid4().hex[:12])
     said: List[Said] = field(default_factory=list)
 
