@@ -22,7 +22,7 @@ from chalicelib import auth, chat_queue, connections, logs, management, outbox, 
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
 from chalicelib.errors import InvalidSessionError
-from chalicelib.sessions import SessionLog, owner_of
+from chalicelib.sessions import SessionLog, issue_session_id, owner_of
 
 __all__ = ["RequestContext", "on_connect", "on_disconnect", "on_message"]
 
@@ -116,7 +116,9 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
             if _within_rate_limit(api, request, ratelimit.allow_ping(request.connection_id)):
                 outbox.pong(api, request.connection_id)
             return {"statusCode": 200}
-        verdict = ratelimit.allow(request.connection_id, request.source_ip)
+        # A new session's id is issued first, so the rate-limit update can record it with the connection.
+        session_id = action.session_id or issue_session_id()
+        verdict = ratelimit.allow(request.connection_id, request.source_ip, session_id=session_id)
         if not _within_rate_limit(api, request, verdict):
             return {"statusCode": 200}
         subject = _subject(request, verdict)
@@ -125,7 +127,7 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
                 _resume(api, request, action, owner_of(subject))
             else:
                 message_id = str(uuid.uuid4())
-                _accept_chat_message(api, request, action, message_id, owner_of(subject))
+                _accept_chat_message(api, request, action, message_id, owner_of(subject), session_id)
         except InvalidSessionError:
             logs.emit(log, "invalid_session", logging.WARNING, connection_id=request.connection_id)
             hint = "this session id was not issued to you or has expired: send without session_id to start a new one"
@@ -197,16 +199,18 @@ def _accept_chat_message(
     action: protocol.SendMessage,
     message_id: str,
     owner: str,
+    session_id: str,
 ) -> None:
+    """``session_id``: the one the frame named, or the new one issued for it."""
     sessions = SessionLog.from_settings(settings())
     # Ack before enqueueing so the client always sees "queued" before "processing".
     # The ack is the session's next frame: stored (with the owner check) and posted by the outbox.
     if action.session_id is None:
         box = outbox.Outbox.open_session(
-            api, sessions, owner, request.connection_id, message_id, action.client_message_id
+            api, sessions, session_id, owner, request.connection_id, message_id, action.client_message_id
         )
     else:
-        box = outbox.Outbox(api, sessions, action.session_id, message_id)
+        box = outbox.Outbox(api, sessions, session_id, message_id)
         box.ack(owner, request.connection_id, action.client_message_id)
     if request.connection_id not in box.connections:
         logs.emit(log, "not_queued", connection_id=request.connection_id, reason="client left before the ack")

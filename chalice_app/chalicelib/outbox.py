@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 
 from chalicelib import logs, protocol
 from chalicelib.management import ConnectionGoneError, ManagementApi
-from chalicelib.sessions import LogSnapshot, SessionLog, issue_session_id, replay_after
+from chalicelib.sessions import LogSnapshot, SessionLog, replay_after
 
 __all__ = ["Outbox", "pong", "refuse", "replay"]
 
@@ -55,13 +55,14 @@ class Outbox:
         cls,
         api: ManagementApi,
         sessions: SessionLog,
+        session_id: str,
         owner: str,
         connection_id: str,
         message_id: str,
         client_message_id: Optional[str],
     ) -> "Outbox":
-        """A new session (a server-issued id) whose first frame is this message's ack."""
-        outbox = cls(api, sessions, issue_session_id(), message_id)
+        """A new session (``session_id`` from sessions.issue_session_id) whose first frame is this ack."""
+        outbox = cls(api, sessions, session_id, message_id)
         frame = protocol.ack(message_id, outbox.session_id, client_message_id)
         with outbox._lock:
             outbox._snapshot = sessions.create(outbox.session_id, owner, outbox._render(frame), connection_id)

@@ -178,13 +178,18 @@ def test_connect_attaches_only_a_session_the_client_owns(client, mock_aws, frame
 
 
 def test_disconnect_detaches_the_connection(client, mock_aws, frames):
-    first, second = new_connection_id(), new_connection_id()
+    first, second, third = new_connection_id(), new_connection_id(), new_connection_id()
     session_id = start_session(client, frames, first)
-    connect(client, second, session_id=session_id)
+    connect(client, second, session_id=session_id)  # attached at $connect
+    connect(client, third)
+    send(client, third, {"action": "resume", "session_id": session_id, "after": 1})  # attached by resume
 
     client.lambda_.invoke("disconnect", ws_event("$disconnect", second))
-
+    client.lambda_.invoke("disconnect", ws_event("$disconnect", third))
     assert the_log().read(session_id).connections == frozenset({first})
+
+    client.lambda_.invoke("disconnect", ws_event("$disconnect", first))  # attached by its sendMessage
+    assert the_log().read(session_id).connections == frozenset()
 
 
 # --- cursors ---------------------------------------------------------------------------
