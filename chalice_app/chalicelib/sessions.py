@@ -48,6 +48,8 @@ __all__ = [
     "owner_of",
     "log_key",
     "stale_cursors",
+    "MAX_KEPT_FRAMES",
+    "MAX_PRUNED_PER_WRITE",
     "replay_after",
 ]
 
@@ -57,6 +59,11 @@ SESSION_ID_BYTES = 16
 NO_OWNER = "-"
 # Writers that lose the race for a cursor retry; a few at most in practice (two writers per session).
 _MAX_CURSOR_ATTEMPTS = 50
+# A log item must stay under DynamoDB's 400 KB item limit: at most this many frames are kept
+# (a chatty stream inside the window loses its oldest first).
+MAX_KEPT_FRAMES = 1000
+# DynamoDB: an expression string is at most 4 KB; each pruned cursor adds two paths to REMOVE.
+MAX_PRUNED_PER_WRITE = 60
 # The encoded frame for a given cursor (the outbox's; this module never builds frames).
 Render = Callable[[int], str]
 
@@ -173,9 +180,16 @@ def log_key(session_id: str) -> str:
     return f"{session_id}#log"
 
 
-def stale_cursors(kept_at: Dict[int, int], now: float, window_seconds: int) -> List[int]:
-    """Cursors of frames stored more than ``window_seconds`` ago: dropped at the next write."""
-    return sorted(cursor for cursor, stored in kept_at.items() if stored < now - window_seconds)
+def stale_cursors(
+    kept_at: Dict[int, int], now: float, window_seconds: int, max_kept: int = MAX_KEPT_FRAMES
+) -> List[int]:
+    """Cursors to drop at the next write: stored more than ``window_seconds`` ago, or the oldest
+    beyond ``max_kept`` - 1 (room for the frame being written); at most MAX_PRUNED_PER_WRITE,
+    oldest first (the rest go at the following writes)."""
+    ordered = sorted(kept_at)
+    over = set(ordered[: max(0, len(ordered) - (max_kept - 1))])
+    stale = [cursor for cursor in ordered if cursor in over or kept_at[cursor] < now - window_seconds]
+    return stale[:MAX_PRUNED_PER_WRITE]
 
 
 def replay_after(frames: Dict[int, str], after: int) -> List[Tuple[int, str]]:
@@ -326,7 +340,7 @@ class SessionLog:
         """One conditional UpdateItem for the cursor after ``snapshot``'s; None if another writer took it."""
         now = int(time.time())
         cursor = snapshot.cursor + 1
-        names = {"#frames": "frames", "#kept": "kept_at", "#c": str(cursor), "#cursor": "cursor", "#ttl": "ttl"}
+        names = {"#f": "frames", "#k": "kept_at", "#c": str(cursor), "#cursor": "cursor", "#ttl": "ttl"}
         values: Dict[str, Any] = {
             ":frame": {"S": render(cursor)},
             ":at": {"N": str(now)},
@@ -334,11 +348,11 @@ class SessionLog:
             ":seen": {"N": str(snapshot.cursor)},
             ":ttl": {"N": str(now + self.ttl_seconds)},
         }
-        update = "SET #frames.#c = :frame, #kept.#c = :at, #cursor = :cursor, #ttl = :ttl"
+        update = "SET #f.#c = :frame, #k.#c = :at, #cursor = :cursor, #ttl = :ttl"
         removed = []
         for index, old in enumerate(stale_cursors(snapshot.kept_at, now, self.window_seconds)):
             names[f"#o{index}"] = str(old)
-            removed += [f"#frames.#o{index}", f"#kept.#o{index}"]
+            removed += [f"#f.#o{index}", f"#k.#o{index}"]
         if removed:
             update += " REMOVE " + ", ".join(removed)
         if attach:

@@ -261,6 +261,14 @@ def test_stale_cursors_are_those_stored_before_the_window():
     assert stale_cursors({}, now=2000, window_seconds=1) == []
 
 
+def test_stale_cursors_keep_the_item_bounded_and_the_expression_short():
+    many = {cursor: 2000 for cursor in range(1, 1001)}
+    assert stale_cursors(many, now=2000, window_seconds=900, max_kept=1000) == [1]  # room for the next
+    expired = {cursor: 0 for cursor in range(1, 501)}
+    dropped = stale_cursors(expired, now=2000, window_seconds=900)
+    assert dropped == list(range(1, sessions.MAX_PRUNED_PER_WRITE + 1))  # the rest at the next writes
+
+
 def test_replay_after_is_in_cursor_order_and_exclusive():
     frames = {3: "c", 1: "a", 2: "b", 5: "e"}
     assert replay_after(frames, 0) == [(1, "a"), (2, "b"), (3, "c"), (5, "e")]
@@ -351,3 +359,20 @@ def test_resume_parses_into_its_action():
     parsed = protocol.parse_frame(json.dumps({"action": "resume", "session_id": "abc", "after": 7}))
     assert parsed == protocol.Resume("abc", 7)
     assert protocol.parse_frame('{"action": "resume", "session_id": "abc"}') == protocol.Resume("abc", 0)
+
+
+def test_a_write_after_a_long_break_prunes_in_steps_within_the_expression_limit(mock_aws, monkeypatch):
+    log = SessionLog(settings().sessions_table, ttl_seconds=3600, window_seconds=900)
+    session_id = sessions.issue_session_id()
+    clock = [1_000_000.0]
+    monkeypatch.setattr(sessions.time, "time", lambda: clock[0])
+    snapshot = log.create(session_id, NO_OWNER, lambda cursor: f"frame {cursor}", "C1=")
+    for _ in range(149):
+        snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+    clock[0] += 1000
+
+    snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+    assert len(snapshot.frames) == 150 - sessions.MAX_PRUNED_PER_WRITE + 1
+    for _ in range(3):
+        snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+    assert sorted(snapshot.frames) == [151, 152, 153, 154]
