@@ -153,17 +153,17 @@ class CountingApi:
         self.bytes = 0
         self.messages = 0
 
-    def post(self, connection_id: str, frame: Dict[str, Any]) -> None:
-        self._api.post(connection_id, frame)
-        size = len(protocol.encode(frame).encode("utf-8"))
+    def post(self, connection_id: str, text: str) -> None:
+        self._api.post(connection_id, text)
+        size = len(text.encode("utf-8"))
         with self._lock:
             self.posts += 1
             self.bytes += size
             self.messages += billed_messages(size)
 
-    def try_post(self, connection_id: str, frame: Dict[str, Any]) -> bool:
+    def try_post(self, connection_id: str, text: str) -> bool:
         try:
-            self.post(connection_id, frame)
+            self.post(connection_id, text)
             return True
         except ConnectionGoneError:
             return False

@@ -17,7 +17,9 @@ All items live in the connections table, whose ``ttl`` attribute lets DynamoDB
 delete them. A sendMessage is checked per connection first (that update also
 returns the token subject stored at $connect, so it runs whenever a per-subject
 limit is on), then per subject, then per IP; the
-first refusal stops the checks.
+first refusal stops the checks. The connection's update also records the session the
+frame names (``session_id``), so $disconnect can detach the connection from it without
+another write.
 
 Each count is atomic: an ``UpdateItem`` that adds 1 and returns the new value
 (DynamoDB applies updates to one item one at a time, so none is lost). A window
@@ -58,6 +60,10 @@ class Verdict:
     scope: Optional[str] = None  # the limit that refused (a key of SCOPES), when not allowed
     limit: int = 0
     window_seconds: int = 0
+    # The token subject stored at $connect, as the connection's counter update returned it
+    # (None: no subject, or that update did not run because both message limits are off).
+    subject: Optional[str] = None
+    subject_known: bool = False
 
     def hint(self) -> str:
         """What the client is told with ``rate_limited``."""
@@ -73,23 +79,26 @@ def counter_key(scope: str, key: str) -> str:
     return f"rl#{scope}#{key}"
 
 
-def allow(connection_id: str, source_ip: Optional[str] = None, now: Optional[float] = None) -> Verdict:
+def allow(
+    connection_id: str, source_ip: Optional[str] = None, now: Optional[float] = None, session_id: Optional[str] = None
+) -> Verdict:
     """Count one sendMessage against every limit that applies; the first refusal wins."""
     config = settings()
     moment = time.time() if now is None else now
     subject: Optional[str] = None
+    known = False
     if config.rate_limit_messages > 0 or config.rate_limit_subject_messages > 0:
-        count, item = _hit_connection(config, connection_id, "msg", moment)
+        count, item = _hit_connection(config, connection_id, "msg", moment, session_id)
         if 0 < config.rate_limit_messages < count:
             return _refused(config, "connection", config.rate_limit_messages)
-        subject = (item.get("subject") or {}).get("S")
+        subject, known = (item.get("subject") or {}).get("S"), True
     for scope, key, limit in (
         ("subject", subject, config.rate_limit_subject_messages),
         ("ip", source_ip, config.rate_limit_ip_messages),
     ):
         if key and limit > 0 and _hit_counter(config, counter_key(scope, key), moment) > limit:
             return _refused(config, scope, limit)
-    return Verdict(True)
+    return Verdict(True, subject=subject, subject_known=known)
 
 
 def allow_ping(connection_id: str, now: Optional[float] = None) -> Verdict:
@@ -112,13 +121,14 @@ def _window_of(moment: float, window_seconds: int) -> int:
     return int(moment // window_seconds)
 
 
-def _hit_connection(config: Settings, connection_id: str, counter: str, moment: float) -> Tuple[int, Dict[str, Any]]:
+def _hit_connection(
+    config: Settings, connection_id: str, counter: str, moment: float, session_id: Optional[str] = None
+) -> Tuple[int, Dict[str, Any]]:
     # A message can arrive for a record $connect never wrote (or $disconnect removed):
     # the update creates it, with the connection TTL, and leaves an existing ttl alone.
     ttl = int(moment) + config.connection_ttl_seconds
-    return _hit(
-        config, connection_id, counter, _window_of(moment, config.rate_limit_window_seconds), ttl, keep_ttl=True
-    )
+    window = _window_of(moment, config.rate_limit_window_seconds)
+    return _hit(config, connection_id, counter, window, ttl, keep_ttl=True, session_id=session_id)
 
 
 def _hit_counter(config: Settings, key: str, moment: float) -> int:
@@ -127,7 +137,15 @@ def _hit_counter(config: Settings, key: str, moment: float) -> int:
     return _hit(config, key, "msg", window, ttl, keep_ttl=False)[0]
 
 
-def _hit(config: Settings, key: str, counter: str, window: int, ttl: int, keep_ttl: bool) -> Tuple[int, Dict[str, Any]]:
+def _hit(
+    config: Settings,
+    key: str,
+    counter: str,
+    window: int,
+    ttl: int,
+    keep_ttl: bool,
+    session_id: Optional[str] = None,
+) -> Tuple[int, Dict[str, Any]]:
     """Add 1 to ``counter`` of item ``key`` in ``window``; the new count and the whole item."""
     dynamodb = aws.client("dynamodb")
     names = {"#window": f"{counter}_window", "#count": f"{counter}_count", "#ttl": "ttl"}
@@ -137,19 +155,33 @@ def _hit(config: Settings, key: str, counter: str, window: int, ttl: int, keep_t
         "ExpressionAttributeNames": names,
         "ReturnValues": "ALL_NEW",
     }
+    # The session the frame names rides along (see the module doc).
+    set_session, session_names, session_values = "", {}, {}
+    if session_id:
+        set_session, session_names, session_values = (
+            ", #sid = :sid",
+            {"#sid": "session_id"},
+            {":sid": {"S": session_id}},
+        )
     in_window = dict(
         common,
-        UpdateExpression="ADD #count :one",
+        UpdateExpression=(f"SET {set_session[2:]} " if session_id else "") + "ADD #count :one",
         ConditionExpression="#window >= :window",
-        ExpressionAttributeNames={"#window": names["#window"], "#count": names["#count"]},
-        ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(window)}},
+        ExpressionAttributeNames={"#window": names["#window"], "#count": names["#count"], **session_names},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(window)}, **session_values},
     )
     set_ttl = "#ttl = if_not_exists(#ttl, :ttl)" if keep_ttl else "#ttl = :ttl"
     new_window = dict(
         common,
-        UpdateExpression=f"SET #window = :window, #count = :one, {set_ttl}",
+        UpdateExpression=f"SET #window = :window, #count = :one, {set_ttl}{set_session}",
         ConditionExpression="attribute_not_exists(#window) OR #window < :window",
-        ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(window)}, ":ttl": {"N": str(ttl)}},
+        ExpressionAttributeNames={**names, **session_names},
+        ExpressionAttributeValues={
+            ":one": {"N": "1"},
+            ":window": {"N": str(window)},
+            ":ttl": {"N": str(ttl)},
+            **session_values,
+        },
     )
     # in_window, new_window, in_window: the third always holds if the second lost (see the module doc).
     for request in (in_window, new_window, in_window):

@@ -197,7 +197,7 @@ def backlog_drain(stack: LocalStackProcess, count: int) -> Dict[str, float]:
     asyncio.run(fill())
     started = time.perf_counter()
     stack.control_pollers("start")
-    while stack.queue_depths()["ChatProcessingQueue"] > 0:
+    while stack.queue_depths()["ChatProcessingQueue.fifo"] > 0:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     return {"messages": count, "seconds": elapsed, "messages_per_second": count / elapsed}

@@ -39,15 +39,20 @@ def moto_tables():
             yield
 
 
-@pytest.fixture
-def sessions(moto_tables) -> SessionStore:
+def _store() -> SessionStore:
     config = settings()
     return SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
 
 
 @pytest.fixture
-def assistant(sessions) -> CatalogAssistant:
-    return CatalogAssistant(sessions)
+def sessions(moto_tables) -> SessionStore:
+    return _store()
+
+
+@pytest.fixture
+def assistant(moto_tables) -> CatalogAssistant:
+    # moto_tables: a Conversation without a store of its own uses the app's sessions table.
+    return CatalogAssistant()
 
 
 @dataclass
@@ -77,14 +82,15 @@ class Conversation:
     """Messages to one assistant in one session, each checked against the streaming contract."""
 
     assistant: Any
+    sessions: SessionStore = field(default_factory=lambda: _store())
     session_id: str = field(default_factory=lambda: "s-" + uuid.uuid4().hex[:12])
     said: List[Said] = field(default_factory=list)
     carts: List[Dict[str, int]] = field(default_factory=list)  # the saved cart after each message
 
     def send(self, message: str, message_id: Optional[str] = None) -> Said:
         started = time.perf_counter()
-        with turn(message_id or str(uuid.uuid4())):
-            events = list(self.assistant.respond(message, self.session_id))
+        message_id = message_id or str(uuid.uuid4())
+        events = list(turn.run(self.assistant, self.sessions, self.session_id, message_id, message))
         seconds = time.perf_counter() - started
         *deltas, reply = events
         assert isinstance(reply, Reply), f"the last event must be the Reply, got {reply!r}"
@@ -97,9 +103,9 @@ class Conversation:
         return said
 
     def state(self) -> SessionState:
-        return self.assistant.sessions.load(self.session_id)
+        return self.sessions.load(self.session_id)
 
 
 @pytest.fixture
-def conversation(assistant) -> Conversation:
-    return Conversation(assistant)
+def conversation(assistant, sessions) -> Conversation:
+    return Conversation(assistant, sessions)

@@ -103,4 +103,4 @@ def test_a_processor_past_its_timeout_is_killed_and_its_record_retried(tmp_path)
         assert len(starts) >= 2  # the record came back after the visibility timeout
         reports = [line for line in stack.log_lines("chat_processor") if line["type"] == "REPORT"]
         assert all(line["error"] for line in reports[:2])
-        wait_for(lambda: stack.queue_depths().get("ChatProcessingQueue-dlq", 0) == 1, 60, "the DLQ")
+        wait_for(lambda: stack.queue_depths().get("ChatProcessingQueue-dlq.fifo", 0) == 1, 60, "the DLQ")

@@ -13,7 +13,7 @@ from localcloud.stack import PROJECT_DIR
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     project = SourceProject(PROJECT_DIR, "local", package_root=str(tmp_path_factory.mktemp("packages") / "p"))
-    project.load_app({"CHAT_QUEUE_NAME": "ChatProcessingQueue"})
+    project.load_app({"CHAT_QUEUE_NAME": "ChatProcessingQueue.fifo"})
     yield project
     project.remove_packages()
 
@@ -26,7 +26,7 @@ def test_each_function_is_configured_as_chalice_resolves_the_local_stage(project
     assert processor.handler == "app.chat_processor" and configs["websocket_connect"].handler == "app.connect"
     assert (processor.timeout_seconds, processor.memory_mb) == (120, 512)
     assert (configs["websocket_message"].timeout_seconds, configs["websocket_message"].memory_mb) == (15, 256)
-    assert processor.environment["CHAT_QUEUE_NAME"] == "ChatProcessingQueue"  # the local stage's own
+    assert processor.environment["CHAT_QUEUE_NAME"] == "ChatProcessingQueue.fifo"  # the local stage's own
     assert processor.environment["MAX_RECEIVE_COUNT"] == "5"  # the top level's
     assert processor.environment["WEBSOCKET_ENDPOINT_URL"] == "http://127.0.0.1:1/api"
 

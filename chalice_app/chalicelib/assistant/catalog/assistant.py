@@ -1,9 +1,9 @@
 """The catalog assistant: understands the message, runs the catalog tools, answers.
 
-Embedded and instant (no model, no network besides the session table), so it is
-the default backend. Each turn: load the session, classify the message, act on
-it through ``assistant.tools``, stream the reply line by line, save the session,
-then yield the Reply (``content`` is exactly the streamed lines joined).
+Embedded and instant (no model, no network), so it is the default backend. Each
+turn (``assistant.turn.run`` loads and saves the session): classify the message,
+act on it through ``assistant.tools``, stream the reply line by line, then yield
+the Reply (``content`` is exactly the streamed lines joined).
 """
 
 from dataclasses import dataclass, field
@@ -14,9 +14,8 @@ from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
 from chalicelib.assistant.catalog import replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
-from chalicelib.assistant.turn import current_message_id, replay
 from chalicelib.catalog import SearchRequest, SearchResult
-from chalicelib.sessions import SessionState, SessionStore
+from chalicelib.sessions import SessionState
 
 __all__ = ["CatalogAssistant", "Answer"]
 
@@ -41,8 +40,7 @@ def _ask(text: str) -> Answer:
 
 
 class CatalogAssistant:
-    def __init__(self, sessions: SessionStore):
-        self.sessions = sessions
+    def __init__(self) -> None:
         self._handlers: Dict[str, Callable[[Intent, SessionState], Answer]] = {
             Kind.GREETING: lambda intent, state: Answer(replies.fill(replies.GREETING)),
             Kind.HELP: lambda intent, state: Answer(replies.fill(replies.HELP)),
@@ -63,13 +61,7 @@ class CatalogAssistant:
             Kind.CART_CLEAR: self._cart_clear,
         }
 
-    def respond(self, message: str, session_id: str) -> Iterator[AssistantEvent]:
-        state = self.sessions.load(session_id)
-        message_id = current_message_id()
-        answered = state.replay_of(message_id)
-        if answered is not None:
-            yield from replay(answered, catalog.product)
-            return
+    def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
         previous_group = (state.last_turn or {}).get("group_ids")
         intent, answer = self._answer(message, state)
         content = ""
@@ -77,16 +69,14 @@ class CatalogAssistant:
             content += line
             yield Delta(line)
         products = [catalog.public(item) for item in answer.products[: tools.MAX_RESULTS]]
-        state.record_turn(message, content, [item["id"] for item in products], message_id)
         # What the turn was and what is now in play: the next message's "those" and "and the third".
-        state.last_turn.update(
-            outcome=answer.outcome or intent.kind,
-            action=intent.action or intent.kind,
-            group_ids=answer.group if answer.group is not None else previous_group,
-            suggested=list(answer.suggested),
-        )
-        self.sessions.save(state)
-        yield Reply(content=content, products=products)
+        notes = {
+            "outcome": answer.outcome or intent.kind,
+            "action": intent.action or intent.kind,
+            "group_ids": answer.group if answer.group is not None else previous_group,
+            "suggested": list(answer.suggested),
+        }
+        yield Reply(content=content, products=products, notes=notes)
 
     def answer(self, message: str, state: SessionState) -> Answer:
         """The reply to one message, updating ``state`` (not saved here)."""
