@@ -30,11 +30,11 @@ import logging
 import math
 import re
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Optional
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from chalicelib import logs, protocol
+from chalicelib import logs
 from chalicelib.config import settings
 from chalicelib.errors import ConnectionGoneError
 

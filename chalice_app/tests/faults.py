@@ -43,7 +43,7 @@ class FaultyAssistant:
             time.sleep(float(slow.group(1)))
         if "fail-always" in message:
             raise RuntimeError(f"injected failure for {message!r}")
-        if "fail-once" in message and first_attempt(message, session_id):
+        if "fail-once" in message and first_attempt(message, state.session_id):
             raise RuntimeError(f"injected first-attempt failure for {message!r}")
         yield Delta("ok: ")
         yield Reply(content=f"ok: {message}")

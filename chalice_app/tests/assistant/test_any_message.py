@@ -74,14 +74,10 @@ def _numbers(value):
             yield from _numbers(item)
 
 
-class _Unsaved:
-    """The assistant's answer() never touches the store; respond() is covered by the quality set."""
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=6)), max_size=12), min_size=1, max_size=4))
 def test_any_conversation_gets_answers_and_a_storable_session(messages):
-    assistant = CatalogAssistant(_Unsaved())
+    assistant = CatalogAssistant()
     state = SessionState("any")
     for words in messages:
         answer = assistant.answer(" ".join(words), state)

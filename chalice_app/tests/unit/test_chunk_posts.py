@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from chalicelib import aws, metrics
 from tests.assistant.eventstream import PendingStream, decode_streams, encode_event, text_events
-from tests.unit.support import make_envelope, new_connection_id, sqs_event, sqs_record
+from tests.unit.support import new_connection_id, session_envelope, sqs_event, sqs_record
 
 TOKENS = 400
 WORDS = ("trail", "running", "shoes", "waterproof", "hiking", "boots", "lightweight", "grip", "cushioning", "fit")
@@ -65,14 +65,14 @@ def run_bedrock(client, capsys, set_env, flush_ms):
     decode_streams(bedrock)
     with Stubber(bedrock) as stubber:
         stubber.add_response("converse_stream", {"stream": PacedStream(text_events(*bedrock_tokens()))})
-        figures, seconds = reply_figures(client, capsys, make_envelope(new_connection_id(), "trail shoes?"))
+        figures, seconds = reply_figures(client, capsys, session_envelope(new_connection_id(), "trail shoes?"))
         stubber.assert_no_pending_responses()
     return figures, seconds
 
 
 def run_catalog(client, capsys, set_env, flush_ms):
     set_env(ASSISTANT_BACKEND="catalog", CHUNK_FLUSH_MS=str(flush_ms))
-    return reply_figures(client, capsys, make_envelope(new_connection_id(), "waterproof hiking boots under 150"))
+    return reply_figures(client, capsys, session_envelope(new_connection_id(), "waterproof hiking boots under 150"))
 
 
 @pytest.mark.parametrize("backend, runner", [("bedrock", run_bedrock), ("catalog", run_catalog)])

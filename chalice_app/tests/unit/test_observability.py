@@ -12,8 +12,8 @@ import pytest
 from chalicelib import logs, metrics, protocol
 from tests.unit.support import (
     drain_queue,
-    make_envelope,
     new_connection_id,
+    session_envelope,
     sqs_event,
     sqs_record,
     sqs_record_from_message,
@@ -42,8 +42,10 @@ def connect(client, capsys, connection_id):
     capsys.readouterr()
 
 
-def send(client, connection_id, text="any hiking boots?", session_id="s1"):
-    body = {"action": "sendMessage", "message": text, "session_id": session_id}
+def send(client, connection_id, text="any hiking boots?", session_id=None):
+    body = {"action": "sendMessage", "message": text}
+    if session_id is not None:
+        body["session_id"] = session_id
     client.lambda_.invoke("message", ws_event("$default", connection_id, body))
 
 
@@ -71,11 +73,13 @@ def test_every_line_of_one_message_carries_its_correlation_ids(client, mock_aws,
     process_queued(client, mock_aws)
     processor_lines, _ = stdout_lines(capsys)
 
-    message_id = frames.to(connection_id)[0]["message_id"]
+    ack = frames.to(connection_id)[0]
+    message_id, session_id = ack["message_id"], ack["session_id"]  # the session the server issued
     assert [line["event"] for line in gateway_lines] == ["queued"]
     assert [line["event"] for line in processor_lines] == ["picked_up", "first_chunk", "answered"]
     for line in gateway_lines + processor_lines:
-        assert (line["message_id"], line["connection_id"], line["session_id"]) == (message_id, connection_id, "s1")
+        ids = (line["message_id"], line["connection_id"], line["session_id"])
+        assert ids == (message_id, connection_id, session_id)
         assert all(key in line for key in POWERTOOLS_KEYS), line
         assert line["message"] == line["event"]
         assert isinstance(line["timestamp_ms"], int) and abs(line["timestamp_ms"] - time.time() * 1000) < 60_000
@@ -85,7 +89,7 @@ def test_every_line_of_one_message_carries_its_correlation_ids(client, mock_aws,
 
 def test_pickup_and_answer_lines_carry_the_timeline(client, mock_aws, frames, capsys, use_assistant):  # noqa: F811
     use_assistant(ScriptedAssistant())
-    envelope = make_envelope(new_connection_id(), received_at_ms=protocol.now_ms() - 1500)
+    envelope = session_envelope(new_connection_id(), received_at_ms=protocol.now_ms() - 1500)
 
     before = protocol.now_ms()
     client.lambda_.invoke("chat_processor", sqs_event(sqs_record(envelope)))
@@ -101,7 +105,7 @@ def test_pickup_and_answer_lines_carry_the_timeline(client, mock_aws, frames, ca
 
 def test_ids_are_cleared_between_records(client, mock_aws, frames, capsys, use_assistant):  # noqa: F811
     use_assistant(ScriptedAssistant())
-    gone = make_envelope(new_connection_id())
+    gone = session_envelope(new_connection_id())
     frames.gone.add(gone.connection_id)
 
     client.lambda_.invoke("chat_processor", sqs_event(sqs_record(gone), sqs_record("not an envelope")))
@@ -211,9 +215,9 @@ def test_rejected_and_rate_limited_frames_are_counted(client, mock_aws, frames, 
 
 def test_drops_are_counted_by_reason(client, mock_aws, frames, capsys, use_assistant):  # noqa: F811
     use_assistant(ScriptedAssistant())
-    gone = make_envelope(new_connection_id())
+    gone = session_envelope(new_connection_id())
     frames.gone.add(gone.connection_id)
-    expired = make_envelope(new_connection_id(), received_at_ms=protocol.now_ms() - 301_000)
+    expired = session_envelope(new_connection_id(), received_at_ms=protocol.now_ms() - 301_000)
 
     client.lambda_.invoke(
         "chat_processor", sqs_event(sqs_record(gone), sqs_record(expired), sqs_record("{}", sqs_message_id="bad-1"))
@@ -250,7 +254,7 @@ def test_failures_retries_and_dlq_arrivals_are_counted(
     expected,
 ):
     use_assistant(ScriptedAssistant(fail_on={"*"}))
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     client.lambda_.invoke("chat_processor", sqs_event(sqs_record(envelope, receive_count=receive_count)))
     lines, (emf,) = stdout_lines(capsys)

@@ -241,8 +241,9 @@ def test_processing_failed_after_a_get_connection_error_is_a_real_frame(client, 
 
 
 def test_client_leaving_mid_answer_finishes_and_keeps_the_reply_for_resume(
-    client, mock_aws, frames, use_assistant, caplog
+    client, mock_aws, frames, use_assistant, caplog, set_env
 ):
+    set_env(CHUNK_FLUSH_MS="0")  # one chunk frame per delta, so the 410 comes mid-reply
     envelope = session_envelope(new_connection_id())
 
     def leave(index):
