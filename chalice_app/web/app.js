@@ -38,7 +38,7 @@ const client = {
   turns: new Map(),        // client_message_id -> {user, assistant}
   byMessageId: new Map(),  // message_id -> turn
   received: [],            // frame types in arrival order, for the console (and tests)
-  shown: [],               // the frames applied to the page (repeats dropped), as "type cursor"
+  shown: [],               // the frames applied to the page, in order (repeats dropped)
   get sessionId() { return this.session.sessionId; },
 };
 window.chatClient = client; // for people (and tests) poking at the page from the console
@@ -164,7 +164,7 @@ function applyOutcome({ state, show, note }) {
   if (!state.resuming) clearTimeout(client.resumeTimer);
   if (note) addTurn("note", note);
   for (const frame of show) {
-    client.shown.push(Number.isInteger(frame.cursor) ? `${frame.type} ${frame.cursor}` : frame.type);
+    client.shown.push(frame);
     handleFrame(frame);
   }
   flushOutbox();
