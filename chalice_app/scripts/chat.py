@@ -40,7 +40,7 @@ def _cursor(frame: Dict[str, Any]) -> Optional[int]:
 
 class Session:
     """The session id, the last cursor seen and the messages in flight: the same rules as the chat
-    page's ``web/session.js`` (docs/protocol.md "Sessions and resume").
+    page's ``web/session.js`` (the wire protocol: docs/protocol.md).
 
     ``opened``/``flush`` say what to send, ``receive`` what to print: frames with a cursor at or
     below the last seen are repeats and are dropped; during a replay a frame that skips ahead

@@ -1,4 +1,4 @@
-// The chat page's session logic (wire protocol, docs/protocol.md "Sessions and resume"), kept pure
+// The chat page's session logic (wire protocol: docs/protocol.md), kept pure
 // so it can be tested without a browser (`node --test`, chalice_app/tests/web/): no DOM, no socket.
 // Every function takes a state and returns a new one plus what to send or show; app.js does the I/O.
 //
