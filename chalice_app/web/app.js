@@ -115,7 +115,9 @@ function connect() {
     setSession(state);
     for (const frame of frames) send(frame);
     clearTimeout(client.resumeTimer);
-    if (state.resuming) client.resumeTimer = setTimeout(() => applyOutcome(ChatSession.resumeTimedOut(client.session)), RESUME_WAIT_MS);
+    if (state.resuming) {
+      client.resumeTimer = setTimeout(() => applyOutcome(ChatSession.resumeTimedOut(client.session)), RESUME_WAIT_MS);
+    }
     flushOutbox();
   });
   ws.addEventListener("message", (event) => {
