@@ -43,6 +43,7 @@ class Settings:
     bedrock_temperature: float
     session_ttl_seconds: int
     session_history_limit: int
+    resume_window_seconds: int
     websocket_domain: Optional[str]
     websocket_stage: Optional[str]
     websocket_endpoint_url: Optional[str]
@@ -93,7 +94,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     per_connection = read.number("RATE_LIMIT_MESSAGES", 5)
     return Settings(
         region=region,
-        queue_name=read.text("CHAT_QUEUE_NAME", "ChatProcessingQueue"),
+        queue_name=read.text("CHAT_QUEUE_NAME", "ChatProcessingQueue.fifo"),
         queue_url=read.text("CHAT_QUEUE_URL"),
         connections_table=read.text("CONNECTIONS_TABLE", "shopping-assistant-connections"),
         idempotency_table=read.text("IDEMPOTENCY_TABLE", "shopping-assistant-idempotency"),
@@ -111,6 +112,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         bedrock_temperature=read.number("BEDROCK_TEMPERATURE", 0.2, kind=float),
         session_ttl_seconds=read.number("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         session_history_limit=read.number("SESSION_HISTORY_LIMIT", 10, minimum=1),
+        resume_window_seconds=read.number("RESUME_WINDOW_SECONDS", 900, minimum=60),
         websocket_domain=read.text("WEBSOCKET_DOMAIN"),
         websocket_stage=read.text("WEBSOCKET_STAGE"),
         websocket_endpoint_url=read.text("WEBSOCKET_ENDPOINT_URL"),

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 from chalicelib import aws
 from chalicelib.config import settings
 
-__all__ = ["register", "forget"]
+__all__ = ["register", "forget", "subject_of"]
 
 
 def _table_name() -> str:
@@ -39,5 +39,20 @@ def register(
     return item
 
 
-def forget(connection_id: str) -> None:
-    aws.client("dynamodb").delete_item(TableName=_table_name(), Key={"connection_id": {"S": connection_id}})
+def forget(connection_id: str) -> Dict[str, Any]:
+    """Delete the record; returns what it held (``{}`` if there was none)."""
+    deleted = aws.client("dynamodb").delete_item(
+        TableName=_table_name(), Key={"connection_id": {"S": connection_id}}, ReturnValues="ALL_OLD"
+    )
+    return deleted.get("Attributes") or {}
+
+
+def subject_of(connection_id: str) -> Optional[str]:
+    """The token subject stored at $connect (read only when no rate-limit update returned it)."""
+    item = (
+        aws.client("dynamodb")
+        .get_item(TableName=_table_name(), Key={"connection_id": {"S": connection_id}}, ConsistentRead=True)
+        .get("Item")
+        or {}
+    )
+    return (item.get("subject") or {}).get("S")

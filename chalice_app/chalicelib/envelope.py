@@ -25,6 +25,7 @@ class ChatEnvelope:
     stage: str
     received_at_ms: int
     client_message_id: Optional[str] = None
+    owner: Optional[str] = None  # who the session belongs to (sessions.owner_of), checked again at pickup
     version: int = ENVELOPE_VERSION
 
     def to_json(self) -> str:

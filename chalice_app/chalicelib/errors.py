@@ -18,6 +18,9 @@ so a caller can catch all of them, or one kind. Errors from libraries (botocore'
     |                              never worth a retry
     +-- AssistantError             an assistant backend broke its contract (say,
     |                              finished without a reply)
+    +-- InvalidSessionError        a session id the server did not issue, that has
+    |                              expired or that belongs to another owner; the
+    |                              client gets ``invalid_session``, nothing else
     |
     |   outside chalicelib (they never ship to Lambda):
     +-- StageError                 infra.stage: a stage cannot be used as configured
@@ -39,6 +42,7 @@ __all__ = [
     "EnvelopeError",
     "ConnectionGoneError",
     "AssistantError",
+    "InvalidSessionError",
 ]
 
 
@@ -73,3 +77,11 @@ class ConnectionGoneError(ShoppingAssistantError):
 
 class AssistantError(ShoppingAssistantError):
     """An assistant backend did not keep its contract."""
+
+
+class InvalidSessionError(ShoppingAssistantError):
+    """The session id was not issued by the server, has expired, or belongs to another owner."""
+
+    def __init__(self, session_id: str):
+        super().__init__(f"session {session_id[:64]!r} is not valid for this client")
+        self.session_id = session_id

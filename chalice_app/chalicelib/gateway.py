@@ -4,6 +4,11 @@ Replies go through the Management API because on real API Gateway whatever a
 $default handler returns never reaches the client. Every frame is answered: one
 the handler cannot act on gets an error frame saying why, and a failure of the
 handler itself gets ``internal_error``, logged with the Lambda request id.
+
+Sessions are the server's: a sendMessage without ``session_id`` starts one (its id
+comes back in the ack), one with an id must name a session this client owns
+(``sessions.SessionLog``), else ``invalid_session`` and nothing is queued.
+``resume`` attaches the connection to a session and replays its kept frames.
 """
 
 import logging
@@ -13,9 +18,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from chalicelib import auth, chat_queue, connections, logs, management, protocol, ratelimit
+from chalicelib import auth, chat_queue, connections, logs, management, outbox, protocol, ratelimit
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
+from chalicelib.errors import InvalidSessionError
+from chalicelib.sessions import SessionLog, owner_of
 
 __all__ = ["RequestContext", "on_connect", "on_disconnect", "on_message"]
 
@@ -59,18 +66,36 @@ def on_connect(request: RequestContext) -> Dict[str, Any]:
         # A non-2xx answer makes API Gateway refuse the upgrade; no other route runs.
         logs.emit(log, "refused", logging.WARNING, connection_id=request.connection_id, reason=verdict.reason)
         return {"statusCode": verdict.status, "body": verdict.reason}
-    session_id = (request.query or {}).get("session_id")
-    if session_id and not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
-        session_id = None
     # API keys are for trusted integrations that serve many users each: no per-subject limit.
     subject = verdict.subject if verdict.kind == auth.SIGNED_TOKEN else None
+    session_id = _attach_at_connect(request, subject)
     connections.register(request.connection_id, request.source_ip, request.user_agent, session_id, subject)
     logs.emit(log, "connected", connection_id=request.connection_id, source_ip=request.source_ip)
     return {"statusCode": 200}
 
 
+def _attach_at_connect(request: RequestContext, subject: Optional[str]) -> Optional[str]:
+    """Attach to the ``?session_id=`` of the query when this client owns it; else attach nothing.
+
+    No frame can be posted before the upgrade completes, so an id that is not valid
+    here is only logged: a sendMessage or resume naming it gets ``invalid_session``.
+    """
+    session_id = (request.query or {}).get("session_id")
+    if not session_id or not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
+        return None
+    try:
+        SessionLog.from_settings(settings()).attach(session_id, owner_of(subject), request.connection_id)
+    except InvalidSessionError:
+        logs.emit(log, "invalid_session", logging.WARNING, connection_id=request.connection_id, at="connect")
+        return None
+    return session_id
+
+
 def on_disconnect(request: RequestContext) -> Dict[str, Any]:
-    connections.forget(request.connection_id)
+    record = connections.forget(request.connection_id)
+    session_id = (record.get("session_id") or {}).get("S")
+    if session_id:
+        SessionLog.from_settings(settings()).detach(session_id, [request.connection_id])
     logs.emit(log, "disconnected", connection_id=request.connection_id)
     return {"statusCode": 200}
 
@@ -85,15 +110,26 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
             action = protocol.parse_frame(body)
         except protocol.ProtocolError as exc:
             logs.emit(log, "rejected_frame", connection_id=request.connection_id, code=exc.code)
-            api.try_post(request.connection_id, protocol.error(exc.code, exc.message))
+            outbox.refuse(api, request.connection_id, exc.code, exc.message)
             return {"statusCode": 200}
         if isinstance(action, protocol.Ping):
             if _within_rate_limit(api, request, ratelimit.allow_ping(request.connection_id)):
-                api.try_post(request.connection_id, protocol.pong())
+                outbox.pong(api, request.connection_id)
             return {"statusCode": 200}
-        if _within_rate_limit(api, request, ratelimit.allow(request.connection_id, request.source_ip)):
-            message_id = str(uuid.uuid4())
-            _accept_chat_message(api, request, action, message_id)
+        verdict = ratelimit.allow(request.connection_id, request.source_ip)
+        if not _within_rate_limit(api, request, verdict):
+            return {"statusCode": 200}
+        subject = verdict.subject if verdict.subject_known else connections.subject_of(request.connection_id)
+        try:
+            if isinstance(action, protocol.Resume):
+                _resume(api, request, action, owner_of(subject))
+            else:
+                message_id = str(uuid.uuid4())
+                _accept_chat_message(api, request, action, message_id, owner_of(subject))
+        except InvalidSessionError:
+            logs.emit(log, "invalid_session", logging.WARNING, connection_id=request.connection_id)
+            hint = "this session id was not issued to you or has expired: send without session_id to start a new one"
+            outbox.refuse(api, request.connection_id, protocol.INVALID_SESSION, hint)
     except Exception as exc:
         _answer_internal_error(api, request, message_id, exc)
     return {"statusCode": 200}
@@ -117,7 +153,7 @@ def _answer_internal_error(
     where = f" (request {request.request_id})" if request.request_id else ""
     hint = f"the server failed to handle this frame{where}; please try again"
     try:
-        api.try_post(request.connection_id, protocol.error(protocol.INTERNAL_ERROR, hint, message_id))
+        outbox.refuse(api, request.connection_id, protocol.INTERNAL_ERROR, hint, message_id)
     except Exception as post_exc:
         logs.emit(log, "internal_error_unanswered", logging.ERROR, request_id=request.request_id, error=repr(post_exc))
 
@@ -128,34 +164,61 @@ def _within_rate_limit(api: management.ManagementApi, request: RequestContext, v
     logs.emit(
         log, "rate_limited", connection_id=request.connection_id, scope=verdict.scope, source_ip=request.source_ip
     )
-    api.try_post(request.connection_id, protocol.error(protocol.RATE_LIMITED, verdict.hint()))
+    outbox.refuse(api, request.connection_id, protocol.RATE_LIMITED, verdict.hint())
     return False
 
 
+def _resume(api: management.ManagementApi, request: RequestContext, action: protocol.Resume, owner: str) -> None:
+    """Attach the connection, then replay what it missed; never queued."""
+    snapshot = SessionLog.from_settings(settings()).attach(action.session_id, owner, request.connection_id)
+    replayed = outbox.replay(api, request.connection_id, snapshot, action.after)
+    logs.emit(
+        log,
+        "resumed",
+        connection_id=request.connection_id,
+        session_id=action.session_id,
+        after=action.after,
+        cursor=snapshot.cursor,
+        replayed=replayed,
+    )
+
+
 def _accept_chat_message(
-    api: management.ManagementApi, request: RequestContext, action: protocol.SendMessage, message_id: str
+    api: management.ManagementApi,
+    request: RequestContext,
+    action: protocol.SendMessage,
+    message_id: str,
+    owner: str,
 ) -> None:
+    sessions = SessionLog.from_settings(settings())
+    # Ack before enqueueing so the client always sees "queued" before "processing".
+    # The ack is the session's next frame: stored (with the owner check) and posted by the outbox.
+    if action.session_id is None:
+        box = outbox.Outbox.open_session(
+            api, sessions, owner, request.connection_id, message_id, action.client_message_id
+        )
+    else:
+        box = outbox.Outbox(api, sessions, action.session_id, message_id)
+        box.ack(owner, request.connection_id, action.client_message_id)
+    if request.connection_id not in box.connections:
+        logs.emit(log, "not_queued", connection_id=request.connection_id, reason="client left before the ack")
+        return
     envelope = ChatEnvelope(
         message_id=message_id,
         connection_id=request.connection_id,
-        session_id=action.session_id or uuid.uuid4().hex,
+        session_id=box.session_id,
         message=action.message,
         domain=request.domain,
         stage=request.stage,
         received_at_ms=int(time.time() * 1000),
         client_message_id=action.client_message_id,
+        owner=owner,
     )
-    # Ack before enqueueing so the client always sees "queued" before "processing".
-    ack = protocol.ack(envelope.message_id, envelope.session_id, envelope.client_message_id)
-    if not api.try_post(request.connection_id, ack):
-        logs.emit(log, "not_queued", connection_id=request.connection_id, reason="client left before the ack")
-        return
     try:
         chat_queue.enqueue(envelope)
     except Exception:
         # The message was acknowledged, so it must still end in a terminal frame.
         logs.emit(log, "enqueue_failed", logging.ERROR, message_id=envelope.message_id)
-        retry_hint = "the message could not be queued; please send it again"
-        api.try_post(request.connection_id, protocol.error(protocol.PROCESSING_FAILED, retry_hint, envelope.message_id))
+        box.error(protocol.PROCESSING_FAILED, "the message could not be queued; please send it again")
         return
     logs.emit(log, "queued", message_id=envelope.message_id, connection_id=request.connection_id)

@@ -6,16 +6,18 @@ configures that inside websocket handlers, and chat_processor is an SQS handler.
 ``WEBSOCKET_DOMAIN`` / ``WEBSOCKET_STAGE`` override what the event carried, and
 ``WEBSOCKET_ENDPOINT_URL`` replaces the whole endpoint (the local runtime).
 
+It posts text it is given: building and encoding frames is ``chalicelib.outbox``'s.
+
 Raises ``ConnectionGoneError`` (chalicelib.errors) when the client has
 disconnected (HTTP 410 GoneException): never worth a retry. A missing endpoint is a
 ``ConfigError``.
 """
 
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws, protocol
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.errors import ConfigError, ConnectionGoneError
 
@@ -49,9 +51,9 @@ class ManagementApi:
         self.endpoint = endpoint
         self._client = aws.client("apigatewaymanagementapi", endpoint)
 
-    def post(self, connection_id: str, frame: Dict[str, Any]) -> None:
-        """Send one frame; raises ConnectionGoneError if the client has left."""
-        data = protocol.encode(frame).encode("utf-8")
+    def post(self, connection_id: str, text: str) -> None:
+        """Send one encoded frame; raises ConnectionGoneError if the client has left."""
+        data = text.encode("utf-8")
         try:
             self._client.post_to_connection(ConnectionId=connection_id, Data=data)
         except ClientError as exc:
@@ -59,10 +61,10 @@ class ManagementApi:
                 raise ConnectionGoneError(connection_id) from None
             raise
 
-    def try_post(self, connection_id: str, frame: Dict[str, Any]) -> bool:
-        """Send one frame if the client is still there; False if it has gone."""
+    def try_post(self, connection_id: str, text: str) -> bool:
+        """Send one encoded frame if the client is still there; False if it has gone."""
         try:
-            self.post(connection_id, frame)
+            self.post(connection_id, text)
             return True
         except ConnectionGoneError:
             return False

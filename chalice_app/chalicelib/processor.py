@@ -1,17 +1,25 @@
 """chat_processor: answer queued chat messages and post the frames to the client.
 
-For each SQS record, in this order:
+The queue is FIFO with the session as message group, so the turns of a session
+arrive one at a time and in acked order (``chat_queue``). For each SQS record, in
+this order:
 
 1. parse the envelope (a malformed one is dropped and logged: retrying cannot fix it);
-2. too old (``MESSAGE_TTL_SECONDS``)? post ``expired`` if the client is there, drop;
-3. the client is gone (GetConnection answers 410)? drop before any work, never retry;
-4. run the assistant at most once per ``message_id`` (Powertools idempotency, a
-   conditional write in DynamoDB): post ``status``, heartbeat while it works,
-   forward ``chunk`` deltas, then exactly one ``response``; a client that leaves
-   meanwhile (a post answers 410) is dropped the same way;
-5. anything else failed, the GetConnection call of step 3 included (say 403
+2. read the session's log: a session that is gone or not the envelope's owner's is
+   dropped; the attached connections that GetConnection finds gone (410) are detached;
+3. too old (``MESSAGE_TTL_SECONDS``)? send ``expired`` (to whoever is attached), drop;
+4. no connection attached? drop before any work, never retry (a backlog from
+   departed clients drains fast);
+5. run the session turn at most once per ``message_id`` (Powertools idempotency, a
+   conditional write in DynamoDB) through the message's ``outbox.Outbox``:
+   ``status``, heartbeats while it works, ``chunk`` deltas, then exactly one
+   ``response``. Once started it finishes even if every connection leaves: its
+   frames are kept for ``resume``;
+6. anything else failed, the GetConnection calls of step 2 included (say 403
    ForbiddenException)? report the record in ``batchItemFailures`` so SQS retries
-   only it; on the last allowed attempt post ``processing_failed`` first.
+   it, and (Powertools' ``SqsFifoPartialProcessor``) the later records of its
+   session in the batch, which must not overtake it; on the last allowed attempt
+   send ``processing_failed`` first.
 
 Every drop is logged as a ``drop`` event with the message_id and the reason, every
 failure as ``processing_failed`` with the attempt and the error.
@@ -23,7 +31,7 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -36,6 +44,8 @@ from chalicelib import assistant, aws, logs, management, protocol
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
 from chalicelib.errors import AssistantError
+from chalicelib.outbox import Outbox
+from chalicelib.sessions import LogSnapshot, SessionLog, SessionStore, owner_of
 
 __all__ = ["process_batch", "handle_record"]
 
@@ -47,9 +57,12 @@ def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         # Lets an in-progress claim expire with this invocation if it crashes.
         _idempotency_config().register_lambda_context(context)
+    # A failed record fails the later records of its message group (its session) in the
+    # batch, so no turn overtakes an earlier one; other sessions go on.
+    batch = SqsFifoPartialProcessor(skip_group_on_error=True)
     # Report failures even when every record failed (Powertools would raise instead),
     # so a failed record is retried the same way whatever the batch size.
-    batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+    batch.raise_on_entire_batch_failure = False
     return process_partial_response(event=raw_event, record_handler=handle_record, processor=batch, context=context)
 
 
@@ -80,26 +93,41 @@ def handle_record(record: SQSRecord) -> None:
 
 
 def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
+    sessions = SessionLog.from_settings(settings())
+    snapshot = sessions.read(envelope.session_id)
+    if snapshot is None or (envelope.owner is not None and snapshot.owner != owner_of(envelope.owner)):
+        _drop(envelope, "invalid session")
+        return
+    live = _live_connections(api, sessions, snapshot)
     age_ms = protocol.now_ms() - envelope.received_at_ms
     if age_ms > settings().message_ttl_seconds * 1000:
-        frame = protocol.error(
-            protocol.EXPIRED, "this message waited too long in the queue; please send it again", envelope.message_id
-        )
-        delivered = api.try_post(envelope.connection_id, frame)
-        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered)
+        delivered = 0
+        if live:
+            hint = "this message waited too long in the queue; please send it again"
+            delivered = Outbox(api, sessions, envelope.session_id, envelope.message_id).error(protocol.EXPIRED, hint)
+        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
         return
-    if not api.is_connected(envelope.connection_id):
+    if not live:
         # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
         _drop(envelope, "connection gone")
         return
     _answer_once()(envelope=envelope.to_dict())
 
 
+def _live_connections(api: management.ManagementApi, sessions: SessionLog, snapshot: LogSnapshot) -> list:
+    """The attached connections that are still there; the gone ones are detached."""
+    live, gone = [], []
+    for connection_id in sorted(snapshot.connections):
+        (live if api.is_connected(connection_id) else gone).append(connection_id)
+    sessions.detach(snapshot.session_id, gone)
+    return live
+
+
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
     hint = "the assistant could not answer this message"
-    frame = protocol.error(protocol.PROCESSING_FAILED, hint, envelope.message_id)
     try:
-        api.try_post(envelope.connection_id, frame)
+        box = Outbox(api, SessionLog.from_settings(settings()), envelope.session_id, envelope.message_id)
+        box.error(protocol.PROCESSING_FAILED, hint)
     except Exception as exc:
         # The record still goes back to SQS (then the DLQ); the log is what is left.
         logs.emit(log, "processing_failed_untold", logging.ERROR, message_id=envelope.message_id, error=repr(exc))
@@ -112,6 +140,7 @@ def _drop(envelope: ChatEnvelope, reason: str, **fields: Any) -> None:
         logging.WARNING,
         message_id=envelope.message_id,
         connection_id=envelope.connection_id,
+        session_id=envelope.session_id,
         reason=reason,
         **fields,
     )
@@ -138,23 +167,25 @@ def _answer_once():
 def _answer(envelope: Dict[str, Any]) -> Dict[str, Any]:
     chat = ChatEnvelope(**envelope)
     api = management.for_endpoint(chat.domain, chat.stage)
+    config = settings()
+    box = Outbox(api, SessionLog.from_settings(config), chat.session_id, chat.message_id)
     started = time.monotonic()
-    api.post(chat.connection_id, protocol.status(chat.message_id, 0))
-    with _Heartbeat(api, chat, started):
-        reply = _stream_reply(api, chat)
-    api.post(chat.connection_id, protocol.response(chat.message_id, chat.session_id, reply.content, reply.products))
+    box.status(0)
+    with _Heartbeat(box, started):
+        reply = _stream_reply(box, chat)
+    delivered = box.response(reply.content, reply.products)
     elapsed_ms = int((time.monotonic() - started) * 1000)
-    logs.emit(log, "answered", message_id=chat.message_id, elapsed_ms=elapsed_ms)
+    logs.emit(log, "answered", message_id=chat.message_id, elapsed_ms=elapsed_ms, delivered=delivered)
     return {"message_id": chat.message_id, "elapsed_ms": elapsed_ms}
 
 
-def _stream_reply(api: management.ManagementApi, chat: ChatEnvelope) -> assistant.Reply:
-    # The turn's message id lets an assistant replay, not redo, a reply a retry asks for again.
-    with assistant.turn(chat.message_id):
-        for seq, event in enumerate(_assistant().respond(chat.message, chat.session_id)):
-            if isinstance(event, assistant.Reply):
-                return event
-            api.post(chat.connection_id, protocol.chunk(chat.message_id, seq, event.text))
+def _stream_reply(box: Outbox, chat: ChatEnvelope) -> assistant.Reply:
+    # The message id lets the turn replay, not redo, a reply a retry asks for again.
+    events = assistant.turn.run(_assistant(), _session_store(), chat.session_id, chat.message_id, chat.message)
+    for event in events:
+        if isinstance(event, assistant.Reply):
+            return event
+        box.delta(event.text)
     raise AssistantError("assistant finished without a reply")
 
 
@@ -163,19 +194,26 @@ def _assistant() -> assistant.Assistant:
     return assistant.create(settings())
 
 
-class _Heartbeat:
-    """Posts a ``status`` frame every HEARTBEAT_SECONDS while the assistant works.
+@functools.lru_cache(maxsize=1)
+def _session_store() -> SessionStore:
+    config = settings()
+    return SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
 
-    Keeps the client informed (and its connection active) during a slow reply.
+
+class _Heartbeat:
+    """Sends a ``status`` frame every HEARTBEAT_SECONDS while the assistant works.
+
+    Keeps the client informed (and its connection active) during a slow reply; the
+    frames are kept like the others, so a client that resumes sees them too.
     """
 
-    def __init__(self, api: management.ManagementApi, chat: ChatEnvelope, started: float):
-        self.api, self.chat, self.started = api, chat, started
+    def __init__(self, box: Outbox, started: float):
+        self.box, self.started = box, started
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
     def __enter__(self) -> "_Heartbeat":
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.chat.message_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.box.message_id}", daemon=True)
         self._thread.start()
         return self
 
@@ -188,5 +226,8 @@ class _Heartbeat:
         interval = settings().heartbeat_seconds
         while not self._stop.wait(interval):
             elapsed_ms = int((time.monotonic() - self.started) * 1000)
-            if not self.api.try_post(self.chat.connection_id, protocol.status(self.chat.message_id, elapsed_ms)):
+            try:
+                self.box.status(elapsed_ms)
+            except Exception as exc:
+                logs.emit(log, "heartbeat_failed", logging.WARNING, message_id=self.box.message_id, error=repr(exc))
                 return

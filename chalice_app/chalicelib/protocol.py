@@ -11,6 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Dict, List, Optional, Union
 
 from chalicelib.errors import ProtocolError
@@ -27,10 +28,13 @@ __all__ = [
     "EXPIRED",
     "INTERNAL_ERROR",
     "SERVICE_UNAVAILABLE",
+    "INVALID_SESSION",
+    "ErrorCode",
     "TERMINAL_TYPES",
     "ProtocolError",
     "Ping",
     "SendMessage",
+    "Resume",
     "parse_frame",
     "encode",
     "now_ms",
@@ -40,29 +44,49 @@ __all__ = [
     "chunk",
     "response",
     "error",
+    "resumed",
+    "with_cursor",
 ]
 
 MAX_MESSAGE_CHARS = 4000
 MAX_ID_CHARS = 64
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-# Error codes that leave the connection open.
-INVALID_JSON = "invalid_json"
-UNKNOWN_ACTION = "unknown_action"
-INVALID_MESSAGE = "invalid_message"
-RATE_LIMITED = "rate_limited"
-# Terminal error codes for one acknowledged message.
-PROCESSING_FAILED = "processing_failed"
-EXPIRED = "expired"
-# The handler failed in a way the client cannot fix; the frame is still answered.
-INTERNAL_ERROR = "internal_error"
-# The service behind the gateway is down (the local runtime lost its AWS emulator).
-SERVICE_UNAVAILABLE = "service_unavailable"
+
+class ErrorCode(StrEnum):
+    """Every ``code`` an error frame can carry (a str, so it compares and encodes as its value)."""
+
+    # Errors that leave the connection open.
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_ACTION = "unknown_action"
+    INVALID_MESSAGE = "invalid_message"
+    RATE_LIMITED = "rate_limited"
+    # The session id was not issued by the server, has expired or belongs to another owner.
+    INVALID_SESSION = "invalid_session"
+    # Terminal error codes for one acknowledged message.
+    PROCESSING_FAILED = "processing_failed"
+    EXPIRED = "expired"
+    # The handler failed in a way the client cannot fix; the frame is still answered.
+    INTERNAL_ERROR = "internal_error"
+    # The service behind the gateway is down (the local runtime lost its AWS emulator).
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+# Module-level aliases, as callers have always used them.
+INVALID_JSON = ErrorCode.INVALID_JSON
+UNKNOWN_ACTION = ErrorCode.UNKNOWN_ACTION
+INVALID_MESSAGE = ErrorCode.INVALID_MESSAGE
+RATE_LIMITED = ErrorCode.RATE_LIMITED
+INVALID_SESSION = ErrorCode.INVALID_SESSION
+PROCESSING_FAILED = ErrorCode.PROCESSING_FAILED
+EXPIRED = ErrorCode.EXPIRED
+INTERNAL_ERROR = ErrorCode.INTERNAL_ERROR
+SERVICE_UNAVAILABLE = ErrorCode.SERVICE_UNAVAILABLE
 
 # A message ends with exactly one frame of these types.
 TERMINAL_TYPES = ("response", "error")
 
-ACTIONS = ("ping", "sendMessage")
+ACTIONS = ("ping", "sendMessage", "resume")
 
 
 @dataclass(frozen=True)
@@ -77,7 +101,15 @@ class SendMessage:
     client_message_id: Optional[str] = None
 
 
-def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage]:
+@dataclass(frozen=True)
+class Resume:
+    """Attach this connection to ``session_id`` and replay its frames with cursor > ``after``."""
+
+    session_id: str
+    after: int = 0
+
+
+def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage, Resume]:
     """Turn one text frame into an action, or raise ProtocolError."""
     data = _decode_json(body)
     action = data.get("action")
@@ -85,6 +117,8 @@ def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage]:
         return Ping()
     if action == "sendMessage":
         return _parse_send_message(data)
+    if action == "resume":
+        return _parse_resume(data)
     if action is None:
         raise ProtocolError(UNKNOWN_ACTION, 'missing "action": use one of ' + _actions())
     raise ProtocolError(UNKNOWN_ACTION, f"unknown action {str(action)[:40]!r}: use one of {_actions()}")
@@ -135,6 +169,17 @@ def _parse_send_message(data: Dict[str, Any]) -> SendMessage:
     if client_message_id is not None and not _is_unicode_text(client_message_id):
         raise ProtocolError(INVALID_MESSAGE, '"client_message_id" contains a lone UTF-16 surrogate: send Unicode text')
     return SendMessage(message, session_id, client_message_id)
+
+
+def _parse_resume(data: Dict[str, Any]) -> Resume:
+    session_id = data.get("session_id")
+    if not (isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)):
+        raise ProtocolError(INVALID_MESSAGE, '"session_id" is required: the id the server returned in an ack')
+    after = data.get("after", 0)
+    # bool is an int in Python, never a cursor.
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise ProtocolError(INVALID_MESSAGE, '"after" must be a whole number >= 0: the last cursor you saw')
+    return Resume(session_id, after)
 
 
 def _is_unicode_text(text: str) -> bool:
@@ -193,8 +238,17 @@ def response(message_id: str, session_id: str, content: str, products: List[Dict
     }
 
 
+def resumed(session_id: str, cursor: int) -> Dict[str, Any]:
+    return {"type": "resumed", "session_id": session_id, "cursor": cursor}
+
+
+def with_cursor(frame: Dict[str, Any], session_id: str, cursor: int) -> Dict[str, Any]:
+    """A message's frame as it leaves: with its session and its place in the session (``cursor``)."""
+    return {**frame, "session_id": session_id, "cursor": cursor}
+
+
 def error(code: str, message: str, message_id: Optional[str] = None) -> Dict[str, Any]:
-    frame: Dict[str, Any] = {"type": "error", "code": code, "message": message}
+    frame: Dict[str, Any] = {"type": "error", "code": str(code), "message": message}
     if message_id is not None:
         frame["message_id"] = message_id
     return frame

@@ -58,6 +58,10 @@ class Verdict:
     scope: Optional[str] = None  # the limit that refused (a key of SCOPES), when not allowed
     limit: int = 0
     window_seconds: int = 0
+    # The token subject stored at $connect, as the connection's counter update returned it
+    # (None: no subject, or that update did not run because both message limits are off).
+    subject: Optional[str] = None
+    subject_known: bool = False
 
     def hint(self) -> str:
         """What the client is told with ``rate_limited``."""
@@ -78,18 +82,19 @@ def allow(connection_id: str, source_ip: Optional[str] = None, now: Optional[flo
     config = settings()
     moment = time.time() if now is None else now
     subject: Optional[str] = None
+    known = False
     if config.rate_limit_messages > 0 or config.rate_limit_subject_messages > 0:
         count, item = _hit_connection(config, connection_id, "msg", moment)
         if 0 < config.rate_limit_messages < count:
             return _refused(config, "connection", config.rate_limit_messages)
-        subject = (item.get("subject") or {}).get("S")
+        subject, known = (item.get("subject") or {}).get("S"), True
     for scope, key, limit in (
         ("subject", subject, config.rate_limit_subject_messages),
         ("ip", source_ip, config.rate_limit_ip_messages),
     ):
         if key and limit > 0 and _hit_counter(config, counter_key(scope, key), moment) > limit:
             return _refused(config, scope, limit)
-    return Verdict(True)
+    return Verdict(True, subject=subject, subject_known=known)
 
 
 def allow_ping(connection_id: str, now: Optional[float] = None) -> Verdict:

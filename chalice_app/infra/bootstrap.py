@@ -12,6 +12,9 @@ from botocore.exceptions import ClientError
 
 __all__ = [
     "DLQ_SUFFIX",
+    "FIFO_SUFFIX",
+    "dlq_name",
+    "queue_attributes",
     "RECOMMENDED_MAX_RECEIVE_COUNT",
     "Resources",
     "ensure_all",
@@ -21,6 +24,8 @@ __all__ = [
 ]
 
 DLQ_SUFFIX = "-dlq"
+# AWS: a FIFO queue's name ends in ".fifo", and so must its dead-letter queue's.
+FIFO_SUFFIX = ".fifo"
 # AWS (Lambda, "Using Lambda with Amazon SQS"): give the source queue's redrive policy a
 # maxReceiveCount of at least 5, so throttled or briefly failing invocations do not send a
 # message to the DLQ early. The count itself is MAX_RECEIVE_COUNT (chalicelib.config).
@@ -48,8 +53,24 @@ def table_specs(settings) -> List[Dict[str, Any]]:
     ]
 
 
+def dlq_name(queue_name: str) -> str:
+    """``chat.fifo`` -> ``chat-dlq.fifo``; ``chat`` -> ``chat-dlq``."""
+    if queue_name.endswith(FIFO_SUFFIX):
+        return queue_name[: -len(FIFO_SUFFIX)] + DLQ_SUFFIX + FIFO_SUFFIX
+    return queue_name + DLQ_SUFFIX
+
+
+def queue_attributes(name: str, attributes: Dict[str, str]) -> Dict[str, str]:
+    """A FIFO queue (name ends in .fifo) is created with ``FifoQueue``; deduplication is by
+    the MessageDeduplicationId the sender gives (the message_id), not by content."""
+    if not name.endswith(FIFO_SUFFIX):
+        return dict(attributes)
+    return {**attributes, "FifoQueue": "true", "ContentBasedDeduplication": "false"}
+
+
 def ensure_queue(sqs, name: str, visibility_timeout: int, max_receive_count: int) -> Dict[str, str]:
-    dlq_url = _create_queue(sqs, name + DLQ_SUFFIX, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    dlq = dlq_name(name)
+    dlq_url = _create_queue(sqs, dlq, queue_attributes(dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}))
     dlq_arn = _queue_arn(sqs, dlq_url)
     attributes = {
         "VisibilityTimeout": str(visibility_timeout),
@@ -57,8 +78,9 @@ def ensure_queue(sqs, name: str, visibility_timeout: int, max_receive_count: int
         "ReceiveMessageWaitTimeSeconds": "20",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
     }
-    queue_url = _create_queue(sqs, name, attributes)
-    # create_queue refuses to change an existing queue's attributes; make them right.
+    queue_url = _create_queue(sqs, name, queue_attributes(name, attributes))
+    # create_queue refuses to change an existing queue's attributes; make them right
+    # (FifoQueue is fixed at creation and cannot be set again).
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
     return {"queue_url": queue_url, "queue_arn": _queue_arn(sqs, queue_url), "dlq_url": dlq_url, "dlq_arn": dlq_arn}
 

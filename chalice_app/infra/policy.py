@@ -50,11 +50,21 @@ INFERENCE_PROFILE_PREFIXES = ("us", "eu", "apac", "us-gov", "global")
 
 # function -> (action, resource kind, why)
 NEEDS: Dict[str, Sequence[tuple]] = {
-    "websocket_connect": [("dynamodb:PutItem", "connections_table", "connections.register")],
-    "websocket_disconnect": [("dynamodb:DeleteItem", "connections_table", "connections.forget")],
+    "websocket_connect": [
+        ("dynamodb:PutItem", "connections_table", "connections.register"),
+        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog.attach (?session_id=)"),
+    ],
+    "websocket_disconnect": [
+        ("dynamodb:DeleteItem", "connections_table", "connections.forget"),
+        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog.detach"),
+    ],
     "websocket_message": [
         (MANAGE_CONNECTIONS, "connections_post", "posts ack/pong/error frames"),
         ("dynamodb:UpdateItem", "connections_table", "ratelimit.allow"),
+        ("dynamodb:GetItem", "connections_table", "connections.subject_of (rate limits off)"),
+        ("dynamodb:GetItem", "sessions_table", "sessions.SessionLog.read (the owner check)"),
+        ("dynamodb:PutItem", "sessions_table", "sessions.SessionLog.create (a new session's ack)"),
+        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog append/attach/detach (outbox)"),
         ("sqs:GetQueueUrl", "queue", "chat_queue.queue_url"),
         ("sqs:SendMessage", "queue", "chat_queue.enqueue"),
     ],
@@ -70,6 +80,7 @@ NEEDS: Dict[str, Sequence[tuple]] = {
         ("dynamodb:DeleteItem", "idempotency_table", "Powertools idempotency"),
         ("dynamodb:GetItem", "sessions_table", "sessions.SessionStore.load"),
         ("dynamodb:PutItem", "sessions_table", "sessions.SessionStore.save"),
+        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog append/detach (outbox)"),
         ("bedrock:InvokeModel", "model", "the Bedrock assistant backend"),
         ("bedrock:InvokeModelWithResponseStream", "model", "the Bedrock backend's ConverseStream"),
     ],

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-from infra.bootstrap import DLQ_SUFFIX
+from infra.bootstrap import dlq_name
 
 __all__ = ["Depth", "PurgeResult", "depth", "purge_all", "purge_older_than", "queue_urls", "redrive"]
 
@@ -40,7 +40,7 @@ def queue_urls(sqs, queue_name: str) -> Dict[str, str]:
     """``{"queue": url, "dlq": url}``; raises the client's QueueDoesNotExist."""
     return {
         "queue": sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
-        "dlq": sqs.get_queue_url(QueueName=queue_name + DLQ_SUFFIX)["QueueUrl"],
+        "dlq": sqs.get_queue_url(QueueName=dlq_name(queue_name))["QueueUrl"],
     }
 
 
@@ -134,6 +134,15 @@ def purge_older_than(
     return result
 
 
+def _fifo_entry(queue_url: str, message: Dict[str, Any]) -> Dict[str, str]:
+    """A FIFO queue needs the message group back (the session) and a deduplication id:
+    the DLQ copy's MessageId, new for each copy, so a redrive is never taken for a resend."""
+    if not queue_url.endswith(".fifo"):
+        return {}
+    group = message.get("Attributes", {}).get("MessageGroupId") or message["MessageId"]
+    return {"MessageGroupId": group, "MessageDeduplicationId": message["MessageId"]}
+
+
 def redrive(sqs, dlq_url: str, queue_url: str, max_messages: Optional[int] = None, dry_run: bool = False) -> int:
     """Move DLQ messages back to the queue (send, then delete); returns how many moved."""
     moved = 0
@@ -142,7 +151,11 @@ def redrive(sqs, dlq_url: str, queue_url: str, max_messages: Optional[int] = Non
         while max_messages is None or moved < max_messages:
             wanted = BATCH if max_messages is None else min(BATCH, max_messages - moved)
             messages = sqs.receive_message(
-                QueueUrl=dlq_url, MaxNumberOfMessages=wanted, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=wanted,
+                WaitTimeSeconds=1,
+                MessageAttributeNames=["All"],
+                AttributeNames=["MessageGroupId"],
             ).get("Messages", [])
             if not messages:
                 break
@@ -153,7 +166,12 @@ def redrive(sqs, dlq_url: str, queue_url: str, max_messages: Optional[int] = Non
             sent = sqs.send_message_batch(
                 QueueUrl=queue_url,
                 Entries=[
-                    {"Id": str(i), "MessageBody": m["Body"], "MessageAttributes": m.get("MessageAttributes", {})}
+                    {
+                        "Id": str(i),
+                        "MessageBody": m["Body"],
+                        "MessageAttributes": m.get("MessageAttributes", {}),
+                        **_fifo_entry(queue_url, m),
+                    }
                     for i, m in enumerate(messages)
                 ],
             )

@@ -8,6 +8,10 @@ visibility timeout, so the redrive policy moves poison messages to the DLQ.
 Several pollers run at once (``concurrency``). When SQS cannot be reached the
 poller logs one line (no traceback) and retries; the stack halts it (``halt()``)
 when its emulator has died, rather than let it retry forever.
+
+On a FIFO queue moto already does what SQS does for message groups (no message of
+a group is handed out while an earlier one of it is in flight); the poller adds
+Lambda's batch rule on top (``fifo_failures``).
 """
 
 import logging
@@ -21,7 +25,7 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from localcloud.events import sqs_event
 from localcloud.host import FunctionHost, InvocationError
 
-__all__ = ["PollerConfig", "SqsPoller", "failed_message_ids"]
+__all__ = ["PollerConfig", "SqsPoller", "failed_message_ids", "fifo_failures"]
 
 log = logging.getLogger("localcloud")
 
@@ -56,6 +60,26 @@ def failed_message_ids(result: Any, batch: List[Dict[str, Any]]) -> Set[str]:
             return all_ids
         failed.add(identifier)
     return failed
+
+
+def fifo_failures(failed: Set[str], batch: List[Dict[str, Any]]) -> Set[str]:
+    """``failed`` plus every later message of a failed message's group in the batch.
+
+    AWS (Lambda, "Using Lambda with Amazon SQS", FIFO queues): Lambda keeps the order
+    within a message group, so a later message of a group must not be deleted (done)
+    while an earlier one goes back to the queue; it is retried with it, in order.
+    """
+    blocked: Set[str] = set()
+    result = set(failed)
+    for message in batch:
+        group = message.get("Attributes", {}).get("MessageGroupId")
+        if group is None:
+            continue
+        if group in blocked:
+            result.add(message["MessageId"])
+        elif message["MessageId"] in failed:
+            blocked.add(group)
+    return result
 
 
 class SqsPoller:
@@ -141,7 +165,7 @@ class SqsPoller:
             result = self.host.invoke(self.config.function_name, event)
         except InvocationError:
             return  # the whole batch becomes visible again after the visibility timeout
-        failed = failed_message_ids(result, batch)
+        failed = fifo_failures(failed_message_ids(result, batch), batch)
         done = [message for message in batch if message["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             entries = [

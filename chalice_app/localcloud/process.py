@@ -113,7 +113,7 @@ class LocalStackProcess:
         items = self.aws_client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
         return {item["connection_id"]["S"]: item for item in items if "connected_at" in item}
 
-    def queue_depths(self, queue_name: str = "ChatProcessingQueue") -> Dict[str, int]:
+    def queue_depths(self, queue_name: str = "ChatProcessingQueue.fifo") -> Dict[str, int]:
         """Messages waiting or in flight, for the queue and its DLQ, by queue name."""
         from infra import queues
 

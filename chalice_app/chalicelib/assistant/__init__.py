@@ -1,13 +1,14 @@
 """Assistant backends, chosen by ``ASSISTANT_BACKEND``.
 
 A built-in name, or ``package.module:Factory`` for an assistant of your own:
-``Factory(settings)`` must return an object with ``respond(message, session_id)``.
+``Factory(settings)`` must return an object with ``respond(message, state)`` (a
+``sessions.SessionState``; ``turn.run`` loads and saves it around the call).
 """
 
 import importlib
 
+from chalicelib.assistant import turn
 from chalicelib.assistant.base import Assistant, AssistantEvent, Delta, Reply
-from chalicelib.assistant.turn import turn
 from chalicelib.config import ConfigError, Settings
 
 __all__ = ["Assistant", "AssistantEvent", "Delta", "Reply", "BACKENDS", "create", "turn"]
@@ -41,11 +42,8 @@ def create(config: Settings) -> Assistant:
 
 def _catalog(config: Settings) -> Assistant:
     from chalicelib.assistant.catalog import CatalogAssistant
-    from chalicelib.sessions import SessionStore
 
-    return CatalogAssistant(
-        SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
-    )
+    return CatalogAssistant()
 
 
 def _delayed(assistant: Assistant, seconds: float) -> Assistant:

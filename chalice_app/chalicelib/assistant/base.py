@@ -1,7 +1,14 @@
-"""The assistant interface: text + session in, streamed deltas and a final reply out."""
+"""The assistant interface: text + session state in, streamed deltas and a final reply out.
+
+A backend only produces events; ``assistant.turn.run`` loads the state, replays an
+answered message and saves the state after the Reply.
+"""
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Protocol, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Protocol, Union
+
+if TYPE_CHECKING:
+    from chalicelib.sessions import SessionState
 
 __all__ = ["Delta", "Reply", "Assistant", "AssistantEvent"]
 
@@ -25,6 +32,6 @@ AssistantEvent = Union[Delta, Reply]
 
 
 class Assistant(Protocol):
-    def respond(self, message: str, session_id: str) -> Iterator[AssistantEvent]:
-        """Yield zero or more Delta, then exactly one Reply. Raise on failure."""
+    def respond(self, message: str, state: "SessionState") -> Iterator[AssistantEvent]:
+        """Yield zero or more Delta, then exactly one Reply, updating ``state`` (not saving it). Raise on failure."""
         ...

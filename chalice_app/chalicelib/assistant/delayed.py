@@ -10,6 +10,7 @@ import time
 from typing import Callable, Iterator, Optional, Tuple
 
 from chalicelib.assistant.base import Assistant, AssistantEvent, Delta
+from chalicelib.sessions import SessionState
 
 __all__ = ["DelayedAssistant", "SLOW_RANGE_SECONDS"]
 
@@ -37,14 +38,14 @@ class DelayedAssistant:
         """This reply's delay: fixed when ``seconds`` is set, else drawn from ``seconds_range``."""
         return self.seconds if self.seconds is not None else self._rng.uniform(*self.seconds_range)
 
-    def respond(self, message: str, session_id: str) -> Iterator[AssistantEvent]:
+    def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
         total = self.delay()
         self._sleep(total * self.first_token_share)
         # Lazy, so a streaming backend still streams: a share of the rest before each piece,
         # whatever is left before the Reply.
         remaining = total * (1 - self.first_token_share)
         per_piece = remaining / _EXPECTED_PIECES
-        for event in self.inner.respond(message, session_id):
+        for event in self.inner.respond(message, state):
             pause = min(per_piece, remaining) if isinstance(event, Delta) else remaining
             if pause > 0:
                 self._sleep(pause)

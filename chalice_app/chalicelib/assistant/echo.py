@@ -4,6 +4,7 @@ import time
 from typing import Iterator
 
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
+from chalicelib.sessions import SessionState
 
 __all__ = ["EchoAssistant"]
 
@@ -12,7 +13,7 @@ class EchoAssistant:
     def __init__(self, delay_seconds: float = 0.0):
         self.delay_seconds = delay_seconds
 
-    def respond(self, message: str, session_id: str) -> Iterator[AssistantEvent]:
+    def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
         if self.delay_seconds:
             # Stands in for a slow model so heartbeats and timeouts can be exercised.
             time.sleep(self.delay_seconds)

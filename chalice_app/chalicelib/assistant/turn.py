@@ -1,37 +1,43 @@
-"""One turn of a conversation: which message it answers, and replaying an answered one.
+"""One turn of a conversation, for every assistant backend: load, replay or answer, save.
 
-chat_processor runs the assistant inside ``turn(message_id)``. The assistant keeps
-the last turn in the session, so when SQS redelivers a message whose reply was
-produced but not delivered (the response post failed), the retry streams the
-same reply again instead of repeating its effects (a second "add to cart").
-A ContextVar keeps the ``Assistant.respond(message, session_id)`` interface
-unchanged.
+``run(assistant, store, session_id, message_id, message)`` is the only code that
+reads or writes a session's state around an assistant: it loads the state (the
+session's owner was checked by chat_processor against the session log before
+the turn starts), replays the recorded reply when this ``message_id`` was already
+answered (SQS redelivered a message whose reply was produced but not delivered,
+so a second "add to cart" must not happen), else lets the backend produce its
+events from the state and saves the state with the turn recorded. Backends only
+produce events: ``respond(message, state)`` yields Deltas then one Reply.
 """
 
-import contextlib
 import re
-from contextvars import ContextVar
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from chalicelib.assistant.base import AssistantEvent, Delta, Reply
+from chalicelib.assistant.base import Assistant, AssistantEvent, Delta, Reply
+from chalicelib.sessions import SessionStore
 
-__all__ = ["turn", "current_message_id", "lines_of", "replay"]
-
-_MESSAGE_ID: ContextVar[Optional[str]] = ContextVar("assistant_message_id", default=None)
-
-
-@contextlib.contextmanager
-def turn(message_id: Optional[str]) -> Iterator[None]:
-    token = _MESSAGE_ID.set(message_id)
-    try:
-        yield
-    finally:
-        _MESSAGE_ID.reset(token)
+__all__ = ["run", "lines_of", "replay"]
 
 
-def current_message_id() -> Optional[str]:
-    """The message being answered, or None outside ``turn`` (direct calls, tests)."""
-    return _MESSAGE_ID.get()
+def run(
+    assistant: Assistant, store: SessionStore, session_id: str, message_id: Optional[str], message: str
+) -> Iterator[AssistantEvent]:
+    """The events of one turn; the state is saved before the Reply is yielded."""
+    state = store.load(session_id)
+    answered = state.replay_of(message_id)
+    if answered is not None:
+        from chalicelib import catalog  # only a replay needs the catalog's products
+
+        yield from replay(answered, catalog.product)
+        return
+    for event in assistant.respond(message, state):
+        if isinstance(event, Reply):
+            product_ids = [item["id"] for item in event.products if isinstance(item, dict) and "id" in item]
+            state.record_turn(message, event.content, product_ids, message_id)
+            store.save(state)
+            yield event
+            return
+        yield event
 
 
 def lines_of(text: str) -> List[str]:

@@ -29,7 +29,7 @@ class EnsureResources(Step):
         tables = [spec["name"] for spec in bootstrap.table_specs(s)]
         queue_detail = (
             f"{s.queue_name}: visibility {ctx.stage.visibility_timeout} s, retention "
-            f"{bootstrap.RETENTION_SECONDS // 86400} d, to {s.queue_name}{bootstrap.DLQ_SUFFIX} after "
+            f"{bootstrap.RETENTION_SECONDS // 86400} d, to {bootstrap.dlq_name(s.queue_name)} after "
             f"{s.max_receive_count} receives"
         )
         self._report(ctx, "queue + DLQ", queue_detail, ["queue", "dlq"], before, after)
@@ -49,7 +49,7 @@ class EnsureResources(Step):
     def _snapshot(ctx: Context) -> Dict[str, Any]:
         sqs, dynamodb = ctx.client("sqs"), ctx.client("dynamodb")
         state: Dict[str, Any] = {}
-        for key, name in (("queue", ctx.settings.queue_name), ("dlq", ctx.settings.queue_name + bootstrap.DLQ_SUFFIX)):
+        for key, name in (("queue", ctx.settings.queue_name), ("dlq", bootstrap.dlq_name(ctx.settings.queue_name))):
             try:
                 url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
             except ClientError:
@@ -91,7 +91,7 @@ class DeleteResources(Step):
             return
         sqs, dynamodb = ctx.client("sqs"), ctx.client("dynamodb")
         gone = []
-        for name in (ctx.settings.queue_name, ctx.settings.queue_name + bootstrap.DLQ_SUFFIX):
+        for name in (ctx.settings.queue_name, bootstrap.dlq_name(ctx.settings.queue_name)):
             try:
                 sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
                 gone.append(name)

@@ -46,8 +46,8 @@ def sessions(moto_tables) -> SessionStore:
 
 
 @pytest.fixture
-def assistant(sessions) -> CatalogAssistant:
-    return CatalogAssistant(sessions)
+def assistant() -> CatalogAssistant:
+    return CatalogAssistant()
 
 
 @dataclass
@@ -77,13 +77,14 @@ class Conversation:
     """Messages to one assistant in one session, each checked against the streaming contract."""
 
     assistant: Any
+    sessions: SessionStore
     session_id: str = field(default_factory=lambda: "s-" + uuid.uuid4().hex[:12])
     said: List[Said] = field(default_factory=list)
 
     def send(self, message: str, message_id: Optional[str] = None) -> Said:
         started = time.perf_counter()
-        with turn(message_id or str(uuid.uuid4())):
-            events = list(self.assistant.respond(message, self.session_id))
+        message_id = message_id or str(uuid.uuid4())
+        events = list(turn.run(self.assistant, self.sessions, self.session_id, message_id, message))
         seconds = time.perf_counter() - started
         *deltas, reply = events
         assert isinstance(reply, Reply), f"the last event must be the Reply, got {reply!r}"
@@ -95,9 +96,9 @@ class Conversation:
         return said
 
     def state(self) -> SessionState:
-        return self.assistant.sessions.load(self.session_id)
+        return self.sessions.load(self.session_id)
 
 
 @pytest.fixture
-def conversation(assistant) -> Conversation:
-    return Conversation(assistant)
+def conversation(assistant, sessions) -> Conversation:
+    return Conversation(assistant, sessions)

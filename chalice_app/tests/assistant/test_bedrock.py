@@ -42,12 +42,13 @@ def slept():
 
 @pytest.fixture
 def model(sessions, slept):
-    return BedrockAssistant(sessions, MODEL, max_tokens=700, temperature=0.1, sleep=slept.append)
+    model = BedrockAssistant(MODEL, max_tokens=700, temperature=0.1, sleep=slept.append)
+    model.sessions = sessions  # the store ask() runs its turns with
+    return model
 
 
 def ask(model, message, session_id, message_id=None):
-    with turn(message_id or str(uuid.uuid4())):
-        events = list(model.respond(message, session_id))
+    events = list(turn.run(model, model.sessions, session_id, message_id or str(uuid.uuid4()), message))
     *deltas, reply = events
     assert isinstance(reply, Reply) and all(isinstance(event, Delta) for event in deltas)
     assert "".join(delta.text for delta in deltas) == reply.content
@@ -153,8 +154,8 @@ def test_an_error_after_text_was_forwarded_is_raised_not_retried(bedrock, model,
     bedrock.add_response("converse_stream", stream_response(
         *text_events("Half an ans")[:2], error=("throttlingException", "slow down")), EXPECTED)
 
-    with pytest.raises(EventStreamError) as raised, turn("m-1"):
-        list(model.respond("hi", session_id))
+    with pytest.raises(EventStreamError) as raised:
+        list(turn.run(model, model.sessions, session_id, "m-1", "hi"))
 
     assert raised.value.response["Error"]["Code"] == "throttlingException"
     assert slept == [] and sessions.load(session_id).history == []  # nothing saved: a retry starts clean
@@ -190,7 +191,8 @@ def test_a_bad_tool_call_gets_an_error_result_the_model_can_read(bedrock, model)
 
 
 def test_a_model_that_keeps_calling_tools_is_stopped(bedrock, sessions, slept):
-    model = BedrockAssistant(sessions, MODEL, max_tokens=700, temperature=0.1, max_tool_rounds=2, sleep=slept.append)
+    model = BedrockAssistant(MODEL, max_tokens=700, temperature=0.1, max_tool_rounds=2, sleep=slept.append)
+    model.sessions = sessions
     for number in range(3):
         bedrock.add_response("converse_stream", stream_response(
             *tool_use_events(f"t{number}", "view_cart", {})), EXPECTED)

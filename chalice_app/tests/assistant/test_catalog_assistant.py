@@ -28,16 +28,16 @@ def test_the_reply_products_are_copies_of_catalog_products(conversation):
 
 def test_a_reconnecting_client_continues_its_session(sessions):
     session_id = "reconnect-" + uuid.uuid4().hex[:6]
-    first = Conversation(CatalogAssistant(sessions), session_id=session_id)
+    first = Conversation(CatalogAssistant(), sessions, session_id=session_id)
     shown = first.send("smartwatches under 300")
     # A new assistant (another Lambda container) with the same session id.
-    second = Conversation(CatalogAssistant(sessions), session_id=session_id)
+    second = Conversation(CatalogAssistant(), sessions, session_id=session_id)
     said = second.send("tell me more about the second one")
     assert said.ids == [shown.ids[1]]
 
 
-def test_sessions_do_not_leak_into_each_other(assistant):
-    one, other = Conversation(assistant), Conversation(assistant)
+def test_sessions_do_not_leak_into_each_other(assistant, sessions):
+    one, other = Conversation(assistant, sessions), Conversation(assistant, sessions)
     one.send("tents")
     one.send("add the first one to my cart")
     said = other.send("show my cart")
@@ -56,12 +56,11 @@ def test_a_redelivered_message_replays_its_reply_without_repeating_it(conversati
     assert list(conversation.state().cart.values()) == [2] and third.content != first.content
 
 
-def test_outside_a_turn_every_call_is_answered(sessions):
-    assistant = CatalogAssistant(sessions)
-    events = list(assistant.respond("hi", "no-turn"))
+def test_a_turn_without_a_message_id_is_answered(sessions):
+    assistant = CatalogAssistant()
+    events = list(turn.run(assistant, sessions, "no-id", None, "hi"))
     assert isinstance(events[-1], Reply) and all(isinstance(event, Delta) for event in events[:-1])
-    with turn(None):
-        assert list(assistant.respond("hi", "no-turn"))[-1].content == events[-1].content
+    assert list(turn.run(assistant, sessions, "no-id", None, "hi"))[-1].content == events[-1].content
 
 
 def test_an_offer_not_taken_at_once_is_withdrawn(conversation):

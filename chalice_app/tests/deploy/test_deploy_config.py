@@ -136,7 +136,7 @@ def test_stages_do_not_share_queues_or_tables():
 def test_an_unknown_stage_lists_the_known_ones():
     with pytest.raises(StageError, match=r'stage "qa" is not in .*stages: chalice-test, dev, prod'):
         load_stage("qa")
-    assert load_stage("local", require_defined=False).settings("us-east-1").queue_name == "ChatProcessingQueue"
+    assert load_stage("local", require_defined=False).settings("us-east-1").queue_name == "ChatProcessingQueue.fifo"
 
 
 def test_policy_evaluation():

@@ -6,6 +6,7 @@ validate, break things and see them named, repair, delete.
 
 import json
 import threading
+import uuid
 
 import boto3
 import pytest
@@ -15,9 +16,17 @@ from infra import policy
 from infra.stage import load_stage
 from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, free_port, run_script
 
+
+def fifo():
+    """What SendMessage needs on the (FIFO) chat queue: a group of its own per message, as a
+    session, and a deduplication id."""
+    unique = uuid.uuid4().hex
+    return {"MessageGroupId": unique, "MessageDeduplicationId": unique}
+
+
 APP = "shopping-assistant-api"
 FUNCTIONS = ("websocket_connect", "websocket_message", "websocket_disconnect", "chat_processor")
-QUEUE = "shopping-assistant-chalice-test-chat"
+QUEUE = "shopping-assistant-chalice-test-chat.fifo"
 TABLES = ("connections", "idempotency", "sessions")
 ACCOUNT = "123456789012"  # moto's
 ANY_API = "arn:aws:execute-api:*:*:*/api/*/@connections/*"  # the shape issue 14 names
@@ -112,7 +121,7 @@ def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
     timeout = lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Timeout"]
     assert int(attributes["VisibilityTimeout"]) >= 6 * timeout
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"].endswith(QUEUE + "-dlq")
+    assert redrive["deadLetterTargetArn"].endswith("shopping-assistant-chalice-test-chat-dlq.fifo")
     assert int(redrive["maxReceiveCount"]) == 5  # AWS: at least 5 for a Lambda SQS source
     tables = set(aws("dynamodb").list_tables()["TableNames"])
     assert {f"shopping-assistant-chalice-test-{t}" for t in TABLES} <= tables
@@ -334,10 +343,10 @@ def test_a_max_receive_count_under_five_is_a_warning_and_a_mismatch_with_the_que
 def test_a_backlog_is_a_warning_that_points_at_the_queue_tool(first_deploy, deploy, aws):
     sqs = aws("sqs")
     url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
-    dlq = sqs.get_queue_url(QueueName=QUEUE + "-dlq")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName="shopping-assistant-chalice-test-chat-dlq.fifo")["QueueUrl"]
     for index in range(3):
-        sqs.send_message(QueueUrl=url, MessageBody=f"stale {index}")  # the mapping is Enabled: no Docker
-    sqs.send_message(QueueUrl=dlq, MessageBody="dead")
+        sqs.send_message(QueueUrl=url, MessageBody=f"stale {index}", **fifo())  # the mapping is Enabled: no Docker
+    sqs.send_message(QueueUrl=dlq, MessageBody="dead", **fifo())
     try:
         code, report, _ = deploy("--validate-only", "--backlog-threshold", "3")
     finally:

@@ -2,6 +2,7 @@
 
 import json
 import time
+import uuid
 
 import boto3
 import pytest
@@ -10,6 +11,13 @@ from chalicelib.config import load
 from infra import bootstrap, queues
 from infra.stage import load_stage
 from tests.deploy.conftest import REGION, TEST_STAGE, free_port, run_script
+
+
+def fifo():
+    """What SendMessage needs on the (FIFO) chat queue: a group of its own per message, as a
+    session, and a deduplication id."""
+    unique = uuid.uuid4().hex
+    return {"MessageGroupId": unique, "MessageDeduplicationId": unique}
 
 
 @pytest.fixture(scope="module")
@@ -56,27 +64,27 @@ def queue_tool(moto_endpoint, *args):
 
 def test_status_reports_queue_and_dlq_depth(moto_endpoint, sqs, urls):
     for index in range(3):
-        sqs.send_message(QueueUrl=urls["queue"], MessageBody=str(index))
-    sqs.send_message(QueueUrl=urls["dlq"], MessageBody="dead")
+        sqs.send_message(QueueUrl=urls["queue"], MessageBody=str(index), **fifo())
+    sqs.send_message(QueueUrl=urls["dlq"], MessageBody="dead", **fifo())
     code, out, err = queue_tool(moto_endpoint, "status", "--stage", TEST_STAGE, "--json")
     assert code == 0, err
     depth = json.loads(out)
-    assert depth["queue"]["name"] == "shopping-assistant-chalice-test-chat"
+    assert depth["queue"]["name"] == "shopping-assistant-chalice-test-chat.fifo"
     assert (depth["queue"]["visible"], depth["dlq"]["visible"]) == (3, 1)
 
     code, out, err = queue_tool(moto_endpoint, "status", "--stage", TEST_STAGE)
     assert code == 0, err
-    assert "waiting      3" in out and "shopping-assistant-chalice-test-chat-dlq" in out
+    assert "waiting      3" in out and "shopping-assistant-chalice-test-chat-dlq.fifo" in out
 
 
 def test_purge_older_than_deletes_only_the_old_messages(sqs, urls):
     for index in range(3):
-        sqs.send_message(QueueUrl=urls["queue"], MessageBody=f"old {index}")
+        sqs.send_message(QueueUrl=urls["queue"], MessageBody=f"old {index}", **fifo())
     time.sleep(0.3)
     split = time.time()
     time.sleep(0.3)
     for index in range(2):
-        sqs.send_message(QueueUrl=urls["queue"], MessageBody=f"young {index}")
+        sqs.send_message(QueueUrl=urls["queue"], MessageBody=f"young {index}", **fifo())
 
     dry = queues.purge_older_than(sqs, urls["queue"], 0, dry_run=True, now=lambda: split)
     assert (dry.scanned, dry.deleted, dry.kept) == (5, 3, 2)
@@ -90,7 +98,7 @@ def test_purge_older_than_deletes_only_the_old_messages(sqs, urls):
 
 def test_purge_cli_by_age_and_all(moto_endpoint, sqs, urls):
     for index in range(4):
-        sqs.send_message(QueueUrl=urls["queue"], MessageBody=str(index))
+        sqs.send_message(QueueUrl=urls["queue"], MessageBody=str(index), **fifo())
     code, out, err = queue_tool(moto_endpoint, "purge", "--stage", TEST_STAGE, "--older-than", "60")
     assert code == 0, err
     assert "scanned 4, deleted 0 older than 60 min, kept 4" in out
@@ -99,7 +107,7 @@ def test_purge_cli_by_age_and_all(moto_endpoint, sqs, urls):
     assert json.loads(out)["deleted"] == 4
     assert queues.depth(sqs, urls["queue"]).visible == 0
 
-    sqs.send_message(QueueUrl=urls["dlq"], MessageBody="dead")
+    sqs.send_message(QueueUrl=urls["dlq"], MessageBody="dead", **fifo())
     code, out, err = queue_tool(moto_endpoint, "purge", "--stage", TEST_STAGE, "--dlq", "--all")
     assert code == 0, err
     assert "purged every message" in out and queues.depth(sqs, urls["dlq"]).visible == 0
@@ -111,6 +119,7 @@ def test_redrive_moves_dlq_messages_back(moto_endpoint, sqs, urls):
             QueueUrl=urls["dlq"],
             MessageBody=f"dead {index}",
             MessageAttributes={"origin": {"DataType": "String", "StringValue": "test"}},
+            **fifo(),
         )
     code, out, err = queue_tool(moto_endpoint, "redrive", "--stage", TEST_STAGE, "--max", "5")
     assert code == 0, err
@@ -131,10 +140,10 @@ def test_local_runtime_queue_through_its_endpoint(moto_endpoint, sqs):
         )  # fmt: skip
 
     local = bootstrap.ensure_all(client, load({}), 120)  # what the local runtime creates: the defaults
-    sqs.send_message(QueueUrl=local.queue_url, MessageBody="local")
+    sqs.send_message(QueueUrl=local.queue_url, MessageBody="local", **fifo())
     code, out, err = queue_tool(moto_endpoint, "status", "--local", "--json")
     assert code == 0, err
-    assert json.loads(out)["queue"] == {**json.loads(out)["queue"], "name": "ChatProcessingQueue", "visible": 1}
+    assert json.loads(out)["queue"] == {**json.loads(out)["queue"], "name": "ChatProcessingQueue.fifo", "visible": 1}
 
 
 def test_local_without_a_runtime_says_how_to_start_one():

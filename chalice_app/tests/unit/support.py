@@ -109,6 +109,34 @@ def make_envelope(connection_id: str, message: str = "show me running shoes", **
     return ChatEnvelope(**fields)
 
 
+def open_session(envelope: ChatEnvelope, *attached: str) -> ChatEnvelope:
+    """Give the envelope's session a log, as the gateway's ack does (cursor 1: an ack),
+    with the envelope's connection (and ``attached``) attached. Needs the tables (mock_aws)."""
+    from chalicelib import protocol
+    from chalicelib.config import settings
+    from chalicelib.sessions import NO_OWNER, SessionLog
+
+    log = SessionLog.from_settings(settings())
+    ack = protocol.ack(envelope.message_id, envelope.session_id, envelope.client_message_id)
+    render = lambda cursor: protocol.encode(protocol.with_cursor(ack, envelope.session_id, cursor))  # noqa: E731
+    log.create(envelope.session_id, envelope.owner or NO_OWNER, render, envelope.connection_id)
+    for connection_id in attached:
+        log.attach(envelope.session_id, envelope.owner or NO_OWNER, connection_id)
+    return envelope
+
+
+def session_envelope(connection_id: str, message: str = "show me running shoes", **overrides: Any) -> ChatEnvelope:
+    """``make_envelope`` for a session the server issued (``open_session``)."""
+    return open_session(make_envelope(connection_id, message, **overrides))
+
+
+def bare(frame: Dict[str, Any]) -> Dict[str, Any]:
+    """A message frame without what the outbox adds (``cursor``; ``session_id`` where the
+    frame type has none of its own), to compare with a ``protocol`` builder's frame."""
+    own_session = frame.get("type") in ("ack", "response", "resumed")
+    return {k: v for k, v in frame.items() if k != "cursor" and (own_session or k != "session_id")}
+
+
 def sqs_record(
     body: Any,
     *,
@@ -150,8 +178,11 @@ def sqs_event(*records: Dict[str, Any]) -> Dict[str, Any]:
     return {"Records": list(records)}
 
 
-def drain_queue(queue_url: str) -> List[Dict[str, Any]]:
-    """Every message currently visible on the queue (received, not deleted)."""
+def drain_queue(queue_url: str, delete: bool = False) -> List[Dict[str, Any]]:
+    """Every message currently visible on the queue (received; deleted if ``delete``).
+
+    On a FIFO queue a message group stays locked while one of it is in flight: ``delete``
+    lets a later message of the same session be received."""
     sqs = boto3.client("sqs", region_name=REGION)
     messages: List[Dict[str, Any]] = []
     while True:
@@ -161,6 +192,8 @@ def drain_queue(queue_url: str) -> List[Dict[str, Any]]:
         if not batch:
             return messages
         messages.extend(batch)
+        for message in batch if delete else ():
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 # --- the Management API ----------------------------------------------------------
@@ -187,6 +220,10 @@ class FrameRecorder:
 
     def client_for(self, endpoint: str) -> "_RecordingClient":
         return _RecordingClient(self, endpoint)
+
+    def bare_to(self, connection_id: str) -> List[Dict[str, Any]]:
+        """``to`` with each frame ``bare``."""
+        return [bare(frame) for frame in self.to(connection_id)]
 
     def to(self, connection_id: str) -> List[Dict[str, Any]]:
         with self._lock:

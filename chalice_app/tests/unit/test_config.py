@@ -22,7 +22,7 @@ def test_defaults_suit_the_local_runtime():
     config = load({})
 
     assert config.region == "us-east-1"
-    assert config.queue_name == "ChatProcessingQueue"
+    assert config.queue_name == "ChatProcessingQueue.fifo"
     assert config.queue_url is None
     assert config.connections_table == "shopping-assistant-connections"
     assert config.idempotency_table == "shopping-assistant-idempotency"
@@ -69,7 +69,7 @@ def test_blank_values_mean_the_default():
     config = load({"SQS_BATCH_SIZE": "  ", "CHAT_QUEUE_NAME": "", "HEARTBEAT_SECONDS": "\t"})
 
     assert config.sqs_batch_size == 1
-    assert config.queue_name == "ChatProcessingQueue"
+    assert config.queue_name == "ChatProcessingQueue.fifo"
     assert config.heartbeat_seconds == 10.0
 
 

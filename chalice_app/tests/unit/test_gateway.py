@@ -50,7 +50,7 @@ def test_connect_stores_the_connection_with_ttl_source_ip_and_user_agent(client,
     assert item["connection_id"] == {"S": connection_id}
     assert item["source_ip"] == {"S": SOURCE_IP}
     assert item["user_agent"] == {"S": USER_AGENT}
-    assert item["session_id"] == {"S": "s-42_a"}
+    assert "session_id" not in item  # a made-up id is not attached (see test_sessions.py)
     ttl = int(item["ttl"]["N"])
     assert before + 3 * 3600 <= ttl <= int(time.time()) + 3 * 3600
     connected_at_ms = int(item["connected_at"]["N"])
@@ -132,11 +132,16 @@ def test_ping_posts_a_pong_to_that_connection(client, mock_aws, frames):
 
 def test_send_message_acks_and_enqueues_one_envelope(client, mock_aws, frames, caplog):
     connection_id = new_connection_id()
+    send(client, connection_id, {"action": "sendMessage", "message": "hello"})
+    session_1 = frames.to(connection_id)[0]["session_id"]
+    drain_queue(mock_aws.queue_url, delete=True)
+    frames.posted.clear()
+    caplog.clear()
     before_ms = int(time.time() * 1000)
     frame = {
         "action": "sendMessage",
         "message": "  do you have trail running shoes in size 44?  ",
-        "session_id": "session_1",
+        "session_id": session_1,
         "client_message_id": "c-1",
         # A client must not be able to route the reply anywhere else.
         "connection_id": "SomeoneElse=",
@@ -151,7 +156,8 @@ def test_send_message_acks_and_enqueues_one_envelope(client, mock_aws, frames, c
     ack = frames.posted[0].frame
     assert ack["type"] == "ack"
     assert ack["status"] == "queued"
-    assert ack["session_id"] == "session_1"
+    assert ack["session_id"] == session_1
+    assert ack["cursor"] == 2  # the first message's ack was 1
     assert ack["client_message_id"] == "c-1"
     uuid.UUID(ack["message_id"])
 
@@ -162,12 +168,13 @@ def test_send_message_acks_and_enqueues_one_envelope(client, mock_aws, frames, c
         "version": 1,
         "message_id": ack["message_id"],
         "connection_id": connection_id,
-        "session_id": "session_1",
+        "session_id": session_1,
         "message": "do you have trail running shoes in size 44?",
         "domain": DOMAIN,
         "stage": STAGE,
         "received_at_ms": envelope["received_at_ms"],
         "client_message_id": "c-1",
+        "owner": "-",
     }
     assert before_ms <= envelope["received_at_ms"] <= time.time() * 1000
     assert [e["message_id"] for e in log_events(caplog, "queued")] == [ack["message_id"]]
@@ -180,7 +187,8 @@ def test_send_message_without_session_gets_a_new_session_id(client, mock_aws, fr
 
     ack = frames.to(connection_id)[0]
     assert ack["client_message_id"] is None
-    assert len(ack["session_id"]) == 32 and protocol.SESSION_ID_PATTERN.fullmatch(ack["session_id"])
+    assert len(ack["session_id"]) == 22 and protocol.SESSION_ID_PATTERN.fullmatch(ack["session_id"])
+    assert ack["cursor"] == 1
     (message,) = drain_queue(mock_aws.queue_url)
     envelope = json.loads(message["Body"])
     assert envelope["session_id"] == ack["session_id"]

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from chalicelib import aws, management
+from chalicelib import aws, management, protocol
 from chalicelib.errors import ConfigError
 from tests.unit.support import DOMAIN, ENDPOINT, STAGE
 
@@ -21,7 +21,10 @@ def stubbed():
         stubber.assert_no_pending_responses()
 
 
-def test_post_sends_compact_utf8_json_bytes(stubbed):
+PONG = '{"type":"pong","timestamp":1}'
+
+
+def test_post_sends_the_encoded_frame_as_utf8_bytes(stubbed):
     api, stubber = stubbed
     frame = {"type": "chunk", "message_id": "m1", "seq": 0, "delta": "Größe"}
     stubber.add_response(
@@ -30,7 +33,7 @@ def test_post_sends_compact_utf8_json_bytes(stubbed):
         {"ConnectionId": "Abc123=", "Data": json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode()},
     )
 
-    api.post("Abc123=", frame)
+    api.post("Abc123=", protocol.encode(frame))
 
 
 def test_post_to_a_gone_connection_raises_connection_gone(stubbed):
@@ -40,7 +43,7 @@ def test_post_to_a_gone_connection_raises_connection_gone(stubbed):
     )
 
     with pytest.raises(management.ConnectionGoneError) as raised:
-        api.post("Left=", {"type": "pong", "timestamp": 1})
+        api.post("Left=", PONG)
 
     assert raised.value.connection_id == "Left="
 
@@ -49,7 +52,7 @@ def test_a_bare_410_counts_as_gone(stubbed):
     api, stubber = stubbed
     stubber.add_client_error("post_to_connection", service_error_code="Gone", http_status_code=410)
 
-    assert api.try_post("Left=", {"type": "pong", "timestamp": 1}) is False
+    assert api.try_post("Left=", PONG) is False
 
 
 def test_try_post_reports_delivery(stubbed):
@@ -57,8 +60,8 @@ def test_try_post_reports_delivery(stubbed):
     stubber.add_response("post_to_connection", {})
     stubber.add_client_error("post_to_connection", service_error_code="GoneException", http_status_code=410)
 
-    assert api.try_post("Here=", {"type": "pong", "timestamp": 1}) is True
-    assert api.try_post("Left=", {"type": "pong", "timestamp": 1}) is False
+    assert api.try_post("Here=", PONG) is True
+    assert api.try_post("Left=", PONG) is False
 
 
 @pytest.mark.parametrize(
@@ -69,7 +72,7 @@ def test_other_errors_are_not_mistaken_for_gone(stubbed, code, status):
     stubber.add_client_error("post_to_connection", service_error_code=code, http_status_code=status)
 
     with pytest.raises(ClientError) as raised:
-        api.try_post("Here=", {"type": "pong", "timestamp": 1})
+        api.try_post("Here=", PONG)
 
     assert raised.value.response["Error"]["Code"] == code
 

@@ -1,5 +1,6 @@
 """chat_processor: SQS records in, status/chunk/response (or error) frames out."""
 
+import json
 import threading
 import time
 
@@ -13,13 +14,14 @@ from chalice.local import LambdaContext
 from chalicelib import assistant, aws, processor, protocol
 from chalicelib.assistant import Delta, Reply
 from chalicelib.config import settings
+from chalicelib.sessions import SessionLog
 from tests.conftest import REGION
 from tests.unit.support import (
     ENDPOINT,
     drain_queue,
     log_events,
-    make_envelope,
     new_connection_id,
+    session_envelope,
     sqs_event,
     sqs_record,
     sqs_record_from_message,
@@ -34,8 +36,8 @@ class ScriptedAssistant:
         self.deltas, self.products, self.fail_on, self.on_delta = list(deltas), list(products), set(fail_on), on_delta
         self.calls = []
 
-    def respond(self, message, session_id):
-        self.calls.append((message, session_id))
+    def respond(self, message, state):
+        self.calls.append((message, state.session_id))
         if message in self.fail_on or "*" in self.fail_on:
             raise RuntimeError(f"model unavailable for {message!r}")
         for index, text in enumerate(self.deltas):
@@ -96,10 +98,7 @@ def test_queued_message_gets_status_chunks_and_one_response(client, mock_aws, fr
     connection_id = new_connection_id()
     client.lambda_.invoke("connect", ws_event("$connect", connection_id))
     client.lambda_.invoke(
-        "message",
-        ws_event(
-            "$default", connection_id, {"action": "sendMessage", "message": "any hiking boots?", "session_id": "s1"}
-        ),
+        "message", ws_event("$default", connection_id, {"action": "sendMessage", "message": "any hiking boots?"})
     )
     (message,) = drain_queue(mock_aws.queue_url)
     record = sqs_record_from_message(message, mock_aws.queue_arn)
@@ -107,10 +106,12 @@ def test_queued_message_gets_status_chunks_and_one_response(client, mock_aws, fr
     payload = run(client, record)
 
     assert payload == {"batchItemFailures": []}
-    sent = frames.to(connection_id)
+    sent = frames.bare_to(connection_id)
     ack, first, *chunks, last = sent
     message_id = ack["message_id"]
     assert ack["type"] == "ack"
+    session_id = ack["session_id"]
+    assert [frame["cursor"] for frame in frames.to(connection_id)] == list(range(1, len(sent) + 1))
     assert first == {"type": "status", "message_id": message_id, "status": "processing", "elapsed_ms": 0}
     assert [c["type"] for c in chunks] == ["chunk"] * 5  # the echo backend streams word by word
     assert [c["seq"] for c in chunks] == [0, 1, 2, 3, 4]
@@ -119,7 +120,7 @@ def test_queued_message_gets_status_chunks_and_one_response(client, mock_aws, fr
     assert last == {
         "type": "response",
         "message_id": message_id,
-        "session_id": "s1",
+        "session_id": session_id,
         "content": "You said: any hiking boots?",
         "products": [],
     }
@@ -133,18 +134,18 @@ def test_queued_message_gets_status_chunks_and_one_response(client, mock_aws, fr
 def test_assistant_products_reach_the_response(client, mock_aws, frames, use_assistant):
     products = [{"sku": "TR-44", "name": "Trail runner", "price": 89.5}]
     use_assistant(ScriptedAssistant(deltas=["Here ", "you go"], products=products))
-    envelope = make_envelope(new_connection_id(), "trail shoes", session_id="sess")
+    envelope = session_envelope(new_connection_id(), "trail shoes", session_id="sess")
 
     assert run(client, sqs_record(envelope)) == {"batchItemFailures": []}
 
-    sent = frames.to(envelope.connection_id)
+    sent = frames.bare_to(envelope.connection_id)
     assert [f["type"] for f in sent] == ["status", "chunk", "chunk", "response"]
     assert [c["delta"] for c in sent[1:3]] == ["Here ", "you go"]
     assert sent[-1] == protocol.response(envelope.message_id, "sess", "Here you go", products)
 
 
 def test_frames_go_only_to_the_envelope_connection(client, mock_aws, frames):
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     run(client, sqs_record(envelope))
 
@@ -156,7 +157,7 @@ def test_frames_go_only_to_the_envelope_connection(client, mock_aws, frames):
 
 def test_gone_connection_is_dropped_not_retried(client, mock_aws, frames, caplog, use_assistant, idempotency_writes):
     fake = use_assistant(ScriptedAssistant())
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     frames.gone.add(envelope.connection_id)
     record = sqs_record(envelope)
 
@@ -177,7 +178,7 @@ def test_gone_connection_is_dropped_not_retried(client, mock_aws, frames, caplog
 def test_gone_exception_from_botocore_is_dropped(client, mock_aws, caplog, use_assistant, idempotency_writes):
     """The same, with the real botocore client raising GoneException (HTTP 410)."""
     fake = use_assistant(ScriptedAssistant())
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     with Stubber(aws.client("apigatewaymanagementapi", ENDPOINT)) as stubber:
         # The processor asks GetConnection first: a gone client costs no claim and no work.
         stubber.add_client_error(
@@ -203,7 +204,7 @@ def test_get_connection_failing_otherwise_is_logged_retried_and_told_on_the_last
 ):
     """GetConnection answering e.g. 403 ForbiddenException (a policy gap) is a failure like any other."""
     fake = use_assistant(ScriptedAssistant())
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     record = sqs_record(envelope, receive_count=receive_count)
     with Stubber(aws.client("apigatewaymanagementapi", ENDPOINT)) as stubber:
         stubber.add_client_error(
@@ -224,7 +225,7 @@ def test_get_connection_failing_otherwise_is_logged_retried_and_told_on_the_last
 
 def test_processing_failed_after_a_get_connection_error_is_a_real_frame(client, mock_aws, frames, monkeypatch):
     """What the last attempt posts when GetConnection fails: processing_failed for that message."""
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     def forbidden(self, connection_id):
         raise ClientError({"Error": {"Code": "ForbiddenException"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "x")
@@ -234,13 +235,15 @@ def test_processing_failed_after_a_get_connection_error_is_a_real_frame(client, 
     payload = run(client, sqs_record(envelope, receive_count=5))
 
     assert len(failures(payload)) == 1
-    [error] = frames.to(envelope.connection_id)
+    [error] = frames.bare_to(envelope.connection_id)
     assert (error["type"], error["code"]) == ("error", protocol.PROCESSING_FAILED)
     assert error["message_id"] == envelope.message_id
 
 
-def test_client_leaving_mid_answer_is_dropped(client, mock_aws, frames, use_assistant, caplog):
-    envelope = make_envelope(new_connection_id())
+def test_client_leaving_mid_answer_finishes_and_keeps_the_reply_for_resume(
+    client, mock_aws, frames, use_assistant, caplog
+):
+    envelope = session_envelope(new_connection_id())
 
     def leave(index):
         if index == 1:
@@ -251,8 +254,15 @@ def test_client_leaving_mid_answer_is_dropped(client, mock_aws, frames, use_assi
     payload = run(client, sqs_record(envelope))
 
     assert payload == {"batchItemFailures": []}
-    assert [f["type"] for f in frames.to(envelope.connection_id)] == ["status", "chunk"]
-    assert [e["reason"] for e in log_events(caplog, "drop")] == ["connection gone"]
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == ["status", "chunk"]
+    assert log_events(caplog, "drop") == []
+    kept = SessionLog.from_settings(settings()).read(envelope.session_id)
+    assert kept.connections == frozenset()  # the 410 detached it
+    # cursor 1 is the ack; then status, three chunks and the one response, all kept.
+    assert [json.loads(text)["type"] for _, text in sorted(kept.frames.items())] == (
+        ["ack", "status", "chunk", "chunk", "chunk", "response"]
+    )
+    assert sorted(kept.frames) == list(range(1, 7))
 
 
 # --- expired messages -------------------------------------------------------------------
@@ -261,13 +271,13 @@ def test_client_leaving_mid_answer_is_dropped(client, mock_aws, frames, use_assi
 def test_expired_message_is_not_processed(client, mock_aws, frames, use_assistant, caplog):
     fake = use_assistant(ScriptedAssistant())
     age_ms = (300 + 5) * 1000
-    envelope = make_envelope(new_connection_id(), received_at_ms=int(time.time() * 1000) - age_ms)
+    envelope = session_envelope(new_connection_id(), received_at_ms=int(time.time() * 1000) - age_ms)
 
     payload = run(client, sqs_record(envelope))
 
     assert payload == {"batchItemFailures": []}
     assert fake.calls == []
-    (error,) = frames.to(envelope.connection_id)
+    (error,) = frames.bare_to(envelope.connection_id)
     assert error["type"] == "error"
     assert error["code"] == protocol.EXPIRED
     assert error["message_id"] == envelope.message_id
@@ -280,17 +290,17 @@ def test_expired_message_is_not_processed(client, mock_aws, frames, use_assistan
 def test_expiry_follows_message_ttl_seconds(client, mock_aws, frames, set_env):
     set_env(MESSAGE_TTL_SECONDS="60")
     now_ms = int(time.time() * 1000)
-    fresh = make_envelope(new_connection_id(), received_at_ms=now_ms - 55_000)
-    stale = make_envelope(new_connection_id(), received_at_ms=now_ms - 65_000)
+    fresh = session_envelope(new_connection_id(), received_at_ms=now_ms - 55_000)
+    stale = session_envelope(new_connection_id(), received_at_ms=now_ms - 65_000)
 
     assert run(client, sqs_record(fresh), sqs_record(stale)) == {"batchItemFailures": []}
 
-    assert [f["type"] for f in frames.to(fresh.connection_id)][-1] == "response"
-    assert [(f["type"], f["code"]) for f in frames.to(stale.connection_id)] == [("error", protocol.EXPIRED)]
+    assert [f["type"] for f in frames.bare_to(fresh.connection_id)][-1] == "response"
+    assert [(f["type"], f["code"]) for f in frames.bare_to(stale.connection_id)] == [("error", protocol.EXPIRED)]
 
 
 def test_expired_message_for_a_gone_client_is_dropped_quietly(client, mock_aws, frames, caplog):
-    envelope = make_envelope(new_connection_id(), received_at_ms=int(time.time() * 1000) - 3_600_000)
+    envelope = session_envelope(new_connection_id(), received_at_ms=int(time.time() * 1000) - 3_600_000)
     frames.gone.add(envelope.connection_id)
 
     assert run(client, sqs_record(envelope)) == {"batchItemFailures": []}
@@ -305,7 +315,7 @@ def test_expired_message_for_a_gone_client_is_dropped_quietly(client, mock_aws, 
 
 def test_redelivered_record_gets_no_second_response(client, mock_aws, frames, use_assistant):
     fake = use_assistant(ScriptedAssistant())
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     first = sqs_record(envelope)
     # SQS redelivers the same message: same messageId, new receipt handle, higher count.
     again = sqs_record(envelope, sqs_message_id=first["messageId"], receive_count=2)
@@ -315,31 +325,31 @@ def test_redelivered_record_gets_no_second_response(client, mock_aws, frames, us
     assert run(client, again) == {"batchItemFailures": []}
 
     assert len(frames.posted) == posted_after_first
-    assert [f["type"] for f in frames.to(envelope.connection_id)].count("response") == 1
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)].count("response") == 1
     assert len(fake.calls) == 1
 
 
 def test_duplicate_copies_in_one_batch_answer_once(client, mock_aws, frames, use_assistant):
     """Standard queues can deliver two copies (different SQS ids) of one message."""
     fake = use_assistant(ScriptedAssistant())
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     payload = run(client, sqs_record(envelope), sqs_record(envelope))
 
     assert payload == {"batchItemFailures": []}
-    assert [f["type"] for f in frames.to(envelope.connection_id)].count("response") == 1
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)].count("response") == 1
     assert len(fake.calls) == 1
 
 
 def test_a_message_in_progress_elsewhere_is_retried_later(mock_aws, frames, set_env, caplog):
     """A copy arriving while another invocation answers it is reported, not answered twice."""
     set_env(ASSISTANT_DELAY_SECONDS="0.8")
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     first = threading.Thread(target=processor.process_batch, args=(sqs_event(sqs_record(envelope)), lambda_context()))
     first.start()
     try:
         deadline = time.time() + 5
-        while not frames.to(envelope.connection_id) and time.time() < deadline:
+        while not frames.bare_to(envelope.connection_id) and time.time() < deadline:
             time.sleep(0.01)
         copy = sqs_record(envelope)
 
@@ -348,7 +358,7 @@ def test_a_message_in_progress_elsewhere_is_retried_later(mock_aws, frames, set_
         first.join()
 
     assert failures(payload) == [copy["messageId"]]
-    types = [f["type"] for f in frames.to(envelope.connection_id)]
+    types = [f["type"] for f in frames.bare_to(envelope.connection_id)]
     assert types.count("status") == 1
     assert types.count("response") == 1
 
@@ -358,14 +368,14 @@ def test_a_message_in_progress_elsewhere_is_retried_later(mock_aws, frames, set_
 
 def test_failing_assistant_reports_the_record_for_retry(client, mock_aws, frames, use_assistant, caplog):
     use_assistant(ScriptedAssistant(fail_on={"*"}))
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     record = sqs_record(envelope, receive_count=1)
 
     payload = run(client, record)
 
     assert failures(payload) == [record["messageId"]]
     # Not the last attempt: the client is not told yet, SQS will retry.
-    assert [f["type"] for f in frames.to(envelope.connection_id)] == ["status"]
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == ["status"]
     (failed,) = log_events(caplog, "processing_failed")
     assert (failed["message_id"], failed["attempt"]) == (envelope.message_id, 1)
     # The claim was released, so the retry can answer.
@@ -373,7 +383,7 @@ def test_failing_assistant_reports_the_record_for_retry(client, mock_aws, frames
 
 
 def test_retry_after_a_failure_answers(client, mock_aws, frames, use_assistant):
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     use_assistant(ScriptedAssistant(fail_on={"*"}))
     record = sqs_record(envelope, receive_count=1)
     assert failures(run(client, record)) == [record["messageId"]]
@@ -382,19 +392,25 @@ def test_retry_after_a_failure_answers(client, mock_aws, frames, use_assistant):
     retry = sqs_record(envelope, sqs_message_id=record["messageId"], receive_count=2)
 
     assert run(client, retry) == {"batchItemFailures": []}
-    assert [f["type"] for f in frames.to(envelope.connection_id)] == ["status", "status", "chunk", "chunk", "response"]
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == [
+        "status",
+        "status",
+        "chunk",
+        "chunk",
+        "response",
+    ]
 
 
 @pytest.mark.parametrize("receive_count", [5, 6])  # MAX_RECEIVE_COUNT defaults to 5
 def test_last_attempt_posts_processing_failed_first(client, mock_aws, frames, use_assistant, receive_count):
     use_assistant(ScriptedAssistant(fail_on={"*"}))
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
     record = sqs_record(envelope, receive_count=receive_count)
 
     payload = run(client, record)
 
     assert failures(payload) == [record["messageId"]]
-    status, error = frames.to(envelope.connection_id)
+    status, error = frames.bare_to(envelope.connection_id)
     assert status["type"] == "status"
     assert error["type"] == "error"
     assert error["code"] == protocol.PROCESSING_FAILED
@@ -404,37 +420,37 @@ def test_last_attempt_posts_processing_failed_first(client, mock_aws, frames, us
 def test_last_attempt_follows_max_receive_count(client, mock_aws, frames, use_assistant, set_env):
     set_env(MAX_RECEIVE_COUNT="7")
     use_assistant(ScriptedAssistant(fail_on={"*"}))
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     run(client, sqs_record(envelope, receive_count=6))
-    assert [f["type"] for f in frames.to(envelope.connection_id)] == ["status"]
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == ["status"]
 
     run(client, sqs_record(envelope, receive_count=7))
-    assert [f.get("code") for f in frames.to(envelope.connection_id)] == [None, None, protocol.PROCESSING_FAILED]
+    assert [f.get("code") for f in frames.bare_to(envelope.connection_id)] == [None, None, protocol.PROCESSING_FAILED]
 
 
 def test_only_the_failing_record_of_a_batch_is_reported(client, mock_aws, frames, use_assistant):
     use_assistant(ScriptedAssistant(fail_on={"explode"}))
-    ok_before = make_envelope(new_connection_id(), "first")
-    failing = make_envelope(new_connection_id(), "explode")
-    ok_after = make_envelope(new_connection_id(), "third")
+    ok_before = session_envelope(new_connection_id(), "first")
+    failing = session_envelope(new_connection_id(), "explode")
+    ok_after = session_envelope(new_connection_id(), "third")
     records = [sqs_record(ok_before), sqs_record(failing), sqs_record(ok_after)]
 
     payload = run(client, *records)
 
     assert failures(payload) == [records[1]["messageId"]]
-    assert [f["type"] for f in frames.to(ok_before.connection_id)][-1] == "response"
-    assert [f["type"] for f in frames.to(ok_after.connection_id)][-1] == "response"
-    assert "response" not in [f["type"] for f in frames.to(failing.connection_id)]
+    assert [f["type"] for f in frames.bare_to(ok_before.connection_id)][-1] == "response"
+    assert [f["type"] for f in frames.bare_to(ok_after.connection_id)][-1] == "response"
+    assert "response" not in [f["type"] for f in frames.bare_to(failing.connection_id)]
 
 
 def test_mixed_batch_reports_only_what_a_retry_can_fix(client, mock_aws, frames, use_assistant, caplog):
     use_assistant(ScriptedAssistant(fail_on={"explode"}))
-    gone = make_envelope(new_connection_id())
+    gone = session_envelope(new_connection_id())
     frames.gone.add(gone.connection_id)
-    expired = make_envelope(new_connection_id(), received_at_ms=1)
-    failing = make_envelope(new_connection_id(), "explode")
-    fine = make_envelope(new_connection_id())
+    expired = session_envelope(new_connection_id(), received_at_ms=1)
+    failing = session_envelope(new_connection_id(), "explode")
+    fine = session_envelope(new_connection_id())
     records = [
         sqs_record("this is not an envelope"),
         sqs_record(gone),
@@ -446,7 +462,7 @@ def test_mixed_batch_reports_only_what_a_retry_can_fix(client, mock_aws, frames,
     payload = run(client, *records)
 
     assert failures(payload) == [records[3]["messageId"]]
-    assert [f["type"] for f in frames.to(fine.connection_id)][-1] == "response"
+    assert [f["type"] for f in frames.bare_to(fine.connection_id)][-1] == "response"
     reasons = sorted(e["reason"].split(":")[0] for e in log_events(caplog, "drop"))
     assert reasons == ["bad envelope", "connection gone", "expired"]
 
@@ -473,11 +489,11 @@ def test_malformed_envelope_is_dropped_and_logged(client, mock_aws, frames, capl
 
 def test_slow_answers_get_heartbeat_status_frames(client, mock_aws, frames, set_env):
     set_env(HEARTBEAT_SECONDS="0.05", ASSISTANT_DELAY_SECONDS="0.3")
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     assert run(client, sqs_record(envelope)) == {"batchItemFailures": []}
 
-    sent = frames.to(envelope.connection_id)
+    sent = frames.bare_to(envelope.connection_id)
     types = [f["type"] for f in sent]
     assert types[-1] == "response" and types.count("response") == 1
     statuses = [f for f in sent if f["type"] == "status"]
@@ -491,15 +507,15 @@ def test_slow_answers_get_heartbeat_status_frames(client, mock_aws, frames, set_
     assert all(f["message_id"] == envelope.message_id for f in statuses)
     # The heartbeat stops with the answer.
     time.sleep(0.15)
-    assert len(frames.to(envelope.connection_id)) == len(sent)
+    assert len(frames.bare_to(envelope.connection_id)) == len(sent)
 
 
 def test_fast_answers_get_no_heartbeat(client, mock_aws, frames):
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     run(client, sqs_record(envelope))
 
-    assert [f["type"] for f in frames.to(envelope.connection_id)].count("status") == 1
+    assert [f["type"] for f in frames.bare_to(envelope.connection_id)].count("status") == 1
 
 
 def test_heartbeat_stops_when_the_assistant_fails(client, mock_aws, frames, use_assistant, set_env):
@@ -512,12 +528,12 @@ def test_heartbeat_stops_when_the_assistant_fails(client, mock_aws, frames, use_
             yield  # pragma: no cover  (makes this a generator)
 
     use_assistant(SlowFailure())
-    envelope = make_envelope(new_connection_id())
+    envelope = session_envelope(new_connection_id())
 
     payload = run(client, sqs_record(envelope))
 
     assert len(failures(payload)) == 1
-    count = len(frames.to(envelope.connection_id))
+    count = len(frames.bare_to(envelope.connection_id))
     assert count >= 3
     time.sleep(0.15)
-    assert len(frames.to(envelope.connection_id)) == count
+    assert len(frames.bare_to(envelope.connection_id)) == count

@@ -21,9 +21,8 @@ from chalicelib.assistant.bedrock import prompt
 from chalicelib.assistant.bedrock.retry import backoff_seconds, is_retryable
 from chalicelib.assistant.bedrock.stream import ModelTurn, StreamReader
 from chalicelib.assistant.bedrock.toolspec import TOOL_CONFIG, run_tool
-from chalicelib.assistant.turn import current_message_id, replay
 from chalicelib.config import ConfigError, Settings
-from chalicelib.sessions import SessionState, SessionStore
+from chalicelib.sessions import SessionState
 
 __all__ = ["BedrockAssistant", "NO_ANSWER", "TOO_MANY_LOOKUPS"]
 
@@ -38,7 +37,6 @@ Product = Dict[str, Any]
 class BedrockAssistant:
     def __init__(
         self,
-        sessions: SessionStore,
         model_id: str,
         max_tokens: int = 1024,
         temperature: float = 0.2,
@@ -47,7 +45,6 @@ class BedrockAssistant:
         max_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.sessions = sessions
         self.model_id, self.max_tokens, self.temperature = model_id, max_tokens, temperature
         self.max_tool_rounds, self.max_retries = max_tool_rounds, max_retries
         self._client, self._sleep = client, sleep
@@ -57,20 +54,14 @@ class BedrockAssistant:
         if not 0 <= config.bedrock_temperature <= 1:
             # Bedrock would refuse every request; say so at start-up instead.
             raise ConfigError(f"BEDROCK_TEMPERATURE must be between 0 and 1, got {config.bedrock_temperature}")
-        sessions = SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
-        return cls(sessions, config.bedrock_model_id, config.bedrock_max_tokens, config.bedrock_temperature)
+        return cls(config.bedrock_model_id, config.bedrock_max_tokens, config.bedrock_temperature)
 
     @property
     def client(self) -> Any:
         return self._client or aws.client("bedrock-runtime")
 
-    def respond(self, message: str, session_id: str) -> Iterator[AssistantEvent]:
-        state = self.sessions.load(session_id)
-        message_id = current_message_id()
-        answered = state.replay_of(message_id)
-        if answered is not None:
-            yield from replay(answered, catalog.product)  # a retried delivery: no second model call
-            return
+    def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
+        # A retried delivery never reaches here: assistant.turn.run replays the recorded reply.
         messages = prompt.conversation(state, message)
         system = prompt.system_prompt(state)
         pieces: List[str] = []
@@ -78,7 +69,7 @@ class BedrockAssistant:
         for round_number in itertools.count(1):
             turn = yield from self._stream_round(messages, system, pieces)
             messages.append({"role": "assistant", "content": turn.content or [{"text": "…"}]})
-            logs.emit(log, "bedrock_round", message_id=message_id, round=round_number,
+            logs.emit(log, "bedrock_round", session_id=state.session_id, round=round_number,
                       stop_reason=turn.stop_reason, tools=[use["name"] for use in turn.tool_uses], **turn.usage)
             if turn.stop_reason != "tool_use" or not turn.tool_uses:
                 break
@@ -90,8 +81,6 @@ class BedrockAssistant:
             yield from self._say(NO_ANSWER, pieces)
         content = "".join(pieces)
         products = [catalog.public(item) for item in cards[: tools.MAX_RESULTS]]
-        state.record_turn(message, content, [item["id"] for item in products], message_id)
-        self.sessions.save(state)
         yield Reply(content=content, products=products)
 
     def _stream_round(

@@ -1,9 +1,9 @@
 """The catalog assistant: understands the message, runs the catalog tools, answers.
 
-Embedded and instant (no model, no network besides the session table), so it is
-the default backend. Each turn: load the session, classify the message, act on
-it through ``assistant.tools``, stream the reply line by line, save the session,
-then yield the Reply (``content`` is exactly the streamed lines joined).
+Embedded and instant (no model, no network), so it is the default backend. Each
+turn (``assistant.turn.run`` loads and saves the session): classify the message,
+act on it through ``assistant.tools``, stream the reply line by line, then yield
+the Reply (``content`` is exactly the streamed lines joined).
 """
 
 from dataclasses import dataclass, field
@@ -14,9 +14,8 @@ from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
 from chalicelib.assistant.catalog import replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
-from chalicelib.assistant.turn import current_message_id, replay
 from chalicelib.catalog import SearchRequest, SearchResult
-from chalicelib.sessions import SessionState, SessionStore
+from chalicelib.sessions import SessionState
 
 __all__ = ["CatalogAssistant", "Answer"]
 
@@ -33,8 +32,7 @@ class Answer:
 
 
 class CatalogAssistant:
-    def __init__(self, sessions: SessionStore):
-        self.sessions = sessions
+    def __init__(self) -> None:
         self._handlers: Dict[str, Callable[[Intent, SessionState], Answer]] = {
             Kind.GREETING: lambda intent, state: Answer(replies.fill(replies.GREETING)),
             Kind.HELP: lambda intent, state: Answer(replies.fill(replies.HELP)),
@@ -53,21 +51,13 @@ class CatalogAssistant:
             Kind.CART_CLEAR: self._cart_clear,
         }
 
-    def respond(self, message: str, session_id: str) -> Iterator[AssistantEvent]:
-        state = self.sessions.load(session_id)
-        message_id = current_message_id()
-        answered = state.replay_of(message_id)
-        if answered is not None:
-            yield from replay(answered, catalog.product)
-            return
+    def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
         answer = self.answer(message, state)
         content = ""
         for line in answer.lines:
             content += line
             yield Delta(line)
         products = [catalog.public(item) for item in answer.products[: tools.MAX_RESULTS]]
-        state.record_turn(message, content, [item["id"] for item in products], message_id)
-        self.sessions.save(state)
         yield Reply(content=content, products=products)
 
     def answer(self, message: str, state: SessionState) -> Answer:
