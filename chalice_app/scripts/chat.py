@@ -188,6 +188,8 @@ def render(frame: dict, state: dict) -> None:
     if kind == "ack":
         print("  (queued)", flush=True)
     elif kind == "status":
+        if state.get("streaming"):
+            return  # the text is coming: no "working" line in the middle of it
         print(f"  (working... {frame.get('elapsed_ms', 0) / 1000:.0f} s)", flush=True)
     elif kind == "chunk":
         if not state.get("streaming"):
