@@ -101,3 +101,43 @@ def test_chat_script_resumes_a_reply_cut_off_mid_stream_and_prints_it_once(stack
     streamed = out.text.split("assistant> ", 1)[1].split("\n  1. ")[0].rstrip("\n")
     assert streamed == reference["content"], out.text
     assert "error [" not in out.text, out.text
+
+
+@pytest.fixture(scope="module")
+def echo_stack():
+    with LocalStackProcess(extra_args=["--env", "ASSISTANT_BACKEND=echo"]) as running:
+        yield running
+
+
+def forget_every_session(stack: LocalStackProcess, table: str = "shopping-assistant-sessions") -> int:
+    """What DynamoDB's TTL does to an expired session: its items are deleted."""
+    dynamodb = stack.aws_client("dynamodb")
+    keys = [item["session_id"] for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]]
+    for key in keys:
+        dynamodb.delete_item(TableName=table, Key={"session_id": key})
+    return len(keys)
+
+
+def test_chat_script_starts_a_new_session_when_the_server_no_longer_knows_its_own(echo_stack):
+    script = subprocess.Popen(
+        [sys.executable, CHAT, echo_stack.websocket_url, "--reply-timeout", "60"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = Output(script.stdout), Output(script.stderr)
+    try:
+        script.stdin.write(b"hello\n")
+        script.stdin.flush()
+        out.wait_for("You said: hello\n", 60)
+        assert forget_every_session(echo_stack) >= 1
+        script.stdin.write(b"hello again\n")
+        script.stdin.close()
+        assert script.wait(timeout=90) == 0, out.text + err.text
+    finally:
+        if script.poll() is None:
+            script.kill()
+    assert out.text.count("(Your earlier conversation has expired; starting a new one)") == 1, out.text
+    assert out.text.count("assistant> You said: hello again\n") == 1, out.text
+    assert out.text.count("(queued)") == 2, out.text
+    assert "error [" not in out.text, out.text
