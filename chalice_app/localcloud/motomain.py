@@ -10,6 +10,10 @@
   it runs, so the list is read once.
 - One ReceiveMessage at a time per queue: moto's receive is not atomic, so two
   concurrent pollers could both take the same message (seen under load).
+- One DynamoDB write at a time per table: DynamoDB applies the writes to an item
+  one at a time (a condition is checked against the item as the write finds it);
+  moto checks and writes in two steps, so two conditional updates racing on a
+  session's cursor could both pass (seen in a threaded test).
 
     python -m localcloud.motomain -H 127.0.0.1 -p 5000
 """
@@ -22,10 +26,11 @@ from collections import defaultdict
 from typing import Dict
 
 import moto.backends as moto_backends
+import moto.dynamodb.models as dynamodb_models
 import moto.sqs.models as sqs_models
 from moto.server import main
 
-__all__ = ["apply_fast_sqs_clock", "cache_module_list", "serialize_receives", "run"]
+__all__ = ["apply_fast_sqs_clock", "cache_module_list", "serialize_receives", "serialize_item_writes", "run"]
 
 
 def apply_fast_sqs_clock() -> None:
@@ -52,6 +57,25 @@ def serialize_receives() -> None:
     sqs_models.SQSBackend.receive_message = receive_message
 
 
+def serialize_item_writes() -> None:
+    """Make moto's item writes atomic per table, as DynamoDB's are per item (idempotent)."""
+    backend = dynamodb_models.DynamoDBBackend
+    if getattr(backend, "_writes_serialized", False):
+        return
+    locks: Dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def serialized(original):
+        def write(self, table_name, *args, **kwargs):
+            with locks[f"{self.account_id}/{self.region_name}/{table_name}"]:
+                return original(self, table_name, *args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(backend, name, serialized(getattr(backend, name)))
+    backend._writes_serialized = True
+
+
 def cache_module_list() -> None:
     modules = tuple(moto_backends.list_of_moto_modules())
     moto_backends.list_of_moto_modules = lambda: modules
@@ -62,6 +86,7 @@ def run(argv=None) -> None:
     apply_fast_sqs_clock()
     cache_module_list()
     serialize_receives()
+    serialize_item_writes()
     main(argv)
 
 

@@ -24,7 +24,7 @@ class FaultyAssistant:
     def __init__(self, config=None):
         self.config = config
 
-    def respond(self, message, session_id):
+    def respond(self, message, state):
         slow = re.search(r"slow=([0-9.]+)", message)
         if slow:
             time.sleep(float(slow.group(1)))

@@ -40,6 +40,7 @@ class ChatClient:
     def __init__(self, uri: str):
         self.uri = uri
         self.acks: Dict[str, str] = {}  # client_message_id -> message_id
+        self.sessions: Dict[str, str] = {}  # message_id -> session_id
         self.frames: Dict[str, List[dict]] = defaultdict(list)  # message_id -> frames
         self.closed = False
 
@@ -54,6 +55,7 @@ class ChatClient:
                 frame = json.loads(raw)
                 if frame.get("type") == "ack":
                     self.acks[frame["client_message_id"]] = frame["message_id"]
+                    self.sessions[frame["message_id"]] = frame["session_id"]
                 if frame.get("message_id"):
                     self.frames[frame["message_id"]].append(frame)
         except websockets.ConnectionClosed:
@@ -63,6 +65,9 @@ class ChatClient:
         client_id = uuid.uuid4().hex[:16]
         await self.ws.send(json.dumps({"action": "sendMessage", "message": text, "client_message_id": client_id}))
         return client_id
+
+    async def resume(self, session_id: str, after: int = 0) -> None:
+        await self.ws.send(json.dumps({"action": "resume", "session_id": session_id, "after": after}))
 
     async def wait_for_acks(self, count: int, timeout: float = 30):
         deadline = time.monotonic() + timeout
@@ -192,9 +197,9 @@ def test_failing_assistant_retries_then_answers_or_ends_in_processing_failed():
             [terminal] = client.terminals(client.acks[client_id])
             assert (terminal["type"], terminal["code"]) == ("error", "processing_failed")
         deadline = time.monotonic() + 20
-        while stack.queue_depths()["ChatProcessingQueue-dlq"] < 3 and time.monotonic() < deadline:
+        while stack.queue_depths()["ChatProcessingQueue-dlq.fifo"] < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert stack.queue_depths() == {"ChatProcessingQueue": 0, "ChatProcessingQueue-dlq": 3}
+        assert stack.queue_depths() == {"ChatProcessingQueue.fifo": 0, "ChatProcessingQueue-dlq.fifo": 3}
 
 
 def test_crash_mid_batch_redelivers_only_the_failed_records():
@@ -219,27 +224,48 @@ def test_crash_mid_batch_redelivers_only_the_failed_records():
         assert len(sizes) < 20  # records really arrived in batches
 
 
-def test_clients_that_leave_are_dropped_without_retries():
+def processed_or_dropped(stack) -> int:
+    """Messages chat_processor has finished with: answered, or dropped."""
+    events = ('"event": "answered"', '"event": "drop"')
+    lines = stack.log_lines("chat_processor")
+    return sum(1 for line in lines if line["type"] == "LOG" and any(event in line["message"] for event in events))
+
+
+def test_clients_that_leave_are_dropped_or_resume_the_kept_reply():
+    """A message whose client left before pickup is dropped; one already processing
+    finishes, and its frames are kept: a client that resumes the session gets the reply."""
     with LocalStackProcess(extra_args=stack_args()) as stack:
 
         async def scenario():
             clients = await open_clients(stack, 10)
             for client in clients:
-                await client.send("slow=0.3 leaving while processing")
+                await client.send("slow=1 leaving while processing")
                 await client.send("leaving while queued")
                 await client.wait_for_acks(2)
-            await asyncio.sleep(0.1)
-            ledger = Ledger(stack, clients)
+            await asyncio.sleep(0.3)
             for client in clients:
                 await client.close()
-            return await asyncio.to_thread(ledger.settle)
+            deadline = time.monotonic() + 120
+            while await asyncio.to_thread(processed_or_dropped, stack) < 20 and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+            # Each session is resumed from 0 on a new connection: what it kept is replayed.
+            resumed = await open_clients(stack, 10)
+            for old, new in zip(clients, resumed, strict=True):
+                for session_id in old.sessions.values():
+                    await new.resume(session_id)
+            report = await asyncio.to_thread(Ledger(stack, clients + resumed).settle)
+            for client in resumed:
+                await client.close()
+            return report, clients, resumed
 
-        report = asyncio.run(scenario())
+        report, clients, resumed = asyncio.run(scenario())
         assert_accounted(report, 20)
         assert report["dropped"] > 0
+        replayed = [t["content"] for c in resumed for m in c.acks.values() for t in c.terminals(m)]
+        assert any("leaving while processing" in content for content in replayed), replayed
         reports = [line for line in stack.log_lines("chat_processor") if line["type"] == "REPORT"]
         assert not any(line["error"] for line in reports)
-        assert stack.queue_depths() == {"ChatProcessingQueue": 0, "ChatProcessingQueue-dlq": 0}
+        assert stack.queue_depths() == {"ChatProcessingQueue.fifo": 0, "ChatProcessingQueue-dlq.fifo": 0}
 
 
 def test_poller_restart_mid_load_loses_nothing():

@@ -1,0 +1,348 @@
+"""Sessions the server issues and owns: ids, owner checks, cursors, the replay window, resume.
+
+The real handlers (Chalice's test client) on moto; frames captured at the Management API.
+"""
+
+import json
+import threading
+import time
+
+import boto3
+import pytest
+
+from chalicelib import auth, protocol, sessions
+from chalicelib.config import settings
+from chalicelib.errors import InvalidSessionError
+from chalicelib.sessions import NO_OWNER, SessionLog, log_key, replay_after, stale_cursors
+from localcloud.motomain import serialize_item_writes
+from tests.conftest import REGION
+from tests.unit.support import drain_queue, log_events, new_connection_id, ws_event
+
+SECRET = "unit-test-secret-that-is-long-enough"
+
+
+def connect(client, connection_id, **query):
+    return client.lambda_.invoke("connect", ws_event("$connect", connection_id, query=query or None)).payload
+
+
+def send(client, connection_id, body):
+    return client.lambda_.invoke("message", ws_event("$default", connection_id, body)).payload
+
+
+def start_session(client, frames, connection_id, message="hello", **query):
+    """Connect and send a first message; the server-issued session id from the ack."""
+    connect(client, connection_id, **query)
+    send(client, connection_id, {"action": "sendMessage", "message": message})
+    ack = frames.to(connection_id)[-1]
+    assert ack["type"] == "ack", ack
+    return ack["session_id"]
+
+
+def the_log():
+    return SessionLog.from_settings(settings())
+
+
+# --- issuing ids ------------------------------------------------------------------------
+
+
+def test_issued_ids_carry_128_random_bits_in_the_session_id_alphabet():
+    issued = {sessions.issue_session_id() for _ in range(2000)}
+    assert len(issued) == 2000
+    for session_id in issued:
+        assert len(session_id) == 22  # 16 bytes, base64url without padding
+        assert protocol.SESSION_ID_PATTERN.fullmatch(session_id)
+
+
+def test_a_made_up_session_id_gets_invalid_session_and_nothing_is_queued(client, mock_aws, frames, caplog):
+    connection_id = new_connection_id()
+    connect(client, connection_id)
+
+    send(client, connection_id, {"action": "sendMessage", "message": "my cart", "session_id": "s1"})
+
+    [frame] = frames.to(connection_id)
+    assert (frame["type"], frame["code"]) == ("error", "invalid_session")
+    assert "message_id" not in frame and "cursor" not in frame
+    assert drain_queue(mock_aws.queue_url) == []
+    assert the_log().read("s1") is None  # nothing was created under the made-up id
+
+
+def test_an_id_shaped_like_an_issued_one_is_still_refused(client, mock_aws, frames):
+    connection_id = new_connection_id()
+    connect(client, connection_id)
+    forged = sessions.issue_session_id()  # right shape, never issued
+
+    send(client, connection_id, {"action": "sendMessage", "message": "hi", "session_id": forged})
+    send(client, connection_id, {"action": "resume", "session_id": forged, "after": 0})
+
+    assert [(f["type"], f["code"]) for f in frames.to(connection_id)] == [("error", "invalid_session")] * 2
+    assert drain_queue(mock_aws.queue_url) == []
+
+
+def test_a_new_session_is_owned_by_the_connection_that_made_it(client, mock_aws, frames):
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id)
+
+    log = the_log().read(session_id)
+    assert log.owner == NO_OWNER and log.connections == frozenset({connection_id}) and log.cursor == 1
+
+
+# --- owners ---------------------------------------------------------------------------
+
+
+def test_without_auth_whoever_holds_the_issued_id_continues_the_session(client, mock_aws, frames):
+    first, second = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, first)
+    connect(client, second)
+
+    send(client, second, {"action": "sendMessage", "message": "again", "session_id": session_id})
+
+    [ack] = frames.to(second)
+    assert (ack["type"], ack["session_id"], ack["cursor"]) == ("ack", session_id, 2)
+    assert the_log().read(session_id).connections == frozenset({first, second})
+
+
+def test_with_auth_another_subject_cannot_read_or_write_the_session(client, mock_aws, frames, set_env):
+    set_env(AUTH_TOKEN_SECRET=SECRET)
+    alice, mallory = new_connection_id(), new_connection_id()
+    session_id = start_session(
+        client, frames, alice, "add the first one to my cart", token=auth.sign(SECRET, "alice", 600)
+    )
+    connect(client, mallory, token=auth.sign(SECRET, "mallory", 600))
+    drain_queue(mock_aws.queue_url, delete=True)
+
+    send(client, mallory, {"action": "sendMessage", "message": "clear my cart", "session_id": session_id})
+    send(client, mallory, {"action": "resume", "session_id": session_id, "after": 0})
+
+    assert [(f["type"], f["code"]) for f in frames.to(mallory)] == [("error", "invalid_session")] * 2
+    assert drain_queue(mock_aws.queue_url) == []
+    log = the_log().read(session_id)
+    assert log.owner == "alice" and log.connections == frozenset({alice}) and log.cursor == 1
+
+
+def test_with_auth_the_same_subject_on_a_new_connection_continues(client, mock_aws, frames, set_env):
+    set_env(AUTH_TOKEN_SECRET=SECRET)
+    first, second = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, first, token=auth.sign(SECRET, "alice", 600))
+    connect(client, second, token=auth.sign(SECRET, "alice", 600))
+
+    send(client, second, {"action": "resume", "session_id": session_id, "after": 0})
+
+    replayed = frames.to(second)
+    assert [f["type"] for f in replayed] == ["ack", "resumed"]
+    assert replayed[-1] == {"type": "resumed", "session_id": session_id, "cursor": 1}
+
+
+def test_the_owner_check_holds_with_the_rate_limits_off(client, mock_aws, frames, set_env):
+    """No counter update returns the subject then: the connection record is read instead."""
+    set_env(AUTH_TOKEN_SECRET=SECRET, RATE_LIMIT_MESSAGES="0", RATE_LIMIT_SUBJECT_MESSAGES="0")
+    alice, mallory = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, alice, token=auth.sign(SECRET, "alice", 600))
+    connect(client, mallory, token=auth.sign(SECRET, "mallory", 600))
+
+    send(client, mallory, {"action": "resume", "session_id": session_id, "after": 0})
+
+    assert [(f["type"], f.get("code")) for f in frames.to(mallory)] == [("error", "invalid_session")]
+    assert the_log().read(session_id).owner == "alice"
+
+
+def test_an_expired_session_is_invalid(client, mock_aws, frames):
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.update_item(
+        TableName=settings().sessions_table,
+        Key={"session_id": {"S": log_key(session_id)}},
+        UpdateExpression="SET #ttl = :past",
+        ExpressionAttributeNames={"#ttl": "ttl"},
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    drain_queue(mock_aws.queue_url, delete=True)
+
+    send(client, connection_id, {"action": "sendMessage", "message": "still there?", "session_id": session_id})
+    send(client, connection_id, {"action": "resume", "session_id": session_id, "after": 0})
+
+    assert [(f["type"], f.get("code")) for f in frames.to(connection_id)[1:]] == [("error", "invalid_session")] * 2
+    assert drain_queue(mock_aws.queue_url) == []
+
+
+def test_connect_attaches_only_a_session_the_client_owns(client, mock_aws, frames, caplog):
+    owner, other = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, owner)
+
+    connect(client, other, session_id="made-up")
+    assert the_log().read(session_id).connections == frozenset({owner})
+    assert log_events(caplog, "invalid_session")[0]["at"] == "connect"
+
+    connect(client, other, session_id=session_id)
+    assert the_log().read(session_id).connections == frozenset({owner, other})
+
+
+def test_disconnect_detaches_the_connection(client, mock_aws, frames):
+    first, second = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, first)
+    connect(client, second, session_id=session_id)
+
+    client.lambda_.invoke("disconnect", ws_event("$disconnect", second))
+
+    assert the_log().read(session_id).connections == frozenset({first})
+
+
+# --- cursors ---------------------------------------------------------------------------
+
+
+def test_cursors_grow_by_one_per_frame_across_messages(client, mock_aws, frames):
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id, "one")
+    send(client, connection_id, {"action": "sendMessage", "message": "two", "session_id": session_id})
+    send(client, connection_id, {"action": "sendMessage", "message": "three", "session_id": session_id})
+
+    acks = frames.to(connection_id)
+    assert [(ack["type"], ack["cursor"]) for ack in acks] == [("ack", 1), ("ack", 2), ("ack", 3)]
+    assert the_log().read(session_id).cursor == 3
+
+
+def test_concurrent_writers_never_share_a_cursor(mock_aws):
+    """The gateway acking while chat_processor streams: each frame its own cursor, none lost.
+
+    moto's item writes are made atomic first, as DynamoDB's are (localcloud.motomain)."""
+    serialize_item_writes()
+    log = the_log()
+    session_id = sessions.issue_session_id()
+    log.create(session_id, NO_OWNER, lambda cursor: json.dumps({"type": "ack", "cursor": cursor}), "C1=")
+    errors = []
+
+    def writer(name):
+        snapshot = log.read(session_id)
+        try:
+            for index in range(10):
+                text = lambda cursor, index=index: json.dumps({"who": name, "i": index, "cursor": cursor})  # noqa: E731
+                snapshot = log.append(snapshot, text)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("gateway", "processor", "heartbeat")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    final = log.read(session_id)
+    assert final.cursor == 31 and sorted(final.frames) == list(range(1, 32))
+    stored = [json.loads(text) for _, text in sorted(final.frames.items())]
+    assert [frame["cursor"] for frame in stored] == list(range(1, 32))
+    for name in ("gateway", "processor", "heartbeat"):
+        assert [frame["i"] for frame in stored if frame.get("who") == name] == list(range(10))
+
+
+def test_append_with_an_owner_refuses_a_log_of_another_owner(mock_aws):
+    log = the_log()
+    session_id = sessions.issue_session_id()
+    snapshot = log.create(session_id, "alice", lambda cursor: "{}", "C1=")
+    with pytest.raises(InvalidSessionError):
+        log.append(snapshot, lambda cursor: "{}", owner="mallory")
+    with pytest.raises(InvalidSessionError):
+        log.attach(session_id, "mallory", "C2=")
+    assert log.read(session_id).cursor == 1
+
+
+# --- the replay window -----------------------------------------------------------------
+
+
+def test_stale_cursors_are_those_stored_before_the_window():
+    kept_at = {1: 1000, 2: 1500, 3: 1899, 4: 1900, 5: 2000}
+    assert stale_cursors(kept_at, now=2000, window_seconds=100) == [1, 2, 3]
+    assert stale_cursors(kept_at, now=2000, window_seconds=1000) == []
+    assert stale_cursors({}, now=2000, window_seconds=1) == []
+
+
+def test_replay_after_is_in_cursor_order_and_exclusive():
+    frames = {3: "c", 1: "a", 2: "b", 5: "e"}
+    assert replay_after(frames, 0) == [(1, "a"), (2, "b"), (3, "c"), (5, "e")]
+    assert replay_after(frames, 2) == [(3, "c"), (5, "e")]
+    assert replay_after(frames, 5) == []
+
+
+def test_frames_older_than_the_window_are_dropped_at_the_next_write(mock_aws, monkeypatch):
+    log = SessionLog(settings().sessions_table, ttl_seconds=3600, window_seconds=900)
+    session_id = sessions.issue_session_id()
+    clock = [1_000_000.0]
+    monkeypatch.setattr(sessions.time, "time", lambda: clock[0])
+    snapshot = log.create(session_id, NO_OWNER, lambda cursor: f"frame {cursor}", "C1=")
+    snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+    clock[0] += 901  # the first two are now outside RESUME_WINDOW_SECONDS
+
+    snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+
+    assert snapshot.cursor == 3 and snapshot.frames == {3: "frame 3"}
+    assert replay_after(snapshot.frames, 0) == [(3, "frame 3")]
+
+
+def test_the_resume_window_is_configurable():
+    from chalicelib.config import load
+
+    assert load({}).resume_window_seconds == 900
+    assert load({"RESUME_WINDOW_SECONDS": "1800"}).resume_window_seconds == 1800
+
+
+# --- resume ----------------------------------------------------------------------------
+
+
+def test_resume_replays_every_kept_frame_after_the_cursor_then_resumed(client, mock_aws, frames):
+    connection_id, later = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, connection_id, "one")
+    send(client, connection_id, {"action": "sendMessage", "message": "two", "session_id": session_id})
+    connect(client, later)
+
+    send(client, later, {"action": "resume", "session_id": session_id, "after": 0})
+    send(client, later, {"action": "resume", "session_id": session_id, "after": 1})
+    send(client, later, {"action": "resume", "session_id": session_id, "after": 2})
+
+    got = frames.to(later)
+    assert [(f["type"], f["cursor"]) for f in got] == [
+        ("ack", 1),
+        ("ack", 2),
+        ("resumed", 2),
+        ("ack", 2),
+        ("resumed", 2),
+        ("resumed", 2),
+    ]
+    assert got[:2] == frames.to(connection_id)  # the very frames the first connection got
+    assert drain_queue(mock_aws.queue_url, delete=True) and the_log().read(session_id).cursor == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "resume"},
+        {"action": "resume", "session_id": "bad id!"},
+        {"action": "resume", "session_id": "abc", "after": -1},
+        {"action": "resume", "session_id": "abc", "after": "3"},
+        {"action": "resume", "session_id": "abc", "after": True},
+    ],
+)
+def test_a_malformed_resume_gets_invalid_message(client, mock_aws, frames, body):
+    connection_id = new_connection_id()
+    send(client, connection_id, body)
+    [frame] = frames.to(connection_id)
+    assert (frame["type"], frame["code"]) == ("error", "invalid_message")
+
+
+def test_resume_counts_against_the_rate_limit_and_is_never_queued(client, mock_aws, frames, set_env):
+    set_env(RATE_LIMIT_MESSAGES="2")
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id)
+    drain_queue(mock_aws.queue_url, delete=True)
+
+    for _ in range(2):
+        send(client, connection_id, {"action": "resume", "session_id": session_id, "after": 1})
+
+    assert [f["type"] for f in frames.to(connection_id)] == ["ack", "resumed", "error"]
+    assert frames.to(connection_id)[-1]["code"] == "rate_limited"
+    assert drain_queue(mock_aws.queue_url) == []
+
+
+def test_resume_parses_into_its_action():
+    parsed = protocol.parse_frame(json.dumps({"action": "resume", "session_id": "abc", "after": 7}))
+    assert parsed == protocol.Resume("abc", 7)
+    assert protocol.parse_frame('{"action": "resume", "session_id": "abc"}') == protocol.Resume("abc", 0)
