@@ -7,20 +7,171 @@
 Type a message and press Enter. ``/ping`` measures the round trip, ``/quit`` leaves at
 once; at the end of input (Ctrl-D, or piped lines) it first waits for the replies still
 on their way (``--reply-timeout``; exit 1 if one does not come). The session id is kept
-for the whole conversation.
+for the whole conversation. When the connection drops it reconnects and resumes the session
+after the last cursor seen, so an interrupted reply is finished and nothing is printed twice;
+if the server no longer knows the session, it says so and starts a new one.
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import sys
 import time
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
 
 import websockets
 
+__all__ = ["EXPIRED_NOTE", "Session", "Client", "parse_args", "render", "chat", "main"]
+
 DEFAULT_URI = os.environ.get("WEBSOCKET_TEST_URI", "ws://127.0.0.1:8000/api")
 TERMINAL = ("response", "error")  # the frames that end one message (docs/protocol.md)
+EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one"
+RESUME_WAIT_SECONDS = 10  # a resume with no answer by then stops holding messages back
+MAX_BACKOFF_SECONDS = 10
+
+
+def _cursor(frame: Dict[str, Any]) -> Optional[int]:
+    cursor = frame.get("cursor")
+    return cursor if isinstance(cursor, int) and not isinstance(cursor, bool) and cursor > 0 else None
+
+
+class Session:
+    """The session id, the last cursor seen and the messages in flight: the same rules as the chat
+    page's ``web/session.js`` (the wire protocol: docs/protocol.md).
+
+    ``opened``/``flush`` say what to send, ``receive`` what to print: frames with a cursor at or
+    below the last seen are repeats and are dropped; during a replay a frame that skips ahead
+    waits for the gap or for ``resumed``; ``invalid_session`` forgets the session and sends its
+    unanswered messages again on a new one. Frames without a cursor (an older server) pass as they come.
+    """
+
+    def __init__(self) -> None:
+        self.session_id: Optional[str] = None
+        self.cursor = 0
+        self.resuming = False
+        self.can_resume = True
+        self.held: List[Dict[str, Any]] = []
+        self.outbox: List[Dict[str, Any]] = []  # sendMessage frames without session_id, not sent yet
+        self.unacked: List[Tuple[Dict[str, Any], Optional[str]]] = []  # (frame, session it went with)
+        self.awaiting_session = False  # a message went out without a session: the rest wait for its ack
+
+    # --- the connection ---
+
+    def opened(self) -> List[Dict[str, Any]]:
+        self.held, self.resuming, self.awaiting_session = [], False, False
+        if self.session_id and self.can_resume:
+            self.resuming = True
+            return [{"action": "resume", "session_id": self.session_id, "after": self.cursor}]
+        if not self.session_id:
+            self._requeue(lambda sent_with: True)  # nothing to resume from: send again
+        return []
+
+    def resume_timed_out(self) -> List[Dict[str, Any]]:
+        return self._end_replay(self.cursor) if self.resuming else []
+
+    # --- messages going out ---
+
+    def queue(self, frame: Dict[str, Any]) -> None:
+        self.outbox.append(frame)
+
+    def flush(self) -> List[Dict[str, Any]]:
+        if self.resuming or not self.outbox:
+            return []
+        if self.session_id:
+            sent = [{**frame, "session_id": self.session_id} for frame in self.outbox]
+            self.unacked += [(frame, self.session_id) for frame in self.outbox]
+            self.outbox = []
+            return sent
+        if self.awaiting_session:
+            return []
+        first = self.outbox.pop(0)
+        self.unacked.append((first, None))
+        self.awaiting_session = True
+        return [first]
+
+    def _requeue(self, which) -> None:
+        again = [frame for frame, sent_with in self.unacked if which(sent_with)]
+        self.unacked = [(frame, sent_with) for frame, sent_with in self.unacked if not which(sent_with)]
+        self.outbox = again + self.outbox
+
+    # --- frames coming in ---
+
+    def receive(self, frame: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+        """The frames to print now (in order) and a note, for one frame received."""
+        kind, code = frame.get("type"), frame.get("code")
+        if kind == "resumed":
+            if not self.resuming or frame.get("session_id") != self.session_id:
+                return [], None
+            last = _cursor(frame) or self.cursor
+            return self._end_replay(last), None
+        if kind == "error" and code == "invalid_session":
+            return [], self._expired()
+        if kind == "error" and code == "unknown_action" and self.resuming and not frame.get("message_id"):
+            self.resuming, self.can_resume = False, False  # a server without resume
+            shown, self.held = self.held, []
+            return shown, None
+        cursor = _cursor(frame)
+        if cursor is None:
+            self._account(frame)
+            return [frame], None
+        session_id = frame.get("session_id")
+        if session_id and session_id != self.session_id:
+            cmid = frame.get("client_message_id")
+            ours = kind == "ack" and any(sent.get("client_message_id") == cmid for sent, _ in self.unacked)
+            if not ours and self.session_id:
+                return [frame], None  # another session's frame
+            self.session_id, self.cursor, self.held = session_id, cursor - 1, []
+        if cursor <= self.cursor:
+            return [], None  # a repeat
+        if self.resuming and cursor > self.cursor + 1:
+            self.held.append(frame)
+            return [], None
+        self.cursor = cursor
+        self._account(frame)
+        return [frame, *self._drain()], None
+
+    def _drain(self) -> List[Dict[str, Any]]:
+        shown, rest = [], []
+        for frame in sorted(self.held, key=lambda f: f["cursor"]):
+            if frame["cursor"] <= self.cursor:
+                continue
+            if frame["cursor"] == self.cursor + 1 or not self.resuming:
+                self.cursor = frame["cursor"]
+                self._account(frame)
+                shown.append(frame)
+            else:
+                rest.append(frame)
+        self.held = rest
+        return shown
+
+    def _end_replay(self, last: int) -> List[Dict[str, Any]]:
+        self.resuming = False
+        shown = self._drain()
+        self.cursor = max(self.cursor, last)
+        current = self.session_id
+        self._requeue(lambda sent_with: sent_with == current)  # never acknowledged: send again
+        return shown
+
+    def _expired(self) -> Optional[str]:
+        if not self.session_id and not self.resuming:
+            return None  # already started again
+        self.session_id, self.cursor, self.resuming, self.held, self.awaiting_session = None, 0, False, [], False
+        self._requeue(lambda sent_with: sent_with is not None)
+        return EXPIRED_NOTE
+
+    def _account(self, frame: Dict[str, Any]) -> None:
+        """An ack settles a message and names the session; an error naming no message refused one."""
+        if frame.get("type") == "ack":
+            cmid = frame.get("client_message_id")
+            self.unacked = [(sent, with_) for sent, with_ in self.unacked if sent.get("client_message_id") != cmid]
+            self.session_id = frame.get("session_id") or self.session_id
+            self.awaiting_session = False
+        elif frame.get("type") == "error" and not frame.get("message_id") and self.unacked:
+            self.unacked.pop(0)
+            self.awaiting_session = False
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,9 +186,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def render(frame: dict, state: dict) -> None:
     kind = frame.get("type")
     if kind == "ack":
-        state["session_id"] = frame.get("session_id")
         print("  (queued)", flush=True)
     elif kind == "status":
+        if state.get("streaming"):
+            return  # the text is coming: no "working" line in the middle of it
         print(f"  (working... {frame.get('elapsed_ms', 0) / 1000:.0f} s)", flush=True)
     elif kind == "chunk":
         if not state.get("streaming"):
@@ -63,60 +215,135 @@ def render(frame: dict, state: dict) -> None:
         print(f"  {frame}")
 
 
-async def receive(ws, state: dict, settled: asyncio.Event) -> None:
-    async for raw in ws:
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            print(f"  (not JSON) {raw!r}")
-            continue
-        render(frame, state)
-        if isinstance(frame, dict) and frame.get("type") in TERMINAL:
-            state["pending"] = max(0, state.get("pending", 0) - 1)
-            if not state["pending"]:
-                settled.set()
+class Client:
+    """One conversation over a WebSocket that is reopened (and the session resumed) when it drops."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.ws = None
+        self.session = Session()
+        self.state: dict = {"pending": 0}
+        self.settled = asyncio.Event()
+        self.closing = False
+        self.resume_timer: Optional[asyncio.TimerHandle] = None
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(self.uri, open_timeout=10)
+        await self._send_all(self.session.opened())
+        if self.session.resuming:
+            self.resume_timer = asyncio.get_running_loop().call_later(
+                RESUME_WAIT_SECONDS, lambda: asyncio.ensure_future(self._apply(self.session.resume_timed_out(), None))
+            )
+        await self._send_all(self.session.flush())
+
+    async def _send_all(self, frames: List[Dict[str, Any]]) -> None:
+        for frame in frames:
+            try:
+                await self.ws.send(json.dumps(frame))
+            except websockets.ConnectionClosed:
+                return  # the receiver reconnects; unacknowledged messages go out again then
+
+    async def send_message(self, text: str) -> None:
+        self.state["pending"] += 1
+        self.settled.clear()
+        self.session.queue({"action": "sendMessage", "message": text, "client_message_id": uuid.uuid4().hex})
+        await self._send_all(self.session.flush())
+
+    async def ping(self) -> None:
+        self.state["ping_sent"] = time.perf_counter()
+        await self._send_all([{"action": "ping"}])
+
+    async def _apply(self, shown: List[Dict[str, Any]], note: Optional[str]) -> None:
+        if not self.session.resuming and self.resume_timer:
+            self.resume_timer.cancel()
+        if note:
+            if self.state.pop("streaming", False):
+                print()
+            print(f"  ({note})", flush=True)
+        for frame in shown:
+            render(frame, self.state)
+            if frame.get("type") in TERMINAL:
+                self.state["pending"] = max(0, self.state["pending"] - 1)
+                if not self.state["pending"]:
+                    self.settled.set()
+        await self._send_all(self.session.flush())
+
+    async def run(self) -> None:
+        """Receive until closed by us; reconnect with backoff whenever the connection drops."""
+        while True:
+            try:
+                async for raw in self.ws:
+                    try:
+                        frame = json.loads(raw)
+                    except ValueError:
+                        print(f"  (not JSON) {raw!r}")
+                        continue
+                    if isinstance(frame, dict):
+                        await self._apply(*self.session.receive(frame))
+            except websockets.ConnectionClosed:
+                pass
+            if self.closing or not await self._reconnect():
+                return
+
+    async def _reconnect(self) -> bool:
+        print("  (connection lost; reconnecting...)", file=sys.stderr, flush=True)
+        for attempt in itertools.count():
+            await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt))
+            if self.closing:
+                return False
+            try:
+                await self.connect()
+            except websockets.InvalidStatus as exc:  # refused (e.g. 403): trying again will not help
+                print(f"  (cannot reconnect: {exc})", file=sys.stderr)
+                return False
+            except (OSError, websockets.WebSocketException):
+                continue
+            resumed = f", resuming after cursor {self.session.cursor}" if self.session.resuming else ""
+            print(f"  (reconnected{resumed})", file=sys.stderr, flush=True)
+            return True
+        return False  # itertools.count() never ends: for the type checker
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.resume_timer:
+            self.resume_timer.cancel()
+        if self.ws is not None:
+            await self.ws.close()
 
 
 async def chat(uri: str, reply_timeout: float = 120) -> int:
+    client = Client(uri)
     try:
-        ws = await websockets.connect(uri, open_timeout=10)
+        await client.connect()
     except (OSError, websockets.WebSocketException) as exc:
         print(f"cannot connect to {uri}: {exc}\nIs the local stack running? Start it with: make run", file=sys.stderr)
         return 1
     print(f"connected to {uri}. Type a message; /ping, /quit.")
-    state: dict = {"pending": 0}
-    settled = asyncio.Event()
-    receiver = asyncio.create_task(receive(ws, state, settled))
+    receiver = asyncio.create_task(client.run())
     try:
         while not receiver.done():
             line = await asyncio.to_thread(sys.stdin.readline)
             if line.strip() == "/quit":
                 break
             if not line:  # end of input: let the replies on their way arrive first
-                if state["pending"] and not await replies_arrived(settled, receiver, reply_timeout):
+                if client.state["pending"] and not await replies_arrived(client.settled, receiver, reply_timeout):
                     return 1
                 break
             text = line.strip()
             if not text:
                 continue
             if text == "/ping":
-                state["ping_sent"] = time.perf_counter()
-                await ws.send(json.dumps({"action": "ping"}))
+                await client.ping()
                 continue
-            frame = {"action": "sendMessage", "message": text}
-            if state.get("session_id"):
-                frame["session_id"] = state["session_id"]
-            state["pending"] += 1
-            settled.clear()
-            await ws.send(json.dumps(frame))
+            await client.send_message(text)
     finally:
-        await ws.close()
+        await client.close()
         receiver.cancel()
     return 0
 
 
 async def replies_arrived(settled: asyncio.Event, receiver: asyncio.Task, timeout: float) -> bool:
-    """Wait until every message sent has its response or error, the server closes, or timeout."""
+    """Wait until every message sent has its response or error, the client gives up, or timeout."""
     waiter = asyncio.create_task(settled.wait())
     await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()

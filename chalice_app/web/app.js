@@ -1,11 +1,14 @@
 // The chat page: one WebSocket to the shopping assistant (wire protocol v1, docs/protocol.md).
-// No build step. Works against the local runtime (same host) or a deployed stack (?ws=wss://…).
+// Sessions, cursors and resume are decided by the pure ChatSession (session.js); this file does the
+// socket and the DOM. No build step. Works against the local runtime (same host) or a deployed stack (?ws=wss://…).
 // No inline script or style: the server's Content-Security-Policy allows only files from /static.
 "use strict";
 
 const KEEPALIVE_MS = 60_000;      // API Gateway closes connections idle for 10 minutes
 const MAX_BACKOFF_MS = 10_000;
+const RESUME_WAIT_MS = 10_000;    // a resume with no answer by then stops holding messages back
 const SESSION_KEY = "shopping-assistant.session_id";
+const CURSOR_KEY = "shopping-assistant.cursor";
 
 const ERROR_WORDS = {
   processing_failed: "Sorry, the assistant could not answer this one. Please try again.",
@@ -26,14 +29,31 @@ const client = {
   ws: null,
   state: "connecting",
   attempts: 0,
-  outbox: [],              // frames typed while disconnected; sent on reconnect
+  session: ChatSession.initial({        // session id, last cursor, outbox (see session.js)
+    sessionId: localStorage.getItem(SESSION_KEY),
+    cursor: Number(localStorage.getItem(CURSOR_KEY)),
+  }),
+  resumeTimer: null,
   lastTraffic: Date.now(),
   turns: new Map(),        // client_message_id -> {user, assistant}
   byMessageId: new Map(),  // message_id -> turn
-  sessionId: localStorage.getItem(SESSION_KEY),
   received: [],            // frame types in arrival order, for the console (and tests)
+  shown: [],               // the frames applied to the page, in order (repeats dropped)
+  get sessionId() { return this.session.sessionId; },
 };
 window.chatClient = client; // for people (and tests) poking at the page from the console
+
+function setSession(state) {
+  client.session = state;
+  const { sessionId, cursor } = ChatSession.saved(state);
+  if (sessionId) {
+    localStorage.setItem(SESSION_KEY, sessionId);
+    localStorage.setItem(CURSOR_KEY, String(cursor));
+  } else {
+    localStorage.removeItem(SESSION_KEY);
+    localStorage.removeItem(CURSOR_KEY);
+  }
+}
 
 function setState(state, text) {
   client.state = state;
@@ -91,13 +111,22 @@ function connect() {
   ws.addEventListener("open", () => {
     client.attempts = 0;
     setState("connected", "Connected");
-    while (client.outbox.length && ws.readyState === WebSocket.OPEN) send(client.outbox.shift());
+    const { state, send: frames } = ChatSession.opened(client.session);
+    setSession(state);
+    for (const frame of frames) send(frame);
+    clearTimeout(client.resumeTimer);
+    if (state.resuming) {
+      client.resumeTimer = setTimeout(() => applyOutcome(ChatSession.resumeTimedOut(client.session)), RESUME_WAIT_MS);
+    }
+    flushOutbox();
   });
   ws.addEventListener("message", (event) => {
     client.lastTraffic = Date.now();
     let frame;
     try { frame = JSON.parse(event.data); } catch (_) { return; }
-    handleFrame(frame);
+    if (!frame || typeof frame !== "object") return;
+    client.received.push(frame.type);
+    applyOutcome(ChatSession.reduce(client.session, frame));
   });
   ws.addEventListener("close", () => {
     if (client.ws !== ws) return;
@@ -108,14 +137,39 @@ function connect() {
   });
 }
 
+function isOpen() {
+  return Boolean(client.ws && client.ws.readyState === WebSocket.OPEN);
+}
+
 function send(frame) {
-  if (client.ws && client.ws.readyState === WebSocket.OPEN) {
-    client.ws.send(JSON.stringify(frame));
-    client.lastTraffic = Date.now();
-    return true;
+  if (!isOpen()) return false;
+  client.ws.send(JSON.stringify(frame));
+  client.lastTraffic = Date.now();
+  return true;
+}
+
+// The messages ChatSession lets go now (none while a resume is answered or while disconnected).
+function flushOutbox() {
+  if (!isOpen()) return;
+  const { state, send: frames } = ChatSession.flush(client.session);
+  setSession(state);
+  for (const frame of frames) {
+    send(frame);
+    const turn = client.turns.get(frame.client_message_id);
+    if (turn && !turn.acked) setTurnState(turn.user, "Sending…");
   }
-  client.outbox.push(frame);
-  return false;
+}
+
+// What ChatSession decided about a frame (or a resume with no answer): show, note, send on.
+function applyOutcome({ state, show, note }) {
+  setSession(state);
+  if (!state.resuming) clearTimeout(client.resumeTimer);
+  if (note) addTurn("note", note);
+  for (const frame of show) {
+    client.shown.push(frame);
+    handleFrame(frame);
+  }
+  flushOutbox();
 }
 
 setInterval(() => {
@@ -146,13 +200,13 @@ function sendMessage(text) {
   const clientMessageId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random());
   const user = addTurn("user", text);
   const frame = { action: "sendMessage", message: text, client_message_id: clientMessageId.slice(0, 64) };
-  if (client.sessionId) frame.session_id = client.sessionId;
-  client.turns.set(frame.client_message_id, { user, assistant: null, seq: -1 });
-  setTurnState(user, send(frame) ? "Sending…" : "Will send when reconnected");
+  client.turns.set(frame.client_message_id, { user, assistant: null, seq: -1, acked: false });
+  setTurnState(user, isOpen() ? "Waiting to send…" : "Will send when reconnected");
+  setSession(ChatSession.queue(client.session, frame));
+  flushOutbox();
 }
 
 function handleFrame(frame) {
-  client.received.push(frame.type);
   switch (frame.type) {
     case "ack": return onAck(frame);
     case "status": return withTurn(frame, (turn) =>
@@ -166,19 +220,27 @@ function handleFrame(frame) {
 
 function onAck(frame) {
   const turn = client.turns.get(frame.client_message_id);
-  if (!turn) return;
-  if (frame.session_id && frame.session_id !== client.sessionId) {
-    client.sessionId = frame.session_id;
-    localStorage.setItem(SESSION_KEY, frame.session_id);
-  }
+  if (!turn) return void (Number.isInteger(frame.cursor) && adoptReply(frame.message_id));
+  if (turn.acked) return; // an old server's repeat
+  turn.acked = true;
   setTurnState(turn.user, "Queued");
   turn.assistant = addTurn("assistant", "");
   setTurnState(turn.assistant, "Waiting for the assistant…");
   client.byMessageId.set(frame.message_id, turn);
 }
 
+// A reply of this session to a message this page did not send (sent before a reload, or from
+// another tab): shown as it comes, in a bubble of its own.
+function adoptReply(messageId) {
+  const turn = { user: null, assistant: addTurn("assistant", ""), seq: -1, acked: true };
+  setTurnState(turn.assistant, "Waiting for the assistant…");
+  client.byMessageId.set(messageId, turn);
+  return turn;
+}
+
 function withTurn(frame, action) {
-  const turn = client.byMessageId.get(frame.message_id);
+  let turn = client.byMessageId.get(frame.message_id);
+  if (!turn && Number.isInteger(frame.cursor) && frame.message_id) turn = adoptReply(frame.message_id);
   if (turn && turn.assistant) action(turn);
 }
 
@@ -191,14 +253,15 @@ function onChunk(turn, frame) {
 function onResponse(turn, frame) {
   turn.assistant.querySelector(".text").textContent = frame.content;
   setTurnState(turn.assistant, "");
-  setTurnState(turn.user, "Answered");
+  if (turn.user) setTurnState(turn.user, "Answered");
   if (frame.products && frame.products.length) turn.assistant.append(renderProducts(frame.products));
   client.byMessageId.delete(frame.message_id);
 }
 
 function onError(frame) {
   const words = ERROR_WORDS[frame.code] || frame.message || "Something went wrong.";
-  const turn = frame.message_id && client.byMessageId.get(frame.message_id);
+  let turn = frame.message_id && client.byMessageId.get(frame.message_id);
+  if (!turn && frame.message_id && Number.isInteger(frame.cursor)) turn = adoptReply(frame.message_id);
   if (turn && turn.assistant) {
     turn.assistant.classList.add("error");
     turn.assistant.querySelector(".text").textContent = words;

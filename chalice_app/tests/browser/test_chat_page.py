@@ -1,7 +1,10 @@
 """The chat page in a real browser (Debian's Chromium driven by Playwright) against a local stack."""
 
+import contextlib
 import os
+import re
 import shutil
+import time
 from urllib.parse import quote
 
 import pytest
@@ -36,8 +39,8 @@ def stack():
         yield s
 
 
-@pytest.fixture
-def page(stack):
+@contextlib.contextmanager
+def chromium_page():
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 420, "height": 860})
@@ -45,6 +48,12 @@ def page(stack):
         page.set_default_timeout(20_000)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def page(stack):
+    with chromium_page() as page:
+        yield page
 
 
 def send(page, text):
@@ -210,3 +219,92 @@ def test_a_ws_link_to_api_gateway_connects_without_asking(stack, watched):
         watched.goto(stack.http_url + "/?ws=" + quote(target, safe=""))
     assert opened.value.url == target
     assert watched.dialogs == []
+
+
+# --- sessions: resume after a reconnect, and a session the server does not know -----------
+
+
+@pytest.fixture(scope="module")
+def slow_stack():
+    # 70% of the delay before the first words, the rest between the pieces: time to cut the socket mid-stream.
+    with LocalStackProcess(extra_args=["--env", "ASSISTANT_DELAY_SECONDS=12", "--env", "HEARTBEAT_SECONDS=1"]) as s:
+        yield s
+
+
+@pytest.fixture
+def slow_page(slow_stack):
+    with chromium_page() as page:
+        yield page
+
+
+def drop_every_connection(stack):
+    for connection_id in stack.connection_ids():
+        stack.aws_client("apigatewaymanagementapi").delete_connection(ConnectionId=connection_id)
+
+
+def wait_until(page, expression, timeout=20):
+    """Poll ``expression`` (page.wait_for_function would eval a string, which the page's CSP refuses)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {expression}"
+        page.wait_for_timeout(100)
+
+
+def frames_shown(page):
+    return page.evaluate("window.chatClient.shown")
+
+
+def test_a_reply_cut_off_mid_stream_is_finished_once_after_the_reconnect(slow_stack, slow_page):
+    page = slow_page
+    page.goto(slow_stack.http_url + "/")
+    sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    send(page, "running shoes under 100")
+    assistant = page.locator(".turn.assistant").last
+    sync_api.expect(assistant.locator(".text")).to_have_text(re.compile(r"\S"), timeout=60_000)  # streaming
+    before = assistant.locator(".text").inner_text()
+
+    drop_every_connection(slow_stack)
+    sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered", timeout=60_000)
+
+    assert "resumed" in page.evaluate("window.chatClient.received")
+    shown = frames_shown(page)
+    cursors = [frame["cursor"] for frame in shown]
+    assert cursors == list(range(1, len(cursors) + 1)), cursors  # each frame once, none missing
+    responses = [frame for frame in shown if frame["type"] == "response"]
+    assert len(responses) == 1
+    streamed = "".join(frame["delta"] for frame in shown if frame["type"] == "chunk")
+    assert streamed == responses[0]["content"]  # the chunks before and after the cut, each once
+    sync_api.expect(page.locator(".turn.assistant")).to_have_count(1)
+    sync_api.expect(page.locator(".turn.error")).to_have_count(0)
+    assert before.strip() != responses[0]["content"].strip()  # the cut came mid-reply
+    assert assistant.locator(".text").inner_text().startswith(before.strip())
+    assert assistant.locator(".product").count() >= 1
+
+    # A reload resumes after the stored cursor: nothing is shown again, the session goes on.
+    session_id = page.evaluate("window.chatClient.sessionId")
+    page.reload()
+    sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    wait_until(page, "window.chatClient.received.includes('resumed')")
+    assert frames_shown(page) == []
+    assert page.evaluate("window.chatClient.sessionId") == session_id
+
+
+def test_a_session_the_server_does_not_know_starts_a_new_conversation_and_says_so(stack, page):
+    page.goto(stack.http_url + "/")
+    sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    page.evaluate(
+        "localStorage.setItem('shopping-assistant.session_id', 'never-issued-by-the-server');"
+        "localStorage.setItem('shopping-assistant.cursor', '41')"
+    )
+    page.reload()
+    sync_api.expect(page.locator(".turn.note")).to_have_text(
+        "Your earlier conversation has expired; starting a new one"
+    )
+    send(page, "hello")
+    sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
+    session_id = page.evaluate("window.chatClient.sessionId")
+    assert session_id and session_id != "never-issued-by-the-server"
+    assert page.evaluate("localStorage.getItem('shopping-assistant.session_id')") == session_id
+    sync_api.expect(page.locator(".turn.note")).to_have_count(1)

@@ -1,0 +1,118 @@
+"""The terminal client's session rules (``scripts/chat.py`` ``Session``): the same as the chat page's
+``web/session.js``: resume after the last cursor, drop repeats, start anew on ``invalid_session``."""
+
+from scripts.chat import EXPIRED_NOTE, Session
+
+SID = "s-1"
+
+
+def ack(cursor, cmid, sid=SID):
+    return {"type": "ack", "message_id": "m1", "client_message_id": cmid, "session_id": sid, "cursor": cursor}
+
+
+def chunk(cursor, seq, delta):
+    return {"type": "chunk", "message_id": "m1", "seq": seq, "delta": delta, "session_id": SID, "cursor": cursor}
+
+
+def response(cursor):
+    return {"type": "response", "message_id": "m1", "content": "Hi there", "session_id": SID, "cursor": cursor}
+
+
+def feed(session, frames):
+    shown, notes = [], []
+    for frame in frames:
+        out, note = session.receive(frame)
+        shown += out
+        if note:
+            notes.append(note)
+    return shown, notes
+
+
+def message(text, cmid):
+    return {"action": "sendMessage", "message": text, "client_message_id": cmid}
+
+
+def test_the_ack_names_the_session_and_later_messages_continue_it():
+    session = Session()
+    assert session.opened() == []
+    session.queue(message("one", "c1"))
+    session.queue(message("two", "c2"))
+    assert session.flush() == [message("one", "c1")]
+    assert session.flush() == []  # the second waits for the session
+    feed(session, [ack(1, "c1")])
+    assert session.flush() == [{**message("two", "c2"), "session_id": SID}]
+    assert (session.session_id, session.cursor) == (SID, 1)
+
+
+def test_reconnect_resumes_after_the_last_cursor_and_prints_the_rest_once():
+    session = Session()
+    session.flush()
+    feed(session, [ack(1, "c1"), chunk(2, 0, "Hi")])
+    assert session.opened() == [{"action": "resume", "session_id": SID, "after": 2}]
+    session.queue(message("later", "c2"))
+    assert session.flush() == []  # held until the resume is answered
+    shown, _ = feed(session, [chunk(2, 0, "Hi"), chunk(3, 1, " there"), response(4)])
+    assert [f["cursor"] for f in shown] == [3, 4]
+    feed(session, [{"type": "resumed", "session_id": SID, "cursor": 4}])
+    assert session.flush() == [{**message("later", "c2"), "session_id": SID}]
+    assert feed(session, [response(4)])[0] == []
+
+
+def test_a_frame_ahead_of_a_gap_waits_during_the_replay():
+    session = Session()
+    session.session_id, session.cursor = SID, 1
+    session.opened()
+    shown, _ = feed(session, [response(4), chunk(2, 0, "Hi"), chunk(3, 1, " there")])
+    assert [f["cursor"] for f in shown] == [2, 3, 4]
+    session.opened()
+    shown, _ = feed(session, [response(9), {"type": "resumed", "session_id": SID, "cursor": 9}])
+    assert [f["cursor"] for f in shown] == [9] and session.cursor == 9
+
+
+def test_invalid_session_says_so_once_and_sends_the_messages_again_on_a_new_session():
+    session = Session()
+    session.session_id, session.cursor = "gone", 5
+    session.opened()
+    feed(session, [{"type": "resumed", "session_id": "gone", "cursor": 5}])
+    session.queue(message("a", "c1"))
+    session.queue(message("b", "c2"))
+    session.flush()
+    error = {"type": "error", "code": "invalid_session", "message": "unknown session"}
+    shown, notes = feed(session, [error, error])
+    assert shown == [] and notes == [EXPIRED_NOTE]
+    assert (session.session_id, session.cursor) == (None, 0)
+    assert session.flush() == [message("a", "c1")]
+    feed(session, [ack(1, "c1", "s-new")])
+    assert session.flush() == [{**message("b", "c2"), "session_id": "s-new"}]
+
+
+def test_a_message_never_acknowledged_goes_out_again_after_resumed_but_not_one_the_replay_acks():
+    session = Session()
+    session.session_id, session.cursor = SID, 3
+    session.queue(message("lost?", "c5"))
+    session.queue(message("arrived", "c6"))
+    session.flush()
+    session.opened()
+    feed(session, [ack(4, "c6"), {"type": "resumed", "session_id": SID, "cursor": 4}])
+    assert [f["client_message_id"] for f in session.flush()] == ["c5"]
+
+
+def test_an_older_server_without_cursor_or_resume_works_as_before():
+    session = Session()
+    session.session_id = SID
+    assert session.opened()[0]["action"] == "resume"
+    shown, _ = feed(session, [{"type": "error", "code": "unknown_action", "message": "unknown action"}])
+    assert shown == [] and not session.resuming
+    legacy = [{"type": "chunk", "message_id": "m1", "seq": 0, "delta": "Hi"}] * 2
+    assert len(feed(session, legacy)[0]) == 2
+    assert session.opened() == []  # no more resumes to that server
+
+
+def test_a_resume_with_no_answer_stops_holding_messages():
+    session = Session()
+    session.session_id = SID
+    session.opened()
+    session.queue(message("hi", "c1"))
+    assert session.flush() == []
+    session.resume_timed_out()
+    assert len(session.flush()) == 1

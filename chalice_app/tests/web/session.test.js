@@ -1,0 +1,190 @@
+// The chat page's session logic (web/session.js), run with `node --test` by test_session_js.py.
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const path = require("node:path");
+
+const S = require(path.join(__dirname, "..", "..", "web", "session.js"));
+
+const SID = "s-1";
+const ack = (cursor, cmid, sid = SID) => ({ type: "ack", message_id: "m1", client_message_id: cmid, session_id: sid, status: "queued", cursor });
+const chunk = (cursor, seq, delta) => ({ type: "chunk", message_id: "m1", seq, delta, session_id: SID, cursor });
+const response = (cursor) => ({ type: "response", message_id: "m1", content: "Hi there", products: [], session_id: SID, cursor });
+
+// Feed frames one by one; return the final state, every frame shown (in order) and the notes.
+function feed(state, frames) {
+  const shown = [];
+  const notes = [];
+  for (const frame of frames) {
+    const out = S.reduce(state, frame);
+    state = out.state;
+    shown.push(...out.show);
+    if (out.note) notes.push(out.note);
+  }
+  return { state, shown, notes };
+}
+
+function connectedWith(stored) {
+  return S.opened(S.initial(stored));
+}
+
+test("a new conversation takes its session id and cursor from the ack", () => {
+  let state = S.queue(S.opened(S.initial(null)).state, { action: "sendMessage", message: "hi", client_message_id: "c1" });
+  const out = S.flush(state);
+  assert.deepEqual(out.send, [{ action: "sendMessage", message: "hi", client_message_id: "c1" }]);
+  const fed = feed(out.state, [ack(1, "c1"), chunk(2, 0, "Hi"), response(3)]);
+  assert.deepEqual(S.saved(fed.state), { sessionId: SID, cursor: 3 });
+  assert.deepEqual(fed.shown.map((f) => f.type), ["ack", "chunk", "response"]);
+  assert.deepEqual(fed.state.unacked, []);
+});
+
+test("without a session only one message goes out until its ack names the session", () => {
+  let state = S.opened(S.initial(null)).state;
+  state = S.queue(state, { action: "sendMessage", message: "one", client_message_id: "c1" });
+  state = S.queue(state, { action: "sendMessage", message: "two", client_message_id: "c2" });
+  let out = S.flush(state);
+  assert.equal(out.send.length, 1);
+  assert.equal(S.flush(out.state).send.length, 0);
+  state = S.reduce(out.state, ack(1, "c1")).state;
+  out = S.flush(state);
+  assert.deepEqual(out.send, [{ action: "sendMessage", message: "two", client_message_id: "c2", session_id: SID }]);
+});
+
+test("a reconnect with a known session sends resume with the last cursor and holds messages", () => {
+  const { state, send } = connectedWith({ sessionId: SID, cursor: 7 });
+  assert.deepEqual(send, [{ action: "resume", session_id: SID, after: 7 }]);
+  const queued = S.queue(state, { action: "sendMessage", message: "later", client_message_id: "c9" });
+  assert.deepEqual(S.flush(queued).send, []);
+  const after = S.reduce(queued, { type: "resumed", session_id: SID, cursor: 7 }).state;
+  assert.deepEqual(S.flush(after).send, [{ action: "sendMessage", message: "later", client_message_id: "c9", session_id: SID }]);
+});
+
+test("replayed frames already seen are dropped; the interrupted reply continues once", () => {
+  // Seen before the socket died: ack 1, chunk 2 (seq 0). The replay repeats 2, then brings 3 and 4.
+  const { state } = connectedWith({ sessionId: SID, cursor: 2 });
+  const fed = feed(state, [chunk(2, 0, "Hi"), chunk(3, 1, " there"), response(4), { type: "resumed", session_id: SID, cursor: 4 }]);
+  assert.deepEqual(fed.shown.map((f) => f.cursor), [3, 4]);
+  assert.equal(fed.state.cursor, 4);
+  assert.equal(fed.state.resuming, false);
+  // A live frame arriving again after the replay is a repeat too.
+  assert.deepEqual(S.reduce(fed.state, response(4)).show, []);
+});
+
+test("during a replay a frame that skips ahead waits for the gap to fill", () => {
+  const { state } = connectedWith({ sessionId: SID, cursor: 1 });
+  const fed = feed(state, [response(4), chunk(2, 0, "Hi"), chunk(3, 1, " there")]);
+  assert.deepEqual(fed.shown.map((f) => f.cursor), [2, 3, 4]);
+});
+
+test("resumed releases held frames whose gap is no longer kept", () => {
+  const { state } = connectedWith({ sessionId: SID, cursor: 1 });
+  const fed = feed(state, [response(5), { type: "resumed", session_id: SID, cursor: 5 }]);
+  assert.deepEqual(fed.shown.map((f) => f.cursor), [5]);
+  assert.equal(fed.state.cursor, 5);
+});
+
+test("resumed with a higher cursor than seen moves the cursor on", () => {
+  const { state } = connectedWith({ sessionId: SID, cursor: 3 });
+  assert.equal(S.reduce(state, { type: "resumed", session_id: SID, cursor: 9 }).state.cursor, 9);
+});
+
+test("outside a replay a frame after a gap is shown (frames of a session come in order)", () => {
+  let state = S.initial({ sessionId: SID, cursor: 2 });
+  const fed = feed(state, [response(5)]);
+  assert.deepEqual(fed.shown.map((f) => f.cursor), [5]);
+  assert.equal(fed.state.cursor, 5);
+});
+
+test("invalid_session forgets the session, says so, and starts a new one with the unanswered message", () => {
+  let { state } = connectedWith({ sessionId: "gone", cursor: 12 });
+  state = S.queue(state, { action: "sendMessage", message: "still there?", client_message_id: "c1" });
+  const out = S.reduce(state, { type: "error", code: "invalid_session", message: "unknown session" });
+  assert.equal(out.note, S.EXPIRED_NOTE);
+  assert.deepEqual(S.saved(out.state), { sessionId: null, cursor: 0 });
+  const sent = S.flush(out.state);
+  assert.deepEqual(sent.send, [{ action: "sendMessage", message: "still there?", client_message_id: "c1" }]);
+  const fed = feed(sent.state, [ack(1, "c1", "s-new")]);
+  assert.deepEqual(S.saved(fed.state), { sessionId: "s-new", cursor: 1 });
+  assert.deepEqual(fed.shown.map((f) => f.type), ["ack"]);
+});
+
+test("invalid_session for a message sent with an expired session sends it again without one", () => {
+  let state = S.reduce(connectedWith({ sessionId: "gone", cursor: 3 }).state, { type: "resumed", session_id: "gone", cursor: 3 }).state;
+  state = S.queue(state, { action: "sendMessage", message: "a", client_message_id: "c1" });
+  state = S.queue(state, { action: "sendMessage", message: "b", client_message_id: "c2" });
+  state = S.flush(state).state;
+  const fed = feed(state, [
+    { type: "error", code: "invalid_session", message: "x" },
+    { type: "error", code: "invalid_session", message: "x" },
+  ]);
+  assert.deepEqual(fed.notes, [S.EXPIRED_NOTE]); // said once
+  const out = S.flush(fed.state);
+  assert.deepEqual(out.send, [{ action: "sendMessage", message: "a", client_message_id: "c1" }]);
+  const next = S.flush(S.reduce(out.state, ack(1, "c1", "s-new")).state);
+  assert.deepEqual(next.send, [{ action: "sendMessage", message: "b", client_message_id: "c2", session_id: "s-new" }]);
+});
+
+test("a message sent before the socket died and never acknowledged goes out again after resumed", () => {
+  let state = S.initial({ sessionId: SID, cursor: 3 });
+  state = S.flush(S.queue(state, { action: "sendMessage", message: "lost?", client_message_id: "c5" })).state;
+  state = S.opened(state).state;
+  assert.deepEqual(S.flush(state).send, []);
+  state = S.reduce(state, { type: "resumed", session_id: SID, cursor: 3 }).state;
+  assert.deepEqual(S.flush(state).send.map((f) => f.client_message_id), ["c5"]);
+});
+
+test("a message whose ack the replay brings is not sent again", () => {
+  let state = S.initial({ sessionId: SID, cursor: 3 });
+  state = S.flush(S.queue(state, { action: "sendMessage", message: "hi", client_message_id: "c5" })).state;
+  state = S.opened(state).state;
+  state = feed(state, [ack(4, "c5"), { type: "resumed", session_id: SID, cursor: 4 }]).state;
+  assert.deepEqual(S.flush(state).send, []);
+  assert.deepEqual(state.unacked, []);
+});
+
+test("an older server: no cursor, unknown_action for resume; frames are shown as they come", () => {
+  let { state } = connectedWith({ sessionId: SID, cursor: 0 });
+  const out = S.reduce(state, { type: "error", code: "unknown_action", message: "unknown action resume" });
+  assert.deepEqual(out.show, []);
+  assert.equal(out.state.resuming, false);
+  state = S.queue(out.state, { action: "sendMessage", message: "hi", client_message_id: "c1" });
+  state = S.flush(state).state;
+  const legacy = [
+    { type: "ack", message_id: "m1", client_message_id: "c1", session_id: SID, status: "queued" },
+    { type: "chunk", message_id: "m1", seq: 0, delta: "Hi" },
+    { type: "chunk", message_id: "m1", seq: 0, delta: "Hi" },
+    { type: "response", message_id: "m1", session_id: SID, content: "Hi", products: [] },
+  ];
+  const fed = feed(state, legacy);
+  assert.equal(fed.shown.length, 4); // shown as today; the page's seq check drops the repeated chunk
+  assert.deepEqual(S.opened(fed.state).send, []); // and no more resumes to that server
+});
+
+test("an old server's first ack without a cursor still names the session", () => {
+  let state = S.flush(S.queue(S.initial(null), { action: "sendMessage", message: "hi", client_message_id: "c1" })).state;
+  state = S.reduce(state, { type: "ack", message_id: "m1", client_message_id: "c1", session_id: "old-1", status: "queued" }).state;
+  assert.equal(state.sessionId, "old-1");
+  assert.equal(state.awaitingSession, false);
+});
+
+test("errors that name no message carry no cursor and are shown; one refuses the oldest message", () => {
+  let state = S.flush(S.queue(S.initial(null), { action: "sendMessage", message: "hi", client_message_id: "c1" })).state;
+  const out = S.reduce(state, { type: "error", code: "rate_limited", message: "slow down" });
+  assert.equal(out.show.length, 1);
+  assert.deepEqual(out.state.unacked, []);
+  assert.equal(out.state.awaitingSession, false);
+});
+
+test("a resume that gets no answer stops holding messages", () => {
+  let { state } = connectedWith({ sessionId: SID, cursor: 2 });
+  state = S.queue(state, { action: "sendMessage", message: "hi", client_message_id: "c1" });
+  state = S.resumeTimedOut(state).state;
+  assert.equal(S.flush(state).send.length, 1);
+});
+
+test("the stored state is checked: junk in localStorage starts a new conversation", () => {
+  assert.deepEqual(S.saved(S.initial({ sessionId: "", cursor: 4 })), { sessionId: null, cursor: 0 });
+  assert.deepEqual(S.saved(S.initial({ sessionId: SID, cursor: NaN })), { sessionId: SID, cursor: 0 });
+  assert.deepEqual(S.saved(S.initial({ sessionId: SID, cursor: -3 })), { sessionId: SID, cursor: 0 });
+});

@@ -1,0 +1,20 @@
+"""The chat page's pure session logic (``web/session.js``) under ``node --test``; skipped without node."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+NODE = shutil.which("node")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (the page's logic is tested with node)")
+
+
+def test_session_logic_under_node():
+    done = subprocess.run(
+        [NODE, "--test", os.path.join(HERE, "session.test.js")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout
