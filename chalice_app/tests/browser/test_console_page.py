@@ -37,11 +37,15 @@ def page(stack):
         browser.close()
 
 
+SESSIONS = {}  # message_id -> the session the server issued in its ack
+
+
 def send_message(ws, text):
-    ws.send(json.dumps({"action": "sendMessage", "message": text, "session_id": "console-test-session"}))
+    ws.send(json.dumps({"action": "sendMessage", "message": text}))
     while True:
         frame = json.loads(ws.recv(timeout=20))
         if frame.get("type") == "ack":
+            SESSIONS[frame["message_id"]] = frame["session_id"]
             return frame["message_id"]
 
 
@@ -82,7 +86,7 @@ def test_a_message_shows_up_within_2_s_with_its_timeline_bars(stack, page):
         assert segments.count() >= 2 and row.locator(".segment.queue_wait").count() == 1
         sync_api.expect(page.locator("#functions tbody")).to_contain_text("chat_processor")
         sync_api.expect(page.locator("#functions tbody")).to_contain_text("websocket_message")
-        assert row.locator("td").nth(2).inner_text() in ("console-test-session", "–")
+        assert row.locator("td").nth(2).inner_text() in (SESSIONS[message_id], "–")
         for waiting in backlog:
             sync_api.expect(page.locator(f'#messages tr[data-message-id="{waiting}"] .outcome')).to_have_text(
                 "answered"

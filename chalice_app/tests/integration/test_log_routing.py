@@ -18,7 +18,7 @@ def test_each_function_logs_its_own_lines_with_the_message_ids():
 
         async def chat():
             async with websockets.connect(stack.websocket_url) as ws:
-                await ws.send(json.dumps({"action": "sendMessage", "message": "hiking boots", "session_id": "s-42"}))
+                await ws.send(json.dumps({"action": "sendMessage", "message": "hiking boots"}))
                 frames = []
                 while not frames or frames[-1]["type"] not in ("response", "error"):
                     frames.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
@@ -40,7 +40,7 @@ def test_each_function_logs_its_own_lines_with_the_message_ids():
         assert line["message_id"] == message_id
         if "_aws" not in line:  # a Powertools line: the ids and the Lambda context of its own function
             assert line["function_name"].endswith("-" + function)
-            assert (line["connection_id"], line["session_id"]) == (gateway[0]["connection_id"], "s-42")
+            assert (line["connection_id"], line["session_id"]) == (gateway[0]["connection_id"], frames[0]["session_id"])
     (emf,) = [line for line in processor if "_aws" in line]
     assert emf["answered"] == [1.0] and emf["stage"] == "local"
     assert '"event"' not in console and '"_aws"' not in console  # nothing printed to the runtime's console
