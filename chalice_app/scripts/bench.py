@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark the chat path against a bare-WebSocket baseline measured in the same run.
 
-    python chalice_app/scripts/bench.py [--quick] [--json out.json] [--uri ws://…]
+    python chalice_app/scripts/bench.py [--quick] [--json out.json] [--uri ws://…] [--phases connect,ping]
 
 Starts local stacks on free ports (echo, then catalog assistant) unless ``--uri`` is
 given, and a bare ``websockets`` ping/pong server on loopback as the baseline.
@@ -45,7 +45,20 @@ def percentiles(samples: List[float]) -> Dict[str, float]:
 # --- measurements (all against a WebSocket URI) ------------------------------------
 
 
-async def connect_times(uri: str, count: int) -> List[float]:
+# Connects made (and not counted) before the connect samples, then a pause: the stack's first
+# $connect/$disconnect runs are cold (a new environment per concurrent $disconnect, as Lambda
+# scales, each costing ~300 ms of CPU on this machine's 2 cores); the samples are the warm path.
+WARMUP_CONNECTS = 20
+WARMUP_SETTLE_SECONDS = 2.0
+
+
+async def connect_times(uri: str, count: int, warmup: int = WARMUP_CONNECTS) -> List[float]:
+    """ms from the upgrade request until the socket is open; each sample closes the previous socket."""
+    for _ in range(warmup):
+        async with websockets.connect(uri):
+            pass
+    if warmup:
+        await asyncio.sleep(WARMUP_SETTLE_SECONDS)
     samples = []
     for _ in range(count):
         started = time.perf_counter()
@@ -247,21 +260,32 @@ def stack_args(backend: str) -> List[str]:
     ]
 
 
-def measure_stack(uri: str, sizes: Dict[str, int], stack: Optional[LocalStackProcess]) -> Dict[str, object]:
+# What --phases may select; the default runs them all, in this order.
+PHASES = ("connect", "ping", "messages", "throughput", "backlog", "idle", "catalog")
+
+
+def measure_stack(
+    uri: str, sizes: Dict[str, int], stack: Optional[LocalStackProcess], phases: Tuple[str, ...] = PHASES
+) -> Dict[str, object]:
     figures: Dict[str, object] = {}
-    figures["connect_ms"] = percentiles(asyncio.run(connect_times(uri, sizes["connects"])))
-    figures["ping_ms"] = percentiles(asyncio.run(ping_rtts(uri, sizes["pings"])))
-    marks = asyncio.run(message_latencies(uri, sizes["messages"], "bench"))
-    figures["ack_ms"] = percentiles(marks["ack"])
-    figures["first_status_ms"] = percentiles(marks["status"])
-    figures["reply_echo_ms"] = percentiles(marks["reply"])
+    if "connect" in phases:
+        figures["connect_ms"] = percentiles(asyncio.run(connect_times(uri, sizes["connects"])))
+    if "ping" in phases:
+        figures["ping_ms"] = percentiles(asyncio.run(ping_rtts(uri, sizes["pings"])))
+    if "messages" in phases:
+        marks = asyncio.run(message_latencies(uri, sizes["messages"], "bench"))
+        figures["ack_ms"] = percentiles(marks["ack"])
+        figures["first_status_ms"] = percentiles(marks["status"])
+        figures["reply_echo_ms"] = percentiles(marks["reply"])
     pid = stack.process.pid if stack else None
-    figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"], pid))
-    if stack:
+    if "throughput" in phases:
+        figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"], pid))
+    if stack and "backlog" in phases:
         figures["backlog"] = backlog_drain(stack, sizes["backlog"])
-    # Last: closing thousands of connections leaves thousands of $disconnect runs behind.
-    reap = BENCH_IDLE_ENVIRONMENT_SECONDS * 1.5 if stack else 0
-    figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid, reap))
+    if "idle" in phases:
+        # Last: closing thousands of connections leaves thousands of $disconnect runs behind.
+        reap = BENCH_IDLE_ENVIRONMENT_SECONDS * 1.5 if stack else 0
+        figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid, reap))
     return figures
 
 
@@ -272,28 +296,34 @@ def measure_catalog(sizes: Dict[str, int]) -> Dict[str, object]:
 
 
 def print_table(report: Dict[str, object]) -> None:
+    """The measured rows only (``--phases`` may have left some out)."""
     base = report["baseline"]
-    rows = [
-        ("connect p50 (ms)", report["connect_ms"].get("p50"), base["connect_ms"]["p50"]),
-        ("ping/pong p50 (ms)", report["ping_ms"].get("p50"), base["ping_ms"]["p50"]),
-        ("ping/pong p99 (ms)", report["ping_ms"].get("p99"), base["ping_ms"]["p99"]),
-        ("ack p50 (ms)", report["ack_ms"].get("p50"), base["ping_ms"]["p50"]),
-        ("first status p50 (ms)", report["first_status_ms"].get("p50"), None),
-        ("full reply, echo p50/p95/p99 (ms)", _triple(report["reply_echo_ms"]), None),
-    ]
+    rows = []
+    if "connect_ms" in report:
+        rows.append(("connect p50 (ms)", report["connect_ms"].get("p50"), base["connect_ms"]["p50"]))
+        rows.append(("connect p95 (ms)", report["connect_ms"].get("p95"), base["connect_ms"]["p95"]))
+    if "ping_ms" in report:
+        rows.append(("ping/pong p50 (ms)", report["ping_ms"].get("p50"), base["ping_ms"]["p50"]))
+        rows.append(("ping/pong p99 (ms)", report["ping_ms"].get("p99"), base["ping_ms"]["p99"]))
+    if "ack_ms" in report:
+        rows.append(("ack p50 (ms)", report["ack_ms"].get("p50"), base["ping_ms"]["p50"]))
+        rows.append(("first status p50 (ms)", report["first_status_ms"].get("p50"), None))
+        rows.append(("full reply, echo p50/p95/p99 (ms)", _triple(report["reply_echo_ms"]), None))
     if "reply_catalog_ms" in report:
         rows.append(("full reply, catalog p50/p95/p99 (ms)", _triple(report["reply_catalog_ms"]), None))
-    flow = report["throughput"]
-    rows.append((f"end-to-end msgs/s ({flow['messages']} msgs, {flow['clients']} clients)",
-                 flow["messages_per_second"], None))  # fmt: skip
-    rows.append(("lost messages", flow["lost"], None))
-    rows.append((f"stack RSS MB, {flow['clients']} busy (processes)",
-                 f"{flow['peak_stack_rss_mb']:.0f} ({flow['peak_processes']})", None))  # fmt: skip
-    idle = report["idle"]
-    rows.append(("idle connections held / stack RSS MB (processes)",
-                 f"{idle['connections']} / {idle['stack_rss_mb_after']:.0f} ({idle['processes']})", None))  # fmt: skip
-    rows.append(("  after idle environments are reaped",
-                 f"{idle['stack_rss_mb_after_reaping']:.0f} ({idle['processes_after_reaping']})", None))  # fmt: skip
+    if "throughput" in report:
+        flow = report["throughput"]
+        rows.append((f"end-to-end msgs/s ({flow['messages']} msgs, {flow['clients']} clients)",
+                     flow["messages_per_second"], None))  # fmt: skip
+        rows.append(("lost messages", flow["lost"], None))
+        rows.append((f"stack RSS MB, {flow['clients']} busy (processes)",
+                     f"{flow['peak_stack_rss_mb']:.0f} ({flow['peak_processes']})", None))  # fmt: skip
+    if "idle" in report:
+        idle = report["idle"]
+        held = f"{idle['connections']} / {idle['stack_rss_mb_after']:.0f} ({idle['processes']})"
+        rows.append(("idle connections held / stack RSS MB (processes)", held, None))
+        reaped = f"{idle['stack_rss_mb_after_reaping']:.0f} ({idle['processes_after_reaping']})"
+        rows.append(("  after idle environments are reaped", reaped, None))
     if "backlog" in report:
         rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
     print(f"\n{'measure':<52}{'value':>18}{'baseline':>12}{'ratio':>9}")
@@ -308,26 +338,40 @@ def _triple(figures: Dict[str, float]) -> str:
     return f"{figures['p50']:.1f}/{figures['p95']:.1f}/{figures['p99']:.1f}"
 
 
+def _phases(text: str) -> Tuple[str, ...]:
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in PHASES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown phase(s) {unknown}; choose from {','.join(PHASES)}")
+    return chosen
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uri", help="measure this stack instead of starting local ones (no backlog/RSS figures)")
     parser.add_argument("--quick", action="store_true", help="small sample sizes (a smoke run)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--phases", type=_phases, default=PHASES,
+                        help=f"comma-separated, from {','.join(PHASES)} (default all)")  # fmt: skip
+    parser.add_argument("--connects", type=int, help="connect samples (default 50)")
+    parser.add_argument("--pings", type=int, help="ping samples (default 300)")
     args = parser.parse_args(argv)
     sizes = dict(connects=50, pings=300, messages=100, clients=50, per_client=10, idle=2000, backlog=500)
     if args.quick:
         sizes = dict(connects=5, pings=20, messages=5, clients=2, per_client=3, idle=20, backlog=10)
+    sizes.update({name: getattr(args, name) for name in ("connects", "pings") if getattr(args, name)})
     report: Dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "sizes": sizes,
         "baseline": asyncio.run(baseline(sizes)),
     }
     if args.uri:
-        report.update(measure_stack(args.uri, sizes, None))
+        report.update(measure_stack(args.uri, sizes, None, args.phases))
     else:
         with LocalStackProcess(extra_args=stack_args("echo")) as stack:
-            report.update(measure_stack(stack.websocket_url, sizes, stack))
-        report.update(measure_catalog(sizes))
+            report.update(measure_stack(stack.websocket_url, sizes, stack, args.phases))
+        if "catalog" in args.phases:
+            report.update(measure_catalog(sizes))
     print_table(report)
     if args.json:
         with open(args.json, "w") as handle:
