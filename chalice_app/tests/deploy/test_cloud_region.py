@@ -19,7 +19,7 @@ from tests.deploy.cloud_region import CloudRegionProcess, deploy_into
 from tests.deploy.conftest import PROJECT_DIR, REGION, copy_project, tool_env
 
 PROCESSOR = "shopping-assistant-api-chalice-test-chat_processor"
-QUEUE = "shopping-assistant-chalice-test-chat"
+QUEUE = "shopping-assistant-chalice-test-chat.fifo"
 AWS_CLI = shutil.which("aws")
 
 
