@@ -36,7 +36,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import logs
 from chalicelib.config import settings
-from chalicelib.errors import ConnectionGoneError
+from chalicelib.management import ManagementApi
 
 __all__ = [
     "NAMESPACE",
@@ -143,33 +143,23 @@ def observed(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return wrapper
 
 
-class CountingApi:
-    """A ManagementApi that counts what one reply posts (the heartbeat thread posts too)."""
+class CountingApi(ManagementApi):
+    """The same @connections API, counting what one reply posts (the heartbeat thread posts too)."""
 
-    def __init__(self, api: Any):
-        self._api = api
+    def __init__(self, api: ManagementApi):
+        super().__init__(api.endpoint)  # clients are cached per endpoint: no second client
         self._lock = threading.Lock()
         self.posts = 0
         self.bytes = 0
         self.messages = 0
 
     def post(self, connection_id: str, text: str) -> None:
-        self._api.post(connection_id, text)
+        super().post(connection_id, text)
         size = len(text.encode("utf-8"))
         with self._lock:
             self.posts += 1
             self.bytes += size
             self.messages += billed_messages(size)
-
-    def try_post(self, connection_id: str, text: str) -> bool:
-        try:
-            self.post(connection_id, text)
-            return True
-        except ConnectionGoneError:
-            return False
-
-    def is_connected(self, connection_id: str) -> bool:
-        return self._api.is_connected(connection_id)
 
     def record(self) -> None:
         """Add this reply's counts to the current metrics."""

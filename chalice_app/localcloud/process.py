@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 from localcloud.guard import LOCAL_TOKEN_HEADER
 from localcloud.motoserver import die_with_parent, free_port
 
-__all__ = ["LocalStackProcess", "LOCAL_SCRIPT"]
+__all__ = ["LocalStackProcess", "LOCAL_SCRIPT", "stop_process"]
 
 LOCAL_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "local.py")
 
@@ -132,13 +132,8 @@ class LocalStackProcess:
             return json.load(response)
 
     def stop(self) -> int:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         if getattr(self, "_output", None):
             self._output.close()
         return self.process.returncode if self.process else 0
@@ -148,3 +143,15 @@ class LocalStackProcess:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+
+def stop_process(process: subprocess.Popen, grace_seconds: float = 30) -> None:
+    """Stop a stack process as Ctrl-C does (SIGINT), killing it if it has not exited in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

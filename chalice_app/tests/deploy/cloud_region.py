@@ -4,7 +4,6 @@ Started exactly as ``make cloud`` starts it; ``deploy(project, *args)`` runs the
 ``scripts/deploy.py --stage chalice-test --endpoint-url`` into it.
 """
 
-import signal
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import List
 
 from localcloud.motoserver import die_with_parent, free_port
+from localcloud.process import stop_process
 from tests.deploy.conftest import REGION, SCRIPTS, TEST_STAGE, run_script, tool_env
 
 __all__ = ["CloudRegionProcess", "deploy_into"]
@@ -59,13 +59,8 @@ class CloudRegionProcess:
         return "\n".join(self.lines)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
     def __exit__(self, *exc) -> None:
         self.stop()
