@@ -193,7 +193,7 @@ def test_a_reply_emits_its_figures_once_with_stage_and_backend_only(client, mock
 
 
 def test_rejected_and_rate_limited_frames_are_counted(client, mock_aws, frames, capsys, set_env):
-    set_env(RATE_LIMIT_MESSAGES="1")
+    set_env(RATE_LIMIT_MESSAGES="1", RATE_LIMIT_WINDOW_SECONDS="86400")  # no window ends mid-test
     connection_id = new_connection_id()
     connect(client, capsys, connection_id)
 

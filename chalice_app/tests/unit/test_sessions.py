@@ -342,7 +342,7 @@ def test_a_malformed_resume_gets_invalid_message(client, mock_aws, frames, body)
 
 
 def test_resume_counts_against_the_rate_limit_and_is_never_queued(client, mock_aws, frames, set_env):
-    set_env(RATE_LIMIT_MESSAGES="2")
+    set_env(RATE_LIMIT_MESSAGES="2", RATE_LIMIT_WINDOW_SECONDS="86400")  # no window ends mid-test
     connection_id = new_connection_id()
     session_id = start_session(client, frames, connection_id)
     drain_queue(mock_aws.queue_url, delete=True)
