@@ -25,6 +25,20 @@ from tests.app_fixtures import (  # noqa: E402,F401 (fixtures are found by name)
 )
 from tests.conftest import REGION
 
+# The fields of a product in a response, as README documents them (stated here, not read from the code).
+PRODUCT_FIELDS = {
+    "id",
+    "name",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "rating",
+    "review_count",
+    "attributes",
+    "description",
+}
+
 
 @pytest.fixture(scope="module")
 def moto_tables():

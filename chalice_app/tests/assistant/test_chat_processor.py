@@ -10,6 +10,7 @@ from chalicelib import aws, protocol
 from chalicelib.assistant.bedrock.assistant import BedrockAssistant
 from chalicelib.config import settings
 from chalicelib.sessions import NO_OWNER, SessionLog, SessionStore
+from tests.assistant.conftest import PRODUCT_FIELDS
 from tests.conftest import clear_caches
 from tests.unit.support import (
     drain_queue,
@@ -21,19 +22,6 @@ from tests.unit.support import (
     sqs_record_from_message,
     ws_event,
 )
-
-PRODUCT_FIELDS = {
-    "id",
-    "name",
-    "brand",
-    "category",
-    "price",
-    "currency",
-    "rating",
-    "review_count",
-    "attributes",
-    "description",
-}
 
 
 def chat(client, mock_aws, message: str, session_id=None):

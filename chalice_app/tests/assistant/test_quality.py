@@ -8,21 +8,8 @@ import statistics
 
 import pytest
 
-from tests.assistant.conftest import Conversation
+from tests.assistant.conftest import PRODUCT_FIELDS, Conversation
 from tests.assistant.quality_cases import CASES
-
-PRODUCT_FIELDS = {
-    "id",
-    "name",
-    "brand",
-    "category",
-    "price",
-    "currency",
-    "rating",
-    "review_count",
-    "attributes",
-    "description",
-}
 
 
 def run_case(assistant, quality_case) -> Conversation:
