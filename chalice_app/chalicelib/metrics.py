@@ -147,19 +147,25 @@ class CountingApi(ManagementApi):
     """The same @connections API, counting what one reply posts (the heartbeat thread posts too)."""
 
     def __init__(self, api: ManagementApi):
-        super().__init__(api.endpoint)  # clients are cached per endpoint: no second client
+        # Wraps the given API (whatever its class) rather than building another: try_post is
+        # ManagementApi's own, over the counted post below.
+        self.endpoint = api.endpoint
+        self._api = api
         self._lock = threading.Lock()
         self.posts = 0
         self.bytes = 0
         self.messages = 0
 
     def post(self, connection_id: str, text: str) -> None:
-        super().post(connection_id, text)
+        self._api.post(connection_id, text)
         size = len(text.encode("utf-8"))
         with self._lock:
             self.posts += 1
             self.bytes += size
             self.messages += billed_messages(size)
+
+    def is_connected(self, connection_id: str) -> bool:
+        return self._api.is_connected(connection_id)
 
     def record(self) -> None:
         """Add this reply's counts to the current metrics."""
