@@ -101,18 +101,7 @@ class CatalogAssistant:
             # The category or brand carries the search; words no product has would only show up in the reply.
             unknown = set(catalog.unknown_words(text))
             text = " ".join(word for word in text.split() if word not in unknown)
-        request = SearchRequest(
-            text=text,
-            category=intent.category,
-            brands=found.brands,
-            exclude_brands=found.exclude_brands,
-            exclude_categories=found.exclude_categories,
-            exclude_features=found.exclude_features,
-            min_price=found.min_price,
-            max_price=found.max_price,
-            min_rating=found.min_rating,
-            sort=found.sort or "relevance",
-        )
+        request = _request_from(found, text, intent.category)
         return self._run(_banded(request, found.band), state)
 
     def _refine(self, intent: Intent, state: SessionState) -> Answer:
@@ -134,17 +123,7 @@ class CatalogAssistant:
         if not result.total and known_text and not intent.relative:
             # Words that find nothing within the current search may start a new one
             # ("noise cancelling" after running shoes).
-            fresh = SearchRequest(
-                text=known_text,
-                brands=found.brands,
-                exclude_brands=found.exclude_brands,
-                exclude_categories=found.exclude_categories,
-                exclude_features=found.exclude_features,
-                min_price=found.min_price,
-                max_price=found.max_price,
-                min_rating=found.min_rating,
-                sort=found.sort or "relevance",
-            )
+            fresh = _request_from(found, known_text)
             elsewhere = catalog.search(fresh, limit=len(catalog.products())).products
             if elsewhere and len({item["category"] for item in elsewhere}) == 1:
                 # Only when the words point at one other category; "lighter" fits everything.
@@ -403,6 +382,22 @@ def _relative_bounds(kind: str, listed: List[Product]) -> Dict[str, Any]:
     if kind == "pricier":
         return {"min_price": round(max(item["price"] for item in listed) + 0.01, 2), "max_price": None}
     return {"min_rating": min(5.0, round(min(item["rating"] for item in listed) + 0.1, 1)), "sort": "rating"}
+
+
+def _request_from(found: Any, text: str, category: Optional[str] = None) -> SearchRequest:
+    """A new search from what one message stated (its constraints), with these words."""
+    return SearchRequest(
+        text=text,
+        category=category,
+        brands=found.brands,
+        exclude_brands=found.exclude_brands,
+        exclude_categories=found.exclude_categories,
+        exclude_features=found.exclude_features,
+        min_price=found.min_price,
+        max_price=found.max_price,
+        min_rating=found.min_rating,
+        sort=found.sort or "relevance",
+    )
 
 
 def _changes_anything(intent: Intent) -> bool:
