@@ -30,6 +30,7 @@ class Settings:
     connections_table: str
     idempotency_table: str
     sessions_table: str
+    frames_table: str
     sqs_batch_size: int
     max_receive_count: int
     message_ttl_seconds: int
@@ -100,6 +101,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         connections_table=read.text("CONNECTIONS_TABLE", "shopping-assistant-connections"),
         idempotency_table=read.text("IDEMPOTENCY_TABLE", "shopping-assistant-idempotency"),
         sessions_table=read.text("SESSIONS_TABLE", "shopping-assistant-sessions"),
+        frames_table=read.text("FRAMES_TABLE", "shopping-assistant-frames"),
         sqs_batch_size=read.number("SQS_BATCH_SIZE", 1, minimum=1),
         max_receive_count=read.number("MAX_RECEIVE_COUNT", 5, minimum=1),
         message_ttl_seconds=read.number("MESSAGE_TTL_SECONDS", 300, minimum=1),

@@ -6,7 +6,7 @@ stack has exactly the shape of the deployed one.
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
@@ -44,12 +44,14 @@ class Resources:
 
 
 def table_specs(settings) -> List[Dict[str, Any]]:
-    """Key schema and TTL attribute of every table the app uses."""
+    """Key schema (hash key, string; optional sort key and its type) and TTL attribute of every table the app uses."""
     return [
         {"name": settings.connections_table, "key": "connection_id", "ttl": "ttl"},
         # Powertools' idempotency layer: key "id", expiry in "expiration".
         {"name": settings.idempotency_table, "key": "id", "ttl": "expiration"},
         {"name": settings.sessions_table, "key": "session_id", "ttl": "ttl"},
+        # A session's kept frames, one item each (chalicelib.sessions.SessionLog).
+        {"name": settings.frames_table, "key": "session_id", "sort": ("cursor", "N"), "ttl": "ttl"},
     ]
 
 
@@ -101,18 +103,20 @@ def _queue_arn(sqs, queue_url: str) -> str:
 def ensure_tables(dynamodb, settings) -> List[str]:
     names = []
     for spec in table_specs(settings):
-        _ensure_table(dynamodb, spec["name"], spec["key"], spec["ttl"])
+        _ensure_table(dynamodb, spec["name"], spec["key"], spec["ttl"], spec.get("sort"))
         names.append(spec["name"])
     return names
 
 
-def _ensure_table(dynamodb, name: str, key: str, ttl_attribute: str) -> None:
+def _ensure_table(dynamodb, name: str, key: str, ttl_attribute: str, sort: Optional[Tuple[str, str]] = None) -> None:
+    schema = [{"AttributeName": key, "KeyType": "HASH"}]
+    attributes = [{"AttributeName": key, "AttributeType": "S"}]
+    if sort:
+        schema.append({"AttributeName": sort[0], "KeyType": "RANGE"})
+        attributes.append({"AttributeName": sort[0], "AttributeType": sort[1]})
     try:
         dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
+            TableName=name, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
