@@ -21,6 +21,9 @@ so a caller can catch all of them, or one kind. Errors from libraries (botocore'
     +-- InvalidSessionError        a session id the server did not issue, that has
     |                              expired or that belongs to another owner; the
     |                              client gets ``invalid_session``, nothing else
+    +-- SessionBusyError           another ack of the session held its ack lease for
+    |                              longer than the lease lasts (the client gets
+    |                              ``internal_error``: try again)
     |
     |   outside chalicelib (they never ship to Lambda):
     +-- StageError                 infra.stage: a stage cannot be used as configured
@@ -45,6 +48,7 @@ __all__ = [
     "ConnectionGoneError",
     "AssistantError",
     "InvalidSessionError",
+    "SessionBusyError",
 ]
 
 
@@ -86,4 +90,12 @@ class InvalidSessionError(ShoppingAssistantError):
 
     def __init__(self, session_id: str):
         super().__init__(f"session {session_id[:64]!r} is not valid for this client")
+        self.session_id = session_id
+
+
+class SessionBusyError(ShoppingAssistantError):
+    """The session's ack lease stayed taken (sessions.ACK_LEASE_SECONDS) while waiting to ack."""
+
+    def __init__(self, session_id: str):
+        super().__init__(f"session {session_id[:64]!r}: another message of it is still being queued")
         self.session_id = session_id

@@ -182,16 +182,18 @@ def _subject(request: RequestContext, verdict: ratelimit.Verdict) -> Optional[st
 
 
 def _resume(api: management.ManagementApi, request: RequestContext, action: protocol.Resume, owner: str) -> None:
-    """Attach the connection, then replay what it missed; never queued."""
-    snapshot = SessionLog.from_settings(settings()).attach(action.session_id, owner, request.connection_id)
-    replayed = outbox.replay(api, request.connection_id, snapshot, action.after)
+    """Attach the connection, then replay what it missed (in that order: see sessions); never queued."""
+    sessions = SessionLog.from_settings(settings())
+    sessions.attach(action.session_id, owner, request.connection_id)
+    frames, last = sessions.replay(action.session_id, action.after)
+    replayed = outbox.replay(api, request.connection_id, action.session_id, frames, last)
     logs.emit(
         log,
         "resumed",
         connection_id=request.connection_id,
         session_id=action.session_id,
         after=action.after,
-        cursor=snapshot.cursor,
+        cursor=last,
         replayed=replayed,
     )
 
@@ -208,7 +210,8 @@ def _accept_chat_message(
     logs.correlate(message_id=message_id, session_id=session_id)
     sessions = SessionLog.from_settings(settings())
     # Ack before enqueueing so the client always sees "queued" before "processing".
-    # The ack is the session's next frame: stored (with the owner check) and posted by the outbox.
+    # The ack is the session's next frame: stored (with the owner check) and posted by the outbox,
+    # under the session's ack lease, so the session's messages reach the queue in acked order.
     if action.session_id is None:
         box = outbox.Outbox.open_session(
             api, sessions, session_id, owner, request.connection_id, message_id, action.client_message_id
@@ -216,6 +219,17 @@ def _accept_chat_message(
     else:
         box = outbox.Outbox(api, sessions, session_id, message_id)
         box.ack(owner, request.connection_id, action.client_message_id)
+    try:
+        _enqueue_acked(box, request, action, message_id, owner)
+    finally:
+        box.end_ack()
+
+
+def _enqueue_acked(
+    box: outbox.Outbox, request: RequestContext, action: protocol.SendMessage, message_id: str, owner: str
+) -> None:
+    """Queue the acked message (one the client left before its ack is not); a failure to
+    queue it is told to the client as its terminal frame."""
     if request.connection_id not in box.connections:
         logs.emit(log, "not_queued", connection_id=request.connection_id, reason="client left before the ack")
         return

@@ -2,10 +2,11 @@
 
 ``Outbox`` is one message's: its ack, status heartbeats, chunks and its one
 terminal frame (``response`` or ``error``). Each frame gets the session's next
-``cursor`` and is stored for ``resume`` in the same DynamoDB write
-(``sessions.SessionLog``), then posted, in cursor order, to every connection
+``cursor`` from the same DynamoDB write that stores it for ``resume``
+(``sessions.SessionLog``), then is posted, in cursor order, to every connection
 attached to the session; a connection that answers 410 is detached and the
-message goes on (its frames stay kept for a resume). ``delta`` is the single
+message goes on (its frames stay kept for a resume). The ack is sent under the
+session's ack lease, which ``end_ack`` gives back once the message is enqueued. ``delta`` is the single
 place chunk text goes out: its ``coalesce.Coalescer`` decides which deltas are
 joined into one ``chunk`` (``CHUNK_FLUSH_MS``), and ``flush`` posts what is left
 before the response.
@@ -17,12 +18,12 @@ then ``resumed``).
 
 import logging
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from chalicelib import logs, protocol
 from chalicelib.coalesce import Coalescer
 from chalicelib.management import ConnectionGoneError, ManagementApi
-from chalicelib.sessions import LogSnapshot, SessionLog, replay_after
+from chalicelib.sessions import LogSnapshot, SessionLog
 
 __all__ = ["Outbox", "pong", "refuse", "replay"]
 
@@ -44,6 +45,7 @@ class Outbox:
         self.api, self.sessions = api, sessions
         self.session_id, self.message_id = session_id, message_id
         self._snapshot = snapshot
+        self._last = ""  # the encoded frame stored last
         self.chunks = chunks if chunks is not None else Coalescer(0)  # 0: every delta is a chunk
         self._lock = threading.Lock()  # heartbeats and chunks come from two threads: one cursor at a time
 
@@ -65,20 +67,30 @@ class Outbox:
         message_id: str,
         client_message_id: Optional[str],
     ) -> "Outbox":
-        """A new session (``session_id`` from sessions.issue_session_id) whose first frame is this ack."""
+        """A new session (``session_id`` from sessions.issue_session_id) whose first frame is this
+        ack, holding the session's ack lease (give it back with ``end_ack``)."""
         outbox = cls(api, sessions, session_id, message_id)
         frame = protocol.ack(message_id, outbox.session_id, client_message_id)
         with outbox._lock:
-            outbox._snapshot = sessions.create(outbox.session_id, owner, outbox._render(frame), connection_id)
+            outbox._snapshot, outbox._last = sessions.create(
+                outbox.session_id, owner, outbox._render(frame), connection_id, lease=message_id
+            )
             outbox._post_latest()
         return outbox
 
     def ack(self, owner: str, connection_id: str, client_message_id: Optional[str]) -> int:
-        """Ack in an existing session ``owner`` owns, attaching ``connection_id`` (InvalidSessionError if not)."""
-        if self._snapshot is None:
-            self._snapshot = self.sessions.open(self.session_id, owner)
-        frame = protocol.ack(self.message_id, self.session_id, client_message_id)
-        return self._send(frame, owner=owner, attach=connection_id)
+        """Ack in an existing session ``owner`` owns, attaching ``connection_id`` (InvalidSessionError
+        if not), under the session's ack lease (give it back with ``end_ack``)."""
+        self._snapshot = self.sessions.begin_ack(self.session_id, owner, connection_id, lease=self.message_id)
+        try:
+            return self._send(protocol.ack(self.message_id, self.session_id, client_message_id))
+        except Exception:
+            self.end_ack()
+            raise
+
+    def end_ack(self) -> None:
+        """The message is enqueued (or will not be): the session's next ack may go."""
+        self.sessions.end_ack(self.session_id, lease=self.message_id)
 
     def status(self, elapsed_ms: int) -> int:
         return self._send(protocol.status(self.message_id, elapsed_ms))
@@ -110,41 +122,29 @@ class Outbox:
     def _render(self, frame: Dict[str, Any]):
         return lambda cursor: protocol.encode(protocol.with_cursor(frame, self.session_id, cursor))
 
-    def _send(self, frame: Dict[str, Any], owner: Optional[str] = None, attach: Optional[str] = None) -> int:
+    def _send(self, frame: Dict[str, Any]) -> int:
         """Store the frame at the next cursor, post it to the attached connections; how many got it."""
         with self._lock:
             snapshot = self._snapshot or self.sessions.read(self.session_id)
             if snapshot is None:
                 raise ValueError(f"session {self.session_id} has no log")
-            self._snapshot = self.sessions.append(snapshot, self._render(frame), owner=owner, attach=attach)
+            self._snapshot, self._last = self.sessions.append(snapshot, self._render(frame))
             return self._post_latest()
 
     def _post_latest(self) -> int:
         snapshot = self._snapshot
         assert snapshot is not None
-        text = snapshot.frames[snapshot.cursor]
         delivered, gone = 0, []
         for connection_id in sorted(snapshot.connections):
-            if self.api.try_post(connection_id, text):
+            if self.api.try_post(connection_id, self._last):
                 delivered += 1
             else:
                 gone.append(connection_id)
         if gone:
             self.sessions.detach(self.session_id, gone)
-            self._snapshot = _without(snapshot, gone)
+            self._snapshot = snapshot.without(gone)
             logs.emit(log, "detached", session_id=self.session_id, message_id=self.message_id, connections=gone)
         return delivered
-
-
-def _without(snapshot: LogSnapshot, gone: List[str]) -> LogSnapshot:
-    return LogSnapshot(
-        snapshot.session_id,
-        snapshot.owner,
-        snapshot.cursor,
-        snapshot.connections - set(gone),
-        snapshot.frames,
-        snapshot.kept_at,
-    )
 
 
 # --- frames that belong to no message --------------------------------------------------
@@ -161,16 +161,14 @@ def refuse(
     return api.try_post(connection_id, protocol.encode(protocol.error(code, message, message_id)))
 
 
-def replay(api: ManagementApi, connection_id: str, snapshot: LogSnapshot, after: int) -> int:
-    """Post the kept frames with cursor > ``after`` in order, then ``resumed``; how many were replayed.
-
-    ``resumed`` carries the last cursor of the snapshot: what was replayed or already known.
-    """
-    frames = replay_after(snapshot.frames, after)
+def replay(api: ManagementApi, connection_id: str, session_id: str, frames: List[Tuple[int, str]], last: int) -> int:
+    """Post a resume's kept frames (``SessionLog.replay``) in order, then ``resumed`` with
+    ``last`` (the last cursor replayed or already known); how many were replayed, -1 if the
+    connection left."""
     try:
         for _, text in frames:
             api.post(connection_id, text)
-        api.post(connection_id, protocol.encode(protocol.resumed(snapshot.session_id, snapshot.cursor)))
+        api.post(connection_id, protocol.encode(protocol.resumed(session_id, last)))
     except ConnectionGoneError:
         return -1
     return len(frames)

@@ -1,6 +1,6 @@
-"""Sessions in the DynamoDB sessions table: the conversation state and the frame log.
+"""Sessions in DynamoDB: the conversation state, and the frame log that ``resume`` replays.
 
-Two items per session, keyed by the table's one hash key ``session_id``:
+In the sessions table (its one hash key ``session_id``), two items per session:
 
 ``<id>`` (``SessionState``, ``SessionStore``)
     what a follow-up needs: the products last shown (so "the second one" means
@@ -9,23 +9,38 @@ Two items per session, keyed by the table's one hash key ``session_id``:
     twice). Turns of one session run one at a time (the FIFO queue's message
     group is the session), so a plain put is safe.
 
-``<id>#log`` (``SessionLog``, ``LogSnapshot``)
-    who owns the session, the connections attached to it, its frame ``cursor`` and
-    the frames of the last ``RESUME_WINDOW_SECONDS`` (a map cursor -> frame), for
-    ``resume``. Created by the ack of a session's first message, so an id without a
-    log item was never issued. Every frame is one conditional ``UpdateItem``
-    (``cursor = <the cursor the writer last saw>``): it stores the frame, moves the
-    cursor by exactly 1 and drops frames older than the window, so two writers (the
-    gateway acking a new message while chat_processor streams the previous one) can
-    never take the same cursor; the loser re-reads and tries the next one.
+``<id>#log`` (``SessionLog``, ``LogSnapshot``): the log's small head
+    who owns the session, the connections attached to it, and, while a message is
+    being acked and enqueued, the *ack lease* (``pending``). Created by the ack of a
+    session's first message, so an id without a head was never issued.
+
+In the frames table (hash key ``session_id``, sort key ``cursor``), one item per frame:
+its encoded text and when it was stored. A frame's cursor is taken by the write that
+stores it: a ``PutItem`` with ``attribute_not_exists``, so two writers (the gateway
+acking a new message while chat_processor streams the previous one) can never take
+the same cursor; the loser reads the latest cursor and tries the next one. One write
+per frame, of one small item, whatever the session's length (a write costs a WCU per
+KB of the item written). After storing a frame the writer reads the head for the
+connections to post it to: a ``resume`` attaches first and reads the frames second,
+so every frame reaches it, live or replayed (a frame can reach it both ways: clients
+drop a cursor they have seen).
+
+Order of turns: SQS FIFO keeps a session's messages in the order they were *sent to
+the queue*. Two sendMessage frames of one session can be handled at the same time
+by two gateway invocations; each takes the head's ack lease (a conditional write)
+before its ack and gives it back once its message is enqueued, so acks and enqueues
+of a session alternate and the queue's order is the acked order. A lease that is
+not given back (the invocation died) lapses after ``ACK_LEASE_SECONDS``.
 
 ``ttl`` lets DynamoDB delete idle items; an item past its ttl that DynamoDB has not
-deleted yet is treated as gone (for a log: ``invalid_session``).
+deleted yet is treated as gone (for a head: ``invalid_session``). Frames are replayed
+for ``RESUME_WINDOW_SECONDS`` and their items live as long as the session, so the
+latest cursor is never forgotten while the id is valid.
 """
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
@@ -33,7 +48,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.errors import InvalidSessionError
+from chalicelib.errors import InvalidSessionError, SessionBusyError
 
 __all__ = [
     "SessionState",
@@ -47,10 +62,9 @@ __all__ = [
     "issue_session_id",
     "owner_of",
     "log_key",
-    "stale_cursors",
-    "MAX_KEPT_FRAMES",
-    "MAX_PRUNED_PER_WRITE",
-    "replay_after",
+    "replayable",
+    "lease_wait",
+    "ACK_LEASE_SECONDS",
 ]
 
 # 128 bits from the OS's CSPRNG: an id nobody can guess (token_urlsafe: 22 characters of A-Z a-z 0-9 _ -).
@@ -59,11 +73,8 @@ SESSION_ID_BYTES = 16
 NO_OWNER = "-"
 # Writers that lose the race for a cursor retry; a few at most in practice (two writers per session).
 _MAX_CURSOR_ATTEMPTS = 50
-# A log item must stay under DynamoDB's 400 KB item limit: at most this many frames are kept
-# (a chatty stream inside the window loses its oldest first).
-MAX_KEPT_FRAMES = 1000
-# DynamoDB: an expression string is at most 4 KB; each pruned cursor adds two paths to REMOVE.
-MAX_PRUNED_PER_WRITE = 60
+# How long an ack lease holds when it is not given back (the gateway invocation died).
+ACK_LEASE_SECONDS = 10
 # The encoded frame for a given cursor (the outbox's; this module never builds frames).
 Render = Callable[[int], str]
 
@@ -180,66 +191,64 @@ def log_key(session_id: str) -> str:
     return f"{session_id}#log"
 
 
-def stale_cursors(
-    kept_at: Dict[int, int], now: float, window_seconds: int, max_kept: int = MAX_KEPT_FRAMES
-) -> List[int]:
-    """Cursors to drop at the next write: stored more than ``window_seconds`` ago, or the oldest
-    beyond ``max_kept`` - 1 (room for the frame being written); at most MAX_PRUNED_PER_WRITE,
-    oldest first (the rest go at the following writes)."""
-    ordered = sorted(kept_at)
-    over = set(ordered[: max(0, len(ordered) - (max_kept - 1))])
-    stale = [cursor for cursor in ordered if cursor in over or kept_at[cursor] < now - window_seconds]
-    return stale[:MAX_PRUNED_PER_WRITE]
+def replayable(
+    stored: Iterable[Tuple[int, int, str]], after: int, now: float, window_seconds: int
+) -> List[Tuple[int, str]]:
+    """(cursor, text) of the stored (cursor, stored_at, text) frames that ``resume`` after
+    ``after`` replays: cursor > ``after`` and stored within the window, in cursor order."""
+    oldest = now - window_seconds
+    return sorted((cursor, text) for cursor, at, text in stored if cursor > after and at >= oldest)
 
 
-def replay_after(frames: Dict[int, str], after: int) -> List[Tuple[int, str]]:
-    """The kept frames with cursor > ``after``, in cursor order."""
-    return sorted((cursor, text) for cursor, text in frames.items() if cursor > after)
+def lease_wait(attempt: int) -> float:
+    """Seconds to wait before trying again for a held ack lease: 5 ms, doubling up to 50 ms
+    (a lease is held for the few milliseconds of one ack and one SendMessage)."""
+    return min(0.005 * (2**attempt), 0.05)
 
 
 @dataclass(frozen=True)
 class LogSnapshot:
-    """A session's log item as one read (or one write) returned it."""
+    """A session's head as one read (or one write) returned it, and the latest cursor known."""
 
     session_id: str
     owner: str
-    cursor: int
     connections: FrozenSet[str]
-    frames: Dict[int, str]  # cursor -> the encoded frame, cursor included
-    kept_at: Dict[int, int]  # cursor -> when it was stored (epoch s)
+    cursor: Optional[int] = None  # the last frame's cursor this writer knows; None: not read yet
 
     @classmethod
-    def from_item(cls, session_id: str, item: Dict[str, Any]) -> "LogSnapshot":
-        frames = {int(key): value["S"] for key, value in (item.get("frames") or {}).get("M", {}).items()}
-        kept_at = {int(key): int(value["N"]) for key, value in (item.get("kept_at") or {}).get("M", {}).items()}
+    def from_item(cls, session_id: str, item: Dict[str, Any], cursor: Optional[int] = None) -> "LogSnapshot":
         return cls(
             session_id=session_id,
             owner=item.get("owner", {}).get("S", NO_OWNER),
-            cursor=int(item.get("cursor", {}).get("N", "0")),
             connections=frozenset((item.get("conns") or {}).get("SS", [])),
-            frames=frames,
-            kept_at=kept_at,
+            cursor=cursor,
         )
+
+    def without(self, gone: Iterable[str]) -> "LogSnapshot":
+        return replace(self, connections=self.connections - set(gone))
 
 
 class SessionLog:
-    """The ``<id>#log`` items: owners, attached connections, cursors and kept frames."""
+    """Heads (``<id>#log`` in the sessions table) and kept frames (the frames table)."""
 
-    def __init__(self, table_name: str, ttl_seconds: int, window_seconds: int, client: Any = None):
-        self.table_name, self.ttl_seconds, self.window_seconds = table_name, ttl_seconds, window_seconds
+    def __init__(self, table_name: str, frames_table: str, ttl_seconds: int, window_seconds: int, client: Any = None):
+        self.table_name, self.frames_table = table_name, frames_table
+        self.ttl_seconds, self.window_seconds = ttl_seconds, window_seconds
         self._client = client
 
     @classmethod
     def from_settings(cls, config: Any) -> "SessionLog":
         ttl = max(config.session_ttl_seconds, config.resume_window_seconds)
-        return cls(config.sessions_table, ttl, config.resume_window_seconds)
+        return cls(config.sessions_table, config.frames_table, ttl, config.resume_window_seconds)
 
     @property
     def client(self) -> Any:
         return self._client or aws.client("dynamodb")
 
+    # --- the head ------------------------------------------------------------------------
+
     def read(self, session_id: str) -> Optional[LogSnapshot]:
-        """The log as it is now (a consistent read), or None when there is none or it expired."""
+        """The head as it is now (a consistent read), or None when there is none or it expired."""
         item = self.client.get_item(
             TableName=self.table_name, Key={"session_id": {"S": log_key(session_id)}}, ConsistentRead=True
         ).get("Item")
@@ -247,53 +256,84 @@ class SessionLog:
             return None
         return LogSnapshot.from_item(session_id, item)
 
-    def open(self, session_id: str, owner: str) -> LogSnapshot:
-        """The log of a session ``owner`` may use; raises InvalidSessionError otherwise."""
-        snapshot = self.read(session_id)
-        if snapshot is None or not secrets.compare_digest(snapshot.owner, owner):
-            raise InvalidSessionError(session_id)
-        return snapshot
-
-    def create(self, session_id: str, owner: str, render: Render, connection_id: str) -> LogSnapshot:
-        """Start a new session's log with its first frame (cursor 1), ``connection_id`` attached."""
+    def create(
+        self, session_id: str, owner: str, render: Render, connection_id: str, lease: Optional[str] = None
+    ) -> Tuple[LogSnapshot, str]:
+        """Start a new session: its head (``connection_id`` attached, holding the ack lease
+        ``lease`` when given) and its first frame, cursor 1. Returns the snapshot and the frame."""
         now = int(time.time())
-        text = render(1)
         item = {
             "session_id": {"S": log_key(session_id)},
             "owner": {"S": owner},
-            "cursor": {"N": "1"},
             "conns": {"SS": [connection_id]},
-            "frames": {"M": {"1": {"S": text}}},
-            "kept_at": {"M": {"1": {"N": str(now)}}},
             "ttl": {"N": str(now + self.ttl_seconds)},
         }
+        if lease:
+            item.update(_lease_attributes(lease, now))
         # attribute_not_exists: a random 128-bit id never collides, but a put must never take over a log.
         self.client.put_item(
             TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(session_id)"
         )
-        return LogSnapshot.from_item(session_id, item)
+        text = render(1)
+        if not self._store(session_id, 1, text, now):
+            raise RuntimeError(f"session {session_id}: a new session already has frames")
+        return LogSnapshot.from_item(session_id, item, cursor=1), text
 
-    def append(
-        self,
-        snapshot: LogSnapshot,
-        render: Render,
-        owner: Optional[str] = None,
-        attach: Optional[str] = None,
-    ) -> LogSnapshot:
-        """Store ``render(cursor)`` at the next cursor; returns the log after it (its ``cursor`` is the frame's).
+    def begin_ack(self, session_id: str, owner: str, connection_id: str, lease: str) -> LogSnapshot:
+        """Before an ack: attach ``connection_id``, check ``owner`` and take the session's ack
+        lease, waiting while another ack holds it. InvalidSessionError for an id ``owner``
+        may not use; SessionBusyError if the lease stays taken past ACK_LEASE_SECONDS + 1."""
+        deadline = time.monotonic() + ACK_LEASE_SECONDS + 1
+        attempt = 0
+        while True:
+            now = int(time.time())
+            values = {
+                ":conn": {"SS": [connection_id]},
+                ":owner": {"S": owner},
+                ":now": {"N": str(now)},
+                ":ttl": {"N": str(now + self.ttl_seconds)},
+                **{f":{name}": value for name, value in _lease_attributes(lease, now).items()},
+            }
+            try:
+                item = self.client.update_item(
+                    TableName=self.table_name,
+                    Key={"session_id": {"S": log_key(session_id)}},
+                    UpdateExpression=(
+                        "ADD conns :conn SET #ttl = :ttl, pending = :pending, pending_until = :pending_until"
+                    ),
+                    ConditionExpression=(
+                        "attribute_exists(session_id) AND #owner = :owner AND #ttl > :now"
+                        " AND (attribute_not_exists(pending) OR pending_until < :now)"
+                    ),
+                    ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+                return LogSnapshot.from_item(session_id, item)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+            head = self.read(session_id)
+            if head is None or not secrets.compare_digest(head.owner, owner):
+                raise InvalidSessionError(session_id)
+            if time.monotonic() > deadline:
+                raise SessionBusyError(session_id)
+            time.sleep(lease_wait(attempt))
+            attempt += 1
 
-        ``owner`` (when given) must still own the session, ``attach`` is a connection to
-        attach in the same write. Raises InvalidSessionError if the log is gone or not the owner's.
-        """
-        for _ in range(_MAX_CURSOR_ATTEMPTS):
-            written = self._write(snapshot, render, owner, attach)
-            if written is not None:
-                return written
-            fresh = self.read(snapshot.session_id)
-            if fresh is None or (owner is not None and not secrets.compare_digest(fresh.owner, owner)):
-                raise InvalidSessionError(snapshot.session_id)
-            snapshot = fresh
-        raise RuntimeError(f"session {snapshot.session_id}: no free cursor after {_MAX_CURSOR_ATTEMPTS} attempts")
+    def end_ack(self, session_id: str, lease: str) -> None:
+        """Give the ack lease back (the message is enqueued, or will not be); a lapsed one is fine."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"session_id": {"S": log_key(session_id)}},
+                UpdateExpression="REMOVE pending, pending_until",
+                ConditionExpression="pending = :pending",
+                ExpressionAttributeValues={":pending": {"S": lease}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def attach(self, session_id: str, owner: str, connection_id: str) -> LogSnapshot:
         """Attach ``connection_id`` (resume); raises InvalidSessionError for an id ``owner`` may not use."""
@@ -334,47 +374,78 @@ class SessionLog:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _write(
-        self, snapshot: LogSnapshot, render: Render, owner: Optional[str], attach: Optional[str]
-    ) -> Optional[LogSnapshot]:
-        """One conditional UpdateItem for the cursor after ``snapshot``'s; None if another writer took it."""
-        now = int(time.time())
-        cursor = snapshot.cursor + 1
-        names = {"#f": "frames", "#k": "kept_at", "#c": str(cursor), "#cursor": "cursor", "#ttl": "ttl"}
-        values: Dict[str, Any] = {
-            ":frame": {"S": render(cursor)},
-            ":at": {"N": str(now)},
-            ":cursor": {"N": str(cursor)},
-            ":seen": {"N": str(snapshot.cursor)},
-            ":ttl": {"N": str(now + self.ttl_seconds)},
-        }
-        update = "SET #f.#c = :frame, #k.#c = :at, #cursor = :cursor, #ttl = :ttl"
-        removed = []
-        for index, old in enumerate(stale_cursors(snapshot.kept_at, now, self.window_seconds)):
-            names[f"#o{index}"] = str(old)
-            removed += [f"#f.#o{index}", f"#k.#o{index}"]
-        if removed:
-            update += " REMOVE " + ", ".join(removed)
-        if attach:
-            update += " ADD conns :conn"
-            values[":conn"] = {"SS": [attach]}
-        condition = "#cursor = :seen"
-        if owner is not None:
-            condition += " AND #owner = :owner"
-            names["#owner"] = "owner"
-            values[":owner"] = {"S": owner}
+    # --- the frames ----------------------------------------------------------------------
+
+    def append(self, snapshot: LogSnapshot, render: Render) -> Tuple[LogSnapshot, str]:
+        """Store ``render(cursor)`` at the session's next cursor; returns the snapshot after it
+        (its ``cursor`` is the frame's, its connections read after the frame was stored) and the frame."""
+        session_id = snapshot.session_id
+        cursor = (snapshot.cursor if snapshot.cursor is not None else self.latest(session_id)) + 1
+        for _ in range(_MAX_CURSOR_ATTEMPTS):
+            text = render(cursor)
+            if self._store(session_id, cursor, text, int(time.time())):
+                head = self.read(session_id)
+                connections = head.connections if head is not None else frozenset()
+                return replace(snapshot, cursor=cursor, connections=connections), text
+            cursor = self.latest(session_id) + 1
+        raise RuntimeError(f"session {session_id}: no free cursor after {_MAX_CURSOR_ATTEMPTS} attempts")
+
+    def latest(self, session_id: str) -> int:
+        """The session's last cursor (0: no frame yet)."""
+        items = self.client.query(
+            TableName=self.frames_table,
+            KeyConditionExpression="session_id = :s",
+            ExpressionAttributeValues={":s": {"S": session_id}},
+            ExpressionAttributeNames={"#c": "cursor"},
+            ProjectionExpression="#c",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )["Items"]
+        return int(items[0]["cursor"]["N"]) if items else 0
+
+    def replay(self, session_id: str, after: int) -> Tuple[List[Tuple[int, str]], int]:
+        """The frames a resume after ``after`` gets (``replayable``), and the cursor for its
+        ``resumed``: the last one replayed, else the session's last."""
+        stored, start = [], None
+        while True:
+            page = self.client.query(
+                TableName=self.frames_table,
+                KeyConditionExpression="session_id = :s AND #c > :after",
+                ExpressionAttributeNames={"#c": "cursor"},
+                ExpressionAttributeValues={":s": {"S": session_id}, ":after": {"N": str(after)}},
+                ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            stored += [(int(i["cursor"]["N"]), int(i["at"]["N"]), i["frame"]["S"]) for i in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        frames = replayable(stored, after, time.time(), self.window_seconds)
+        last = frames[-1][0] if frames else max((cursor for cursor, _, _ in stored), default=0)
+        return frames, last or self.latest(session_id)
+
+    def _store(self, session_id: str, cursor: int, text: str, now: int) -> bool:
+        """One conditional PutItem: the frame at ``cursor``, unless another writer took it."""
         try:
-            item = self.client.update_item(
-                TableName=self.table_name,
-                Key={"session_id": {"S": log_key(snapshot.session_id)}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
+            self.client.put_item(
+                TableName=self.frames_table,
+                Item={
+                    "session_id": {"S": session_id},
+                    "cursor": {"N": str(cursor)},
+                    "frame": {"S": text},
+                    "at": {"N": str(now)},
+                    "ttl": {"N": str(now + self.ttl_seconds)},
+                },
+                ConditionExpression="attribute_not_exists(#c)",
+                ExpressionAttributeNames={"#c": "cursor"},
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return None
-        return LogSnapshot.from_item(snapshot.session_id, item)
+            return False
+        return True
+
+
+def _lease_attributes(lease: str, now: int) -> Dict[str, Any]:
+    return {"pending": {"S": lease}, "pending_until": {"N": str(now + ACK_LEASE_SECONDS)}}

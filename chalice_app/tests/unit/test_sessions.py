@@ -10,10 +10,10 @@ import time
 import boto3
 import pytest
 
-from chalicelib import auth, protocol, sessions
+from chalicelib import auth, chat_queue, protocol, sessions
 from chalicelib.config import settings
-from chalicelib.errors import InvalidSessionError
-from chalicelib.sessions import NO_OWNER, SessionLog, log_key, replay_after, stale_cursors
+from chalicelib.errors import InvalidSessionError, SessionBusyError
+from chalicelib.sessions import NO_OWNER, SessionLog, log_key, replayable
 from localcloud.motomain import serialize_item_writes
 from tests.conftest import REGION
 from tests.unit.support import drain_queue, log_events, new_connection_id, ws_event
@@ -83,7 +83,8 @@ def test_a_new_session_is_owned_by_the_connection_that_made_it(client, mock_aws,
     session_id = start_session(client, frames, connection_id)
 
     log = the_log().read(session_id)
-    assert log.owner == NO_OWNER and log.connections == frozenset({connection_id}) and log.cursor == 1
+    assert log.owner == NO_OWNER and log.connections == frozenset({connection_id})
+    assert the_log().latest(session_id) == 1
 
 
 # --- owners ---------------------------------------------------------------------------
@@ -116,7 +117,8 @@ def test_with_auth_another_subject_cannot_read_or_write_the_session(client, mock
     assert [(f["type"], f["code"]) for f in frames.to(mallory)] == [("error", "invalid_session")] * 2
     assert drain_queue(mock_aws.queue_url) == []
     log = the_log().read(session_id)
-    assert log.owner == "alice" and log.connections == frozenset({alice}) and log.cursor == 1
+    assert log.owner == "alice" and log.connections == frozenset({alice})
+    assert the_log().latest(session_id) == 1
 
 
 def test_with_auth_the_same_subject_on_a_new_connection_continues(client, mock_aws, frames, set_env):
@@ -203,7 +205,7 @@ def test_cursors_grow_by_one_per_frame_across_messages(client, mock_aws, frames)
 
     acks = frames.to(connection_id)
     assert [(ack["type"], ack["cursor"]) for ack in acks] == [("ack", 1), ("ack", 2), ("ack", 3)]
-    assert the_log().read(session_id).cursor == 3
+    assert the_log().latest(session_id) == 3
 
 
 def test_concurrent_writers_never_share_a_cursor(mock_aws):
@@ -221,7 +223,7 @@ def test_concurrent_writers_never_share_a_cursor(mock_aws):
         try:
             for index in range(10):
                 text = lambda cursor, index=index: json.dumps({"who": name, "i": index, "cursor": cursor})  # noqa: E731
-                snapshot = log.append(snapshot, text)
+                snapshot, _ = log.append(snapshot, text)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -232,63 +234,153 @@ def test_concurrent_writers_never_share_a_cursor(mock_aws):
         thread.join()
 
     assert errors == []
-    final = log.read(session_id)
-    assert final.cursor == 31 and sorted(final.frames) == list(range(1, 32))
-    stored = [json.loads(text) for _, text in sorted(final.frames.items())]
+    kept, last = log.replay(session_id, 0)
+    assert last == 31 and [cursor for cursor, _ in kept] == list(range(1, 32))
+    stored = [json.loads(text) for _, text in kept]
     assert [frame["cursor"] for frame in stored] == list(range(1, 32))
     for name in ("gateway", "processor", "heartbeat"):
         assert [frame["i"] for frame in stored if frame.get("who") == name] == list(range(10))
 
 
-def test_append_with_an_owner_refuses_a_log_of_another_owner(mock_aws):
+def test_an_ack_for_another_owner_is_refused_and_stores_nothing(mock_aws):
     log = the_log()
     session_id = sessions.issue_session_id()
-    snapshot = log.create(session_id, "alice", lambda cursor: "{}", "C1=")
+    log.create(session_id, "alice", lambda cursor: "{}", "C1=")
     with pytest.raises(InvalidSessionError):
-        log.append(snapshot, lambda cursor: "{}", owner="mallory")
+        log.begin_ack(session_id, "mallory", "C2=", lease="m2")
     with pytest.raises(InvalidSessionError):
         log.attach(session_id, "mallory", "C2=")
-    assert log.read(session_id).cursor == 1
+    assert log.latest(session_id) == 1 and log.read(session_id).connections == {"C1="}
+
+
+def test_each_frame_is_its_own_small_item_and_the_head_stays_small(mock_aws):
+    """The cost rule: one write of one small item per frame, however long the session."""
+    log = the_log()
+    session_id = sessions.issue_session_id()
+    snapshot, _ = log.create(session_id, NO_OWNER, lambda cursor: "x" * 500, "C1=")
+    for _ in range(300):
+        snapshot, _ = log.append(snapshot, lambda cursor: "x" * 500)
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    head = dynamodb.get_item(TableName=settings().sessions_table, Key={"session_id": {"S": log_key(session_id)}})
+    assert len(json.dumps(head["Item"])) < 400
+    assert dynamodb.describe_table(TableName=settings().frames_table)["Table"]["ItemCount"] == 301
+    assert log.latest(session_id) == 301
+
+
+# --- the ack lease: a session's messages reach the queue in acked order ---------------
+
+
+def test_an_ack_waits_while_another_ack_of_the_session_holds_the_lease(mock_aws):
+    serialize_item_writes()
+    log = the_log()
+    session_id = sessions.issue_session_id()
+    log.create(session_id, NO_OWNER, lambda cursor: "{}", "C1=", lease="m1")
+    taken = threading.Event()
+
+    def second_ack():
+        log.begin_ack(session_id, NO_OWNER, "C1=", lease="m2")
+        taken.set()
+
+    thread = threading.Thread(target=second_ack)
+    thread.start()
+    assert not taken.wait(0.3)  # m1 has not been enqueued yet
+    log.end_ack(session_id, lease="m2")  # giving back a lease one does not hold changes nothing
+    assert not taken.wait(0.2)
+    log.end_ack(session_id, lease="m1")
+    assert taken.wait(5)
+    thread.join()
+
+
+def test_a_lease_that_is_never_given_back_lapses(mock_aws, monkeypatch):
+    log = the_log()
+    session_id = sessions.issue_session_id()
+    clock = [1_000_000.0]
+    monkeypatch.setattr(sessions.time, "time", lambda: clock[0])
+    monkeypatch.setattr(sessions.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    log.create(session_id, NO_OWNER, lambda cursor: "{}", "C1=", lease="died")
+
+    clock[0] += sessions.ACK_LEASE_SECONDS + 1
+    snapshot = log.begin_ack(session_id, NO_OWNER, "C2=", lease="m2")
+
+    assert snapshot.connections == {"C1=", "C2="}
+
+
+def test_a_lease_held_past_its_wait_is_session_busy(mock_aws, monkeypatch):
+    log = the_log()
+    session_id = sessions.issue_session_id()
+    log.create(session_id, NO_OWNER, lambda cursor: "{}", "C1=", lease="m1")
+    clock = iter([0.0] + [sessions.ACK_LEASE_SECONDS + 2.0] * 100)  # the second look is past the wait
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: next(clock))
+    with pytest.raises(SessionBusyError):
+        log.begin_ack(session_id, NO_OWNER, "C1=", lease="m2")
+
+
+def test_lease_waits_start_short_and_stay_short():
+    waits = [sessions.lease_wait(attempt) for attempt in range(10)]
+    assert waits[0] == 0.005 and waits == sorted(waits) and max(waits) == 0.05
+
+
+def test_two_messages_sent_at_once_reach_the_queue_in_acked_order(client, mock_aws, frames, monkeypatch):
+    """Two $default invocations for one session at the same instant: the one acked first is
+    slow to enqueue; the other must not overtake it (FIFO then runs them in acked order)."""
+    serialize_item_writes()
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id, "zero")
+    drain_queue(mock_aws.queue_url, delete=True)
+    real_enqueue, calls = chat_queue.enqueue, []
+
+    def enqueue(envelope):
+        calls.append(envelope.message)
+        if len(calls) == 1:
+            time.sleep(0.5)  # the first to get here is slow to reach SQS
+        real_enqueue(envelope)
+
+    monkeypatch.setattr(chat_queue, "enqueue", enqueue)
+    threads = [
+        threading.Thread(
+            target=send,
+            args=(client, connection_id, {"action": "sendMessage", "message": text, "session_id": session_id}),
+        )
+        for text in ("one", "two")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    acks = sorted(
+        (f for f in frames.to(connection_id) if f["type"] == "ack" and f["cursor"] > 1), key=lambda f: f["cursor"]
+    )
+    queued = [json.loads(m["Body"])["message_id"] for m in drain_queue(mock_aws.queue_url, delete=True)]
+    assert len(acks) == 2 and queued == [ack["message_id"] for ack in acks]
 
 
 # --- the replay window -----------------------------------------------------------------
 
 
-def test_stale_cursors_are_those_stored_before_the_window():
-    kept_at = {1: 1000, 2: 1500, 3: 1899, 4: 1900, 5: 2000}
-    assert stale_cursors(kept_at, now=2000, window_seconds=100) == [1, 2, 3]
-    assert stale_cursors(kept_at, now=2000, window_seconds=1000) == []
-    assert stale_cursors({}, now=2000, window_seconds=1) == []
+def test_replayable_is_after_the_cursor_within_the_window_in_cursor_order():
+    stored = [(3, 1900, "c"), (1, 1000, "a"), (2, 1500, "b"), (5, 2000, "e")]
+    assert replayable(stored, 0, now=2000, window_seconds=1000) == [(1, "a"), (2, "b"), (3, "c"), (5, "e")]
+    assert replayable(stored, 2, now=2000, window_seconds=1000) == [(3, "c"), (5, "e")]
+    assert replayable(stored, 0, now=2000, window_seconds=100) == [(3, "c"), (5, "e")]
+    assert replayable(stored, 5, now=2000, window_seconds=1000) == []
 
 
-def test_stale_cursors_keep_the_item_bounded_and_the_expression_short():
-    many = {cursor: 2000 for cursor in range(1, 1001)}
-    assert stale_cursors(many, now=2000, window_seconds=900, max_kept=1000) == [1]  # room for the next
-    expired = {cursor: 0 for cursor in range(1, 501)}
-    dropped = stale_cursors(expired, now=2000, window_seconds=900)
-    assert dropped == list(range(1, sessions.MAX_PRUNED_PER_WRITE + 1))  # the rest at the next writes
-
-
-def test_replay_after_is_in_cursor_order_and_exclusive():
-    frames = {3: "c", 1: "a", 2: "b", 5: "e"}
-    assert replay_after(frames, 0) == [(1, "a"), (2, "b"), (3, "c"), (5, "e")]
-    assert replay_after(frames, 2) == [(3, "c"), (5, "e")]
-    assert replay_after(frames, 5) == []
-
-
-def test_frames_older_than_the_window_are_dropped_at_the_next_write(mock_aws, monkeypatch):
-    log = SessionLog(settings().sessions_table, ttl_seconds=3600, window_seconds=900)
+def test_frames_older_than_the_window_are_not_replayed_but_their_cursors_stay_taken(mock_aws, monkeypatch):
+    log = SessionLog(settings().sessions_table, settings().frames_table, ttl_seconds=3600, window_seconds=900)
     session_id = sessions.issue_session_id()
     clock = [1_000_000.0]
     monkeypatch.setattr(sessions.time, "time", lambda: clock[0])
-    snapshot = log.create(session_id, NO_OWNER, lambda cursor: f"frame {cursor}", "C1=")
-    snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+    snapshot, _ = log.create(session_id, NO_OWNER, lambda cursor: f"frame {cursor}", "C1=")
+    snapshot, _ = log.append(snapshot, lambda cursor: f"frame {cursor}")
     clock[0] += 901  # the first two are now outside RESUME_WINDOW_SECONDS
+    assert log.replay(session_id, 0) == ([], 2)  # nothing to replay; resumed says 2
 
-    snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
+    snapshot, text = log.append(log.read(session_id), lambda cursor: f"frame {cursor}")
 
-    assert snapshot.cursor == 3 and snapshot.frames == {3: "frame 3"}
-    assert replay_after(snapshot.frames, 0) == [(3, "frame 3")]
+    assert snapshot.cursor == 3 and text == "frame 3"
+    assert log.replay(session_id, 0) == ([(3, "frame 3")], 3)
 
 
 def test_the_resume_window_is_configurable():
@@ -321,7 +413,7 @@ def test_resume_replays_every_kept_frame_after_the_cursor_then_resumed(client, m
         ("resumed", 2),
     ]
     assert got[:2] == frames.to(connection_id)  # the very frames the first connection got
-    assert drain_queue(mock_aws.queue_url, delete=True) and the_log().read(session_id).cursor == 2
+    assert drain_queue(mock_aws.queue_url, delete=True) and the_log().latest(session_id) == 2
 
 
 @pytest.mark.parametrize(
@@ -359,20 +451,3 @@ def test_resume_parses_into_its_action():
     parsed = protocol.parse_frame(json.dumps({"action": "resume", "session_id": "abc", "after": 7}))
     assert parsed == protocol.Resume("abc", 7)
     assert protocol.parse_frame('{"action": "resume", "session_id": "abc"}') == protocol.Resume("abc", 0)
-
-
-def test_a_write_after_a_long_break_prunes_in_steps_within_the_expression_limit(mock_aws, monkeypatch):
-    log = SessionLog(settings().sessions_table, ttl_seconds=3600, window_seconds=900)
-    session_id = sessions.issue_session_id()
-    clock = [1_000_000.0]
-    monkeypatch.setattr(sessions.time, "time", lambda: clock[0])
-    snapshot = log.create(session_id, NO_OWNER, lambda cursor: f"frame {cursor}", "C1=")
-    for _ in range(149):
-        snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
-    clock[0] += 1000
-
-    snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
-    assert len(snapshot.frames) == 150 - sessions.MAX_PRUNED_PER_WRITE + 1
-    for _ in range(3):
-        snapshot = log.append(snapshot, lambda cursor: f"frame {cursor}")
-    assert sorted(snapshot.frames) == [151, 152, 153, 154]
