@@ -30,6 +30,7 @@ DEFAULT_URI = os.environ.get("WEBSOCKET_TEST_URI", "ws://127.0.0.1:8000/api")
 TERMINAL = ("response", "error")  # the frames that end one message (docs/protocol.md)
 EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one"
 RESUME_WAIT_SECONDS = 10  # a resume with no answer by then stops holding messages back
+GAP_WAIT_SECONDS = 1.0  # outside a replay, how long a frame after a gap waits for the gap
 MAX_BACKOFF_SECONDS = 10
 
 
@@ -43,8 +44,10 @@ class Session:
     page's ``web/session.js`` (the wire protocol: docs/protocol.md).
 
     ``opened``/``flush`` say what to send, ``receive`` what to print: frames with a cursor at or
-    below the last seen are repeats and are dropped; during a replay a frame that skips ahead
-    waits for the gap or for ``resumed``; ``invalid_session`` forgets the session and sends its
+    below the last seen are repeats and are dropped; a frame that skips ahead waits for the gap:
+    during a replay, or until ``resumed``; otherwise for GAP_WAIT_SECONDS (the gateway acking a
+    message while chat_processor streams the previous one can post out of cursor order), then
+    ``gap_timed_out`` prints what is held, in order; ``invalid_session`` forgets the session and sends its
     unanswered messages again on a new one. Frames without a cursor (an older server) pass as they come.
     """
 
@@ -71,6 +74,10 @@ class Session:
 
     def resume_timed_out(self) -> List[Dict[str, Any]]:
         return self._end_replay(self.cursor) if self.resuming else []
+
+    def gap_timed_out(self) -> List[Dict[str, Any]]:
+        """A frame waited GAP_WAIT_SECONDS for a gap (outside a replay): what is held, in order."""
+        return [] if self.resuming else self._drain(every=True)
 
     # --- messages going out ---
 
@@ -126,19 +133,20 @@ class Session:
             self.session_id, self.cursor, self.held = session_id, cursor - 1, []
         if cursor <= self.cursor:
             return [], None  # a repeat
-        if self.resuming and cursor > self.cursor + 1:
+        if cursor > self.cursor + 1:
             self.held.append(frame)
             return [], None
         self.cursor = cursor
         self._account(frame)
         return [frame, *self._drain()], None
 
-    def _drain(self) -> List[Dict[str, Any]]:
+    def _drain(self, every: bool = False) -> List[Dict[str, Any]]:
+        """The held frames that now follow on (``every``: all of them, across gaps), in cursor order."""
         shown, rest = [], []
         for frame in sorted(self.held, key=lambda f: f["cursor"]):
             if frame["cursor"] <= self.cursor:
                 continue
-            if frame["cursor"] == self.cursor + 1 or not self.resuming:
+            if frame["cursor"] == self.cursor + 1 or every:
                 self.cursor = frame["cursor"]
                 self._account(frame)
                 shown.append(frame)
@@ -149,7 +157,7 @@ class Session:
 
     def _end_replay(self, last: int) -> List[Dict[str, Any]]:
         self.resuming = False
-        shown = self._drain()
+        shown = self._drain(every=True)
         self.cursor = max(self.cursor, last)
         current = self.session_id
         self._requeue(lambda sent_with: sent_with == current)  # never acknowledged: send again
@@ -226,6 +234,7 @@ class Client:
         self.settled = asyncio.Event()
         self.closing = False
         self.resume_timer: Optional[asyncio.TimerHandle] = None
+        self.gap_timer: Optional[asyncio.TimerHandle] = None
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(self.uri, open_timeout=10)
@@ -256,6 +265,7 @@ class Client:
     async def _apply(self, shown: List[Dict[str, Any]], note: Optional[str]) -> None:
         if not self.session.resuming and self.resume_timer:
             self.resume_timer.cancel()
+        self._watch_gap()
         if note:
             if self.state.pop("streaming", False):
                 print()
@@ -267,6 +277,19 @@ class Client:
                 if not self.state["pending"]:
                     self.settled.set()
         await self._send_all(self.session.flush())
+
+    def _watch_gap(self) -> None:
+        """Outside a replay, frames held after a gap are printed GAP_WAIT_SECONDS later at most."""
+        if self.session.resuming or not self.session.held:
+            if self.gap_timer:
+                self.gap_timer.cancel()
+            self.gap_timer = None
+        elif self.gap_timer is None:
+            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_timed_out)
+
+    def _gap_timed_out(self) -> None:
+        self.gap_timer = None
+        asyncio.ensure_future(self._apply(self.session.gap_timed_out(), None))
 
     async def run(self) -> None:
         """Receive until closed by us; reconnect with backoff whenever the connection drops."""
@@ -305,8 +328,9 @@ class Client:
 
     async def close(self) -> None:
         self.closing = True
-        if self.resume_timer:
-            self.resume_timer.cancel()
+        for timer in (self.resume_timer, self.gap_timer):
+            if timer:
+                timer.cancel()
         if self.ws is not None:
             await self.ws.close()
 

@@ -164,6 +164,16 @@ function flushOutbox() {
 function applyOutcome({ state, show, note }) {
   setSession(state);
   if (!state.resuming) clearTimeout(client.resumeTimer);
+  if (state.resuming || !state.held.length) {
+    clearTimeout(client.gapTimer);
+    client.gapTimer = null;
+  } else if (!client.gapTimer) {
+    // A frame after a gap: give the missing ones a moment to arrive (see session.js).
+    client.gapTimer = setTimeout(() => {
+      client.gapTimer = null;
+      applyOutcome(ChatSession.gapTimedOut(client.session));
+    }, ChatSession.GAP_WAIT_MS);
+  }
   if (note) addTurn("note", note);
   for (const frame of show) {
     client.shown.push(frame);

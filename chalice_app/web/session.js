@@ -7,8 +7,11 @@
 // - After every (re)connect with a known session: `resume` with `after` = that cursor, and no
 //   message goes out until the server answers (`resumed`, `invalid_session`, or `unknown_action` from
 //   a server without resume).
-// - A frame whose cursor is <= the last seen is a repeat and is dropped; during a replay a frame that
-//   skips ahead waits until the gap is filled or `resumed` ends the replay.
+// - A frame whose cursor is <= the last seen is a repeat and is dropped. A frame that skips ahead
+//   waits until the gap is filled: during a replay, or until `resumed` ends it; otherwise for
+//   GAP_WAIT_MS (two writers of a session, the gateway acking a message while chat_processor
+//   streams the previous one, can post their frames out of cursor order), then `gapTimedOut`
+//   shows what is held, in order.
 // - `invalid_session`: the stored session is forgotten, a note is shown, and the messages sent with
 //   it go out again on a fresh session.
 // - Frames without a cursor (an older server, or errors that belong to no message) are shown as
@@ -22,6 +25,7 @@
   "use strict";
 
   const EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one";
+  const GAP_WAIT_MS = 1000; // outside a replay, how long a frame after a gap waits for the gap
 
   function initial(stored) {
     const sessionId = stored && typeof stored.sessionId === "string" && stored.sessionId ? stored.sessionId : null;
@@ -31,7 +35,7 @@
       cursor,            // the highest cursor seen in this session (0: none yet)
       resuming: false,   // a `resume` is on its way: messages wait, frames that skip ahead are held
       canResume: true,   // false once a server answered `resume` with unknown_action
-      held: [],          // frames that arrived ahead of a gap during a replay
+      held: [],          // frames that arrived ahead of a gap
       outbox: [],        // sendMessage frames (without session_id) not sent yet
       unacked: [],       // [{frame, sentWith}] sent, no ack seen yet
       awaitingSession: false, // a message went out without a session: the rest wait for its ack
@@ -59,6 +63,12 @@
   function resumeTimedOut(state) {
     if (!state.resuming) return { state, show: [], note: null };
     return endReplay(state, state.cursor);
+  }
+
+  // A frame has waited GAP_WAIT_MS for a gap (outside a replay): show what is held, in order.
+  function gapTimedOut(state) {
+    if (state.resuming || !state.held.length) return { state, show: [], note: null };
+    return drain(state, [], true);
   }
 
   // --- messages going out ----------------------------------------------------
@@ -113,7 +123,7 @@
       s = { ...s, sessionId: frame.session_id, cursor: frame.cursor - 1, held: [] };
     }
     if (frame.cursor <= s.cursor) return { state: s, show: [], note: null }; // a repeat
-    if (s.resuming && frame.cursor > s.cursor + 1) {
+    if (frame.cursor > s.cursor + 1) {
       return { state: { ...s, held: [...s.held, frame] }, show: [], note: null };
     }
     const show = [frame];
@@ -121,14 +131,14 @@
     return drain(s, show);
   }
 
-  // Apply the held frames that now follow on, in cursor order.
-  function drain(state, show) {
+  // Apply the held frames that now follow on (`all`: every one, across its gaps), in cursor order.
+  function drain(state, show, all = false) {
     let s = state;
     const held = [...s.held].sort((a, b) => a.cursor - b.cursor);
     const rest = [];
     for (const frame of held) {
       if (frame.cursor <= s.cursor) continue;
-      if (frame.cursor === s.cursor + 1 || !s.resuming) {
+      if (frame.cursor === s.cursor + 1 || all) {
         show.push(frame);
         s = account({ ...s, cursor: frame.cursor }, frame);
       } else {
@@ -141,7 +151,7 @@
   // The replay is over: what is still held follows (the frames in its gap are no longer kept), and
   // the messages sent with this session that the server never acknowledged go out again.
   function endReplay(state, last) {
-    const { state: s, show } = drain({ ...state, resuming: false }, []);
+    const { state: s, show } = drain({ ...state, resuming: false }, [], true);
     const resumed = { ...s, cursor: Math.max(s.cursor, last) };
     return { state: requeue(resumed, (entry) => entry.sentWith === resumed.sessionId), show, note: null };
   }
@@ -174,5 +184,5 @@
     return { sessionId: state.sessionId, cursor: state.cursor };
   }
 
-  return { EXPIRED_NOTE, initial, opened, resumeTimedOut, queue, flush, reduce, saved };
+  return { EXPIRED_NOTE, GAP_WAIT_MS, initial, opened, resumeTimedOut, gapTimedOut, queue, flush, reduce, saved };
 });

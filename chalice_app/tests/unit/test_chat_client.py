@@ -1,6 +1,7 @@
 """The terminal client's session rules (``scripts/chat.py`` ``Session``): the same as the chat page's
 ``web/session.js``: resume after the last cursor, drop repeats, start anew on ``invalid_session``."""
 
+from scripts import chat
 from scripts.chat import EXPIRED_NOTE, Session
 
 SID = "s-1"
@@ -67,6 +68,23 @@ def test_a_frame_ahead_of_a_gap_waits_during_the_replay():
     session.opened()
     shown, _ = feed(session, [response(9), {"type": "resumed", "session_id": SID, "cursor": 9}])
     assert [f["cursor"] for f in shown] == [9] and session.cursor == 9
+
+
+def test_outside_a_replay_a_frame_after_a_gap_waits_for_the_frames_before_it():
+    """Two writers of a session (an ack while the previous reply streams) can post out of order."""
+    session = Session()
+    session.session_id, session.cursor = SID, 2
+    shown, _ = feed(session, [ack(4, "c2"), chunk(3, 0, "Hi")])
+    assert [f["cursor"] for f in shown] == [3, 4] and session.held == [] and session.cursor == 4
+
+
+def test_outside_a_replay_a_gap_that_stays_open_is_given_up_in_cursor_order():
+    session = Session()
+    session.session_id, session.cursor = SID, 2
+    assert feed(session, [response(6), chunk(5, 1, "!")])[0] == []
+    assert 0 < chat.GAP_WAIT_SECONDS <= 2
+    assert [f["cursor"] for f in session.gap_timed_out()] == [5, 6]
+    assert session.cursor == 6 and session.gap_timed_out() == []
 
 
 def test_invalid_session_says_so_once_and_sends_the_messages_again_on_a_new_session():

@@ -89,11 +89,23 @@ test("resumed with a higher cursor than seen moves the cursor on", () => {
   assert.equal(S.reduce(state, { type: "resumed", session_id: SID, cursor: 9 }).state.cursor, 9);
 });
 
-test("outside a replay a frame after a gap is shown (frames of a session come in order)", () => {
-  let state = S.initial({ sessionId: SID, cursor: 2 });
-  const fed = feed(state, [response(5)]);
-  assert.deepEqual(fed.shown.map((f) => f.cursor), [5]);
-  assert.equal(fed.state.cursor, 5);
+test("outside a replay a frame after a gap waits for the frames before it (two writers of a session)", () => {
+  const state = S.initial({ sessionId: SID, cursor: 2 });
+  const fed = feed(state, [ack(4, "c2"), chunk(3, 0, "Hi")]);
+  assert.deepEqual(fed.shown.map((f) => f.cursor), [3, 4]);
+  assert.equal(fed.state.cursor, 4);
+  assert.deepEqual(fed.state.held, []);
+});
+
+test("outside a replay a gap that stays open is given up after GAP_WAIT_MS, in cursor order", () => {
+  const state = S.initial({ sessionId: SID, cursor: 2 });
+  const fed = feed(state, [response(6), chunk(5, 1, "!")]);
+  assert.deepEqual(fed.shown, []);
+  assert.ok(S.GAP_WAIT_MS > 0 && S.GAP_WAIT_MS <= 2000);
+  const out = S.gapTimedOut(fed.state);
+  assert.deepEqual(out.show.map((f) => f.cursor), [5, 6]);
+  assert.equal(out.state.cursor, 6);
+  assert.deepEqual(S.gapTimedOut(out.state).show, []);
 });
 
 test("invalid_session forgets the session, says so, and starts a new one with the unanswered message", () => {
