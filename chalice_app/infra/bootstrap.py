@@ -20,6 +20,8 @@ __all__ = [
     "ensure_all",
     "ensure_queue",
     "ensure_tables",
+    "key_schema",
+    "key_schema_mismatch",
     "table_specs",
 ]
 
@@ -53,6 +55,37 @@ def table_specs(settings) -> List[Dict[str, Any]]:
         # A session's kept frames, one item each (chalicelib.sessions.SessionLog).
         {"name": settings.frames_table, "key": "session_id", "sort": ("cursor", "N"), "ttl": "ttl"},
     ]
+
+
+def key_schema(spec: Dict[str, Any]) -> Tuple[List[Dict[str, str]], List[Dict[str, str]]]:
+    """CreateTable's ``KeySchema`` and ``AttributeDefinitions`` for a ``table_specs`` entry.
+
+    AWS (DynamoDB, CreateTable): the key schema lists the partition key (HASH) first, then
+    the sort key (RANGE), if any; only key attributes are defined, each with its type.
+    """
+    schema = [{"AttributeName": spec["key"], "KeyType": "HASH"}]
+    attributes = [{"AttributeName": spec["key"], "AttributeType": "S"}]
+    if spec.get("sort"):
+        name, kind = spec["sort"]
+        schema.append({"AttributeName": name, "KeyType": "RANGE"})
+        attributes.append({"AttributeName": name, "AttributeType": kind})
+    return schema, attributes
+
+
+def key_schema_mismatch(spec: Dict[str, Any], table: Dict[str, Any]) -> Optional[str]:
+    """None if ``table`` (DescribeTable's ``Table``) has the key of ``spec``, else what differs.
+
+    AWS: a table's key schema is fixed at creation (UpdateTable cannot change it); a table with
+    another key must be deleted and created again.
+    """
+
+    def described(schema: List[Dict[str, str]], attributes: List[Dict[str, str]]) -> str:
+        types = {a["AttributeName"]: a["AttributeType"] for a in attributes}
+        return ", ".join(f"{k['AttributeName']} {k['KeyType']} {types.get(k['AttributeName'], '?')}" for k in schema)
+
+    wanted = described(*key_schema(spec))
+    found = described(table.get("KeySchema", []), table.get("AttributeDefinitions", []))
+    return None if found == wanted else f"key ({found}), not ({wanted})"
 
 
 def dlq_name(queue_name: str) -> str:
@@ -103,17 +136,16 @@ def _queue_arn(sqs, queue_url: str) -> str:
 def ensure_tables(dynamodb, settings) -> List[str]:
     names = []
     for spec in table_specs(settings):
-        _ensure_table(dynamodb, spec["name"], spec["key"], spec["ttl"], spec.get("sort"))
+        _ensure_table(dynamodb, spec)
         names.append(spec["name"])
     return names
 
 
-def _ensure_table(dynamodb, name: str, key: str, ttl_attribute: str, sort: Optional[Tuple[str, str]] = None) -> None:
-    schema = [{"AttributeName": key, "KeyType": "HASH"}]
-    attributes = [{"AttributeName": key, "AttributeType": "S"}]
-    if sort:
-        schema.append({"AttributeName": sort[0], "KeyType": "RANGE"})
-        attributes.append({"AttributeName": sort[0], "AttributeType": sort[1]})
+def _ensure_table(dynamodb, spec: Dict[str, Any]) -> None:
+    """Create the table of ``spec`` unless it exists (an existing table keeps its key: see
+    ``key_schema_mismatch``), then enable TTL on its attribute."""
+    name, ttl_attribute = spec["name"], spec["ttl"]
+    schema, attributes = key_schema(spec)
     try:
         dynamodb.create_table(
             TableName=name, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"

@@ -47,6 +47,8 @@ CONNECTION_METHODS = {"connections_post": "POST", "connections_get": "GET", "con
 OTHER_API_ID = "0therap1id"
 # "us.amazon.nova-lite-v1:0" names a cross-region inference profile, not a model.
 INFERENCE_PROFILE_PREFIXES = ("us", "eu", "apac", "us-gov", "global")
+# The tables a Scope names, each as the chalicelib.config.Settings field of the same name.
+TABLES = ("connections_table", "idempotency_table", "sessions_table", "frames_table")
 
 # function -> (action, resource kind, why)
 NEEDS: Dict[str, Sequence[tuple]] = {
@@ -64,7 +66,9 @@ NEEDS: Dict[str, Sequence[tuple]] = {
         ("dynamodb:GetItem", "connections_table", "connections.subject_of (rate limits off)"),
         ("dynamodb:GetItem", "sessions_table", "sessions.SessionLog.read (the owner check)"),
         ("dynamodb:PutItem", "sessions_table", "sessions.SessionLog.create (a new session's ack)"),
-        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog append/attach/detach (outbox)"),
+        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog head item: attach/detach, ack order (outbox)"),
+        ("dynamodb:PutItem", "frames_table", "sessions.SessionLog.append (frames)"),
+        ("dynamodb:Query", "frames_table", "sessions.SessionLog.replay/latest (Query)"),
         ("sqs:GetQueueUrl", "queue", "chat_queue.queue_url"),
         ("sqs:SendMessage", "queue", "chat_queue.enqueue"),
     ],
@@ -80,7 +84,9 @@ NEEDS: Dict[str, Sequence[tuple]] = {
         ("dynamodb:DeleteItem", "idempotency_table", "Powertools idempotency"),
         ("dynamodb:GetItem", "sessions_table", "sessions.SessionStore.load"),
         ("dynamodb:PutItem", "sessions_table", "sessions.SessionStore.save"),
-        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog append/detach (outbox)"),
+        ("dynamodb:UpdateItem", "sessions_table", "sessions.SessionLog head item: detach (outbox)"),
+        ("dynamodb:PutItem", "frames_table", "sessions.SessionLog.append (frames)"),
+        ("dynamodb:Query", "frames_table", "sessions.SessionLog.replay/latest (Query)"),
         ("bedrock:InvokeModel", "model", "the Bedrock assistant backend"),
         ("bedrock:InvokeModelWithResponseStream", "model", "the Bedrock backend's ConverseStream"),
     ],
@@ -102,7 +108,16 @@ class Scope:
     connections_table: str
     idempotency_table: str
     sessions_table: str
+    frames_table: str
     model_id: str
+
+    @classmethod
+    def of(cls, settings: Any, **where: str) -> "Scope":
+        """The scope of a stage's ``settings`` (``chalicelib.config.Settings``: its queue, tables and
+        model); ``where`` names the rest: partition, region, account, app_name, stage,
+        websocket_stage and api_id."""
+        tables = {kind: getattr(settings, kind) for kind in TABLES}
+        return cls(queue=settings.queue_name, model_id=settings.bedrock_model_id, **tables, **where)
 
     def arn(self, kind: str, function: str) -> str:
         """An example ARN of ``kind`` that ``function`` touches."""
@@ -114,9 +129,9 @@ class Scope:
             "log_stream": f"{aws}:logs:{where}:log-group:{group}:log-stream:2026/01/01/x",
             **{kind: self.connection_arn(method) for kind, method in CONNECTION_METHODS.items()},
             "queue": f"{aws}:sqs:{where}:{self.queue}",
-            "connections_table": f"{aws}:dynamodb:{where}:table/{self.connections_table}",
-            "idempotency_table": f"{aws}:dynamodb:{where}:table/{self.idempotency_table}",
-            "sessions_table": f"{aws}:dynamodb:{where}:table/{self.sessions_table}",
+            # AWS: a table is arn:{partition}:dynamodb:{region}:{account}:table/{name}; Query and the
+            # item actions are authorized on it (an index would be .../table/{name}/index/{index}).
+            **{kind: f"{aws}:dynamodb:{where}:table/{getattr(self, kind)}" for kind in TABLES},
             "model": self.model_arn(),
         }[kind]
 

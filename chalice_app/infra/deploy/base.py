@@ -138,7 +138,8 @@ class Context:
         }
 
     def scope(self, api_id: Optional[str] = None) -> policy.Scope:
-        return policy.Scope(
+        return policy.Scope.of(
+            self.settings,
             partition=self.partition,
             region=self.target.region,
             account=self.account,
@@ -146,11 +147,6 @@ class Context:
             stage=self.stage.stage,
             websocket_stage=self.stage.api_gateway_stage,
             api_id=api_id or PLACEHOLDER_API_ID,
-            queue=self.settings.queue_name,
-            connections_table=self.settings.connections_table,
-            idempotency_table=self.settings.idempotency_table,
-            sessions_table=self.settings.sessions_table,
-            model_id=self.settings.bedrock_model_id,
         )
 
 

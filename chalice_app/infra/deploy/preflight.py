@@ -130,7 +130,7 @@ class Preflight(Step):
         ctx.check(
             "settings",
             OK,
-            f"queue {s.queue_name}, tables {s.connections_table}, {s.idempotency_table}, {s.sessions_table}; "
+            f"queue {s.queue_name}, tables {', '.join(spec['name'] for spec in bootstrap.table_specs(s))}; "
             f"backend {backend}",
         )
         least = bootstrap.RECOMMENDED_MAX_RECEIVE_COUNT

@@ -197,22 +197,29 @@ class Validate(Step):
 
     def _tables(self, ctx: Context):
         dynamodb = ctx.client("dynamodb")
-        problems, names = [], []
+        problems, names, rekey = [], [], []
         for spec in bootstrap.table_specs(ctx.settings):
             names.append(spec["name"])
             try:
-                status = dynamodb.describe_table(TableName=spec["name"])["Table"]["TableStatus"]
+                table = dynamodb.describe_table(TableName=spec["name"])["Table"]
             except ClientError as exc:
                 problems.append(f"{spec['name']}: {error(exc)}")
                 continue
             ttl = dynamodb.describe_time_to_live(TableName=spec["name"])["TimeToLiveDescription"]
-            if status != "ACTIVE":
-                problems.append(f"{spec['name']} is {status}")
+            if table["TableStatus"] != "ACTIVE":
+                problems.append(f"{spec['name']} is {table['TableStatus']}")
+            mismatch = bootstrap.key_schema_mismatch(spec, table)
+            if mismatch:
+                problems.append(f"{spec['name']}: {mismatch}")
+                rekey.append(spec["name"])
             if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING") or ttl.get("AttributeName") != spec["ttl"]:
                 problems.append(f"{spec['name']}: TTL on {spec['ttl']!r} is not enabled")
         if problems:
-            return FAIL, "; ".join(problems), self._redeploy(ctx) + " (step 2 creates them)"
-        return OK, f"{', '.join(names)}: ACTIVE with TTL", ""
+            fix = self._redeploy(ctx) + " (step 2 creates them)"
+            if rekey:  # a key cannot change in place
+                fix = f"delete {', '.join(rekey)} (its items are lost), then {fix}"
+            return FAIL, "; ".join(problems), fix
+        return OK, f"{', '.join(names)}: ACTIVE with their keys and TTL", ""
 
     def _role_policies(self, ctx: Context):
         scope = ctx.scope(ctx.websocket_endpoint()["api_id"])

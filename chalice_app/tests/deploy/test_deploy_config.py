@@ -1,5 +1,6 @@
 """The stages of .chalice/config.json and their policy files, checked without AWS."""
 
+import functools
 import json
 
 import pytest
@@ -7,7 +8,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from chalicelib.assistant import BACKENDS
 from chalicelib.config import REQUIRED_IN_LAMBDA, load
-from infra import motopatch, policy
+from infra import bootstrap, motopatch, policy
 from infra.stage import FUNCTIONS, PROCESSOR, StageError, load_stage
 
 STAGES = ("dev", "chalice-test", "prod")
@@ -15,11 +16,9 @@ STAGES = ("dev", "chalice-test", "prod")
 
 def scope_for(stage):
     settings = stage.settings("eu-west-1")
-    return policy.Scope(
-        partition="aws", region="eu-west-1", account="111122223333", app_name=stage.app_name, stage=stage.stage,
-        websocket_stage=stage.api_gateway_stage, api_id="abc123defg", queue=settings.queue_name,
-        connections_table=settings.connections_table, idempotency_table=settings.idempotency_table,
-        sessions_table=settings.sessions_table, model_id=settings.bedrock_model_id,
+    return policy.Scope.of(
+        settings, partition="aws", region="eu-west-1", account="111122223333", app_name=stage.app_name,
+        stage=stage.stage, websocket_stage=stage.api_gateway_stage, api_id="abc123defg",
     )  # fmt: skip
 
 
@@ -87,6 +86,53 @@ def test_policy_names_manage_connections_and_bedrock(name):
         assert has_bedrock is (function == PROCESSOR)
 
 
+# Every DynamoDB item action: a function's policy may name only those its code calls on a table.
+DYNAMODB_ITEM_ACTIONS = (
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+    "ConditionCheckItem",
+)  # fmt: skip
+FRAME_WRITERS = ("websocket_message", PROCESSOR)  # the ack; status, chunk, response and error frames
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_frame_writers_may_put_and_query_frames_on_the_frames_table_only(name):
+    """PutItem + Query on exactly the stage's frames table for websocket_message and chat_processor;
+    nothing on it for $connect/$disconnect; Query on no other table (moto's IAM evaluator)."""
+    stage = load_stage(name)
+    settings = stage.settings("eu-west-1")
+
+    def table(table_name):
+        return f"arn:aws:dynamodb:eu-west-1:111122223333:table/{table_name}"
+
+    frames = table(settings.frames_table)
+    others = [
+        table(settings.connections_table),
+        table(settings.idempotency_table),
+        table(settings.sessions_table),
+        table(settings.frames_table + "-other"),  # a neighbour's name that starts the same
+        frames + "/index/any",  # no index is queried
+    ]
+    for function in FUNCTIONS:
+        evaluator = IAMPolicy(stage.policy_path(function).read_text())
+        permitted = functools.partial(dynamodb_permitted, evaluator)
+        allowed = {action for action in DYNAMODB_ITEM_ACTIONS if permitted(action, frames)}
+        assert allowed == ({"PutItem", "Query"} if function in FRAME_WRITERS else set()), function
+        assert not [resource for resource in others if permitted("Query", resource)], function
+        assert not permitted("PutItem", table(settings.frames_table + "-other")), function
+
+
+def dynamodb_permitted(evaluator, action, resource):
+    return evaluator.is_action_permitted(f"dynamodb:{action}", resource) == PermissionResult.PERMITTED
+
+
+def test_needs_name_the_frames_table_for_the_frame_writers_only():
+    scope = scope_for(load_stage("dev"))
+    frames = scope.arn("frames_table", PROCESSOR)
+    assert frames == "arn:aws:dynamodb:eu-west-1:111122223333:table/shopping-assistant-dev-frames"
+    on_frames = {(need.function, need.action) for need in policy.needs_for(scope) if need.resource == frames}
+    assert on_frames == {(f, action) for f in FRAME_WRITERS for action in ("dynamodb:PutItem", "dynamodb:Query")}
+
+
 def test_scope_connections_narrows_to_one_api_and_keeps_the_methods():
     any_api = "arn:aws:execute-api:*:*:*/api"
     document = {
@@ -128,7 +174,8 @@ def test_max_receive_count_is_at_least_the_five_aws_recommends():
 
 def test_stages_do_not_share_queues_or_tables():
     names = [load_stage(n).settings("us-east-1") for n in STAGES]
-    resources = [(s.queue_name, s.connections_table, s.idempotency_table, s.sessions_table) for s in names]
+    resources = [(s.queue_name, *(spec["name"] for spec in bootstrap.table_specs(s))) for s in names]
+    assert all(len(group) == 5 for group in resources)  # the queue, the connections, idempotency, sessions, frames
     flat = [name for group in resources for name in group]
     assert len(flat) == len(set(flat))
 

@@ -27,7 +27,8 @@ def fifo():
 APP = "shopping-assistant-api"
 FUNCTIONS = ("websocket_connect", "websocket_message", "websocket_disconnect", "chat_processor")
 QUEUE = "shopping-assistant-chalice-test-chat.fifo"
-TABLES = ("connections", "idempotency", "sessions")
+TABLES = ("connections", "idempotency", "sessions", "frames")
+FRAMES_TABLE = "shopping-assistant-chalice-test-frames"
 ACCOUNT = "123456789012"  # moto's
 ANY_API = "arn:aws:execute-api:*:*:*/api/*/@connections/*"  # the shape issue 14 names
 
@@ -125,6 +126,11 @@ def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
     assert int(redrive["maxReceiveCount"]) == 5  # AWS: at least 5 for a Lambda SQS source
     tables = set(aws("dynamodb").list_tables()["TableNames"])
     assert {f"shopping-assistant-chalice-test-{t}" for t in TABLES} <= tables
+    frames = aws("dynamodb").describe_table(TableName=FRAMES_TABLE)["Table"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in frames["KeySchema"]] == [
+        ("session_id", "HASH"),
+        ("cursor", "RANGE"),
+    ]
 
     domain = f"{api['ApiId']}.execute-api.{REGION}.amazonaws.com"
     env = lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Environment"]["Variables"]
@@ -150,11 +156,9 @@ def deployed_scope(aws, project_copy):
     stage = load_stage(TEST_STAGE, project_copy)
     settings = stage.settings(REGION)
     (api,) = aws("apigatewayv2").get_apis()["Items"]
-    return policy.Scope(
-        partition="aws", region=REGION, account=ACCOUNT, app_name=APP, stage=TEST_STAGE,
-        websocket_stage=stage.api_gateway_stage, api_id=api["ApiId"], queue=settings.queue_name,
-        connections_table=settings.connections_table, idempotency_table=settings.idempotency_table,
-        sessions_table=settings.sessions_table, model_id=settings.bedrock_model_id,
+    return policy.Scope.of(
+        settings, partition="aws", region=REGION, account=ACCOUNT, app_name=APP, stage=TEST_STAGE,
+        websocket_stage=stage.api_gateway_stage, api_id=api["ApiId"],
     )  # fmt: skip
 
 
@@ -230,6 +234,32 @@ def test_validate_only_changes_nothing_and_holds(first_deploy, deploy):
         "role policies": "ok",
         "smoke test": "skip",
     }
+
+
+def test_a_frames_table_without_its_sort_key_is_named_with_the_fix(first_deploy, deploy, aws):
+    """A table's key cannot change in place: validate names the key it has and the one the code needs."""
+    dynamodb = aws("dynamodb")
+    dynamodb.delete_table(TableName=FRAMES_TABLE)
+    dynamodb.create_table(
+        TableName=FRAMES_TABLE,
+        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=FRAMES_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+
+    code, report, _ = deploy("--validate-only")
+    assert code == 1
+    problem = failed(report)["tables"]
+    assert f"{FRAMES_TABLE}: key (session_id HASH S), not (session_id HASH S, cursor RANGE N)" in problem["detail"]
+    assert problem["fix"].startswith(f"delete {FRAMES_TABLE} (its items are lost), then rerun scripts/deploy.py")
+
+    dynamodb.delete_table(TableName=FRAMES_TABLE)
+    code, report, progress = deploy()
+    assert code == 0, progress
+    assert checks(report)[("Validate", "tables")]["status"] == "ok"
 
 
 def test_a_disabled_mapping_is_named_and_a_deploy_enables_it(first_deploy, deploy, aws):

@@ -140,11 +140,9 @@ def test_each_packaged_role_allows_its_functions_calls_and_not_the_others(packag
     _, _, template = packages[name]
     stage = load_stage(name, project_copy)
     settings = stage.settings("eu-west-1")
-    scope = policy.Scope(
-        partition="aws", region="eu-west-1", account="111122223333", app_name=stage.app_name, stage=name,
-        websocket_stage="api", api_id="stackapi01", queue=settings.queue_name,
-        connections_table=settings.connections_table, idempotency_table=settings.idempotency_table,
-        sessions_table=settings.sessions_table, model_id=settings.bedrock_model_id,
+    scope = policy.Scope.of(
+        settings, partition="aws", region="eu-west-1", account="111122223333", app_name=stage.app_name,
+        stage=name, websocket_stage="api", api_id="stackapi01",
     )  # fmt: skip
     for function, logical_id in function_logical_ids(template).items():
         role_id = template["Resources"][logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -162,3 +160,6 @@ def test_packaging_reports_what_it_changed(packages):
     assert str(out / "sam.json") in done.stdout
     assert "ReportBatchItemFailures" in done.stdout and "WebsocketAPI" in done.stdout
     assert "credentials" not in done.stdout  # no account was asked for
+    kinds = ("connections", "idempotency", "sessions", "frames")
+    tables = ", ".join(f"shopping-assistant-chalice-test-{kind}" for kind in kinds)
+    assert f"tables {tables};" in done.stdout  # preflight names every table the stage uses

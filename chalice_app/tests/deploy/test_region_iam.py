@@ -26,7 +26,11 @@ POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"], "Resource": "arn:aws:sqs:*:*:allowed"},
-        {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "arn:aws:dynamodb:*:*:table/allowed"},
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+            "Resource": "arn:aws:dynamodb:*:*:table/allowed",
+        },
     ],
 }
 
@@ -85,6 +89,21 @@ def test_role_session_dynamodb_calls_are_checked_on_the_table(region):
     dynamodb.put_item(TableName="allowed", Item={"k": {"S": "a"}})  # denied on "*" unpatched
     assert code_of(lambda: dynamodb.put_item(TableName="other", Item={"k": {"S": "a"}})) == "AccessDeniedException"
     assert code_of(lambda: dynamodb.get_item(TableName="allowed", Key={"k": {"S": "a"}})) == "AccessDeniedException"
+
+
+def test_role_session_queries_are_checked_on_the_table(region):
+    """The frames table's reads are Query calls: authorized on the table, like its item writes."""
+    endpoint, keys = region
+    dynamodb = client(endpoint, "dynamodb", **keys)
+
+    def query(table):
+        return dynamodb.query(
+            TableName=table, KeyConditionExpression="k = :k", ExpressionAttributeValues={":k": {"S": "q"}}
+        )
+
+    dynamodb.put_item(TableName="allowed", Item={"k": {"S": "q"}})
+    assert query("allowed")["Items"] == [{"k": {"S": "q"}}]
+    assert code_of(lambda: query("other")) == "AccessDeniedException"
 
 
 def test_a_bad_session_signature_is_refused(region):

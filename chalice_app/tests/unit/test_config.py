@@ -27,6 +27,7 @@ def test_defaults_suit_the_local_runtime():
     assert config.connections_table == "shopping-assistant-connections"
     assert config.idempotency_table == "shopping-assistant-idempotency"
     assert config.sessions_table == "shopping-assistant-sessions"
+    assert config.frames_table == "shopping-assistant-frames"
     assert config.sqs_batch_size == 1
     assert config.max_receive_count == 5
     assert config.message_ttl_seconds == 300
