@@ -3,6 +3,9 @@
 
     python chalice_app/scripts/bench.py [--quick] [--json out.json] [--uri ws://…] [--phases connect,ping]
 
+The ``session`` phase sends 200 messages in one session (what a long conversation costs: its
+first 20 against its last 20).
+
 Starts local stacks on free ports (echo, then catalog assistant) unless ``--uri`` is
 given, and a bare ``websockets`` ping/pong server on loopback as the baseline.
 Prints a table (value and ratio to the baseline where one applies) and, with
@@ -78,18 +81,23 @@ async def ping_rtts(uri: str, count: int, frame: str = '{"action":"ping"}') -> L
     return samples[min(5, len(samples) // 10) :]  # the first few warm the path
 
 
-async def message_latencies(uri: str, count: int, text: str) -> Dict[str, List[float]]:
-    """Sequential messages on one connection: ms to ack, first status, final frame."""
+async def message_latencies(uri: str, count: int, text: str, one_session: bool = False) -> Dict[str, List[float]]:
+    """Sequential messages on one connection: ms to ack, first status, final frame. Each message
+    starts a new session, or (``one_session``) all continue the session the first ack names."""
     marks: Dict[str, List[float]] = {"ack": [], "status": [], "reply": []}
+    session_id = None
     async with websockets.connect(uri) as ws:
         for index in range(count):
             started = time.perf_counter()
-            await ws.send(json.dumps({"action": "sendMessage", "message": f"{text} {index}"}))
+            frame = {"action": "sendMessage", "message": f"{text} {index}"}
+            await ws.send(json.dumps({**frame, "session_id": session_id} if session_id else frame))
             seen = set()
             while True:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
                 elapsed = (time.perf_counter() - started) * 1000
                 kind = frame.get("type")
+                if one_session and kind == "ack":
+                    session_id = frame.get("session_id")
                 if kind in ("ack", "status") and kind not in seen:
                     seen.add(kind)
                     marks[kind].append(elapsed)
@@ -261,7 +269,9 @@ def stack_args(backend: str) -> List[str]:
 
 
 # What --phases may select; the default runs them all, in this order.
-PHASES = ("connect", "ping", "messages", "throughput", "backlog", "idle", "catalog")
+PHASES = ("connect", "ping", "messages", "session", "throughput", "backlog", "idle", "catalog")
+# The session phase: how the first and the last messages of one long session compare.
+SESSION_EDGE = 20
 
 
 def measure_stack(
@@ -277,6 +287,15 @@ def measure_stack(
         figures["ack_ms"] = percentiles(marks["ack"])
         figures["first_status_ms"] = percentiles(marks["status"])
         figures["reply_echo_ms"] = percentiles(marks["reply"])
+    if "session" in phases:
+        marks = asyncio.run(message_latencies(uri, sizes["session"], "bench", one_session=True))
+        edge = min(SESSION_EDGE, max(1, sizes["session"] // 4))
+        for kind in ("ack", "reply"):
+            figures[f"session_{kind}_ms"] = {
+                "first": percentiles(marks[kind][:edge]),
+                "last": percentiles(marks[kind][-edge:]),
+                "messages": sizes["session"],
+            }
     pid = stack.process.pid if stack else None
     if "throughput" in phases:
         figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"], pid))
@@ -309,6 +328,12 @@ def print_table(report: Dict[str, object]) -> None:
         rows.append(("ack p50 (ms)", report["ack_ms"].get("p50"), base["ping_ms"]["p50"]))
         rows.append(("first status p50 (ms)", report["first_status_ms"].get("p50"), None))
         rows.append(("full reply, echo p50/p95/p99 (ms)", _triple(report["reply_echo_ms"]), None))
+    for kind in ("ack", "reply"):
+        if f"session_{kind}_ms" in report:
+            figures = report[f"session_{kind}_ms"]
+            first, last = figures["first"]["p50"], figures["last"]["p50"]
+            name = f"one session of {figures['messages']} msgs: {kind} p50 first/last {figures['first']['n']} (ms)"
+            rows.append((name, f"{first:.1f}/{last:.1f}", None))
     if "reply_catalog_ms" in report:
         rows.append(("full reply, catalog p50/p95/p99 (ms)", _triple(report["reply_catalog_ms"]), None))
     if "throughput" in report:
@@ -356,9 +381,9 @@ def main(argv=None) -> int:
     parser.add_argument("--connects", type=int, help="connect samples (default 50)")
     parser.add_argument("--pings", type=int, help="ping samples (default 300)")
     args = parser.parse_args(argv)
-    sizes = dict(connects=50, pings=300, messages=100, clients=50, per_client=10, idle=2000, backlog=500)
+    sizes = dict(connects=50, pings=300, messages=100, session=200, clients=50, per_client=10, idle=2000, backlog=500)
     if args.quick:
-        sizes = dict(connects=5, pings=20, messages=5, clients=2, per_client=3, idle=20, backlog=10)
+        sizes = dict(connects=5, pings=20, messages=5, session=8, clients=2, per_client=3, idle=20, backlog=10)
     sizes.update({name: getattr(args, name) for name in ("connects", "pings") if getattr(args, name)})
     report: Dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
