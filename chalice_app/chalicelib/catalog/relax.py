@@ -32,9 +32,15 @@ def relaxations(request: SearchRequest, keep: Iterable[str] = ()) -> List[Relaxa
     request = request.with_changes(offset=0)
     kept = set(keep)
     found: List[Relaxation] = []
-    for loosens, attempt in (("max_price", _raise_budget), ("min_price", _lower_minimum),
-                             ("min_rating", _lower_rating), ("brands", _any_brand),
-                             ("exclude_brands", _allow_excluded), ("text", _drop_words), ("category", _any_category)):
+    for loosens, attempt in (
+        ("max_price", _raise_budget),
+        ("min_price", _lower_minimum),
+        ("min_rating", _lower_rating),
+        ("brands", _any_brand),
+        ("exclude_brands", _allow_excluded),
+        ("text", _drop_words),
+        ("category", _any_category),
+    ):
         if loosens in kept:
             continue
         relaxation = attempt(request)
@@ -57,8 +63,12 @@ def _raise_budget(request: SearchRequest) -> Optional[Relaxation]:
     cheapest = min(over, key=lambda item: item["price"])
     budget = float(math.ceil(cheapest["price"] / 10) * 10)
     relaxed = request.with_changes(max_price=budget)
-    return Relaxation(relaxed, _count(relaxed), f"raise the budget to ${budget:,.0f}",
-                      f"the cheapest is the {cheapest['name']} at ${cheapest['price']:,.2f}")
+    return Relaxation(
+        relaxed,
+        _count(relaxed),
+        f"raise the budget to ${budget:,.0f}",
+        f"the cheapest is the {cheapest['name']} at ${cheapest['price']:,.2f}",
+    )
 
 
 def _lower_minimum(request: SearchRequest) -> Optional[Relaxation]:
@@ -70,8 +80,12 @@ def _lower_minimum(request: SearchRequest) -> Optional[Relaxation]:
     dearest = max(under, key=lambda item: item["price"])
     floor = float(math.floor(dearest["price"] / 10) * 10)
     relaxed = request.with_changes(min_price=floor)
-    return Relaxation(relaxed, _count(relaxed), f"start from ${floor:,.0f}",
-                      f"the most expensive is the {dearest['name']} at ${dearest['price']:,.2f}")
+    return Relaxation(
+        relaxed,
+        _count(relaxed),
+        f"start from ${floor:,.0f}",
+        f"the most expensive is the {dearest['name']} at ${dearest['price']:,.2f}",
+    )
 
 
 def _lower_rating(request: SearchRequest) -> Optional[Relaxation]:
@@ -82,8 +96,9 @@ def _lower_rating(request: SearchRequest) -> Optional[Relaxation]:
         return None
     best = max(item["rating"] for item in pool)
     relaxed = request.with_changes(min_rating=best)
-    return Relaxation(relaxed, _count(relaxed), f"accept a rating of {best:.1f}",
-                      f"the best rated here has {best:.1f} stars")
+    return Relaxation(
+        relaxed, _count(relaxed), f"accept a rating of {best:.1f}", f"the best rated here has {best:.1f} stars"
+    )
 
 
 def _any_brand(request: SearchRequest) -> Optional[Relaxation]:
@@ -108,16 +123,16 @@ def _drop_words(request: SearchRequest) -> Optional[Relaxation]:
     relaxed = request.with_changes(text="")
     if not (relaxed.category or relaxed.brands):
         return None  # nothing would be left to search for
-    return Relaxation(relaxed, _count(relaxed), f"drop \u201c{request.text.strip()}\u201d",
-                      "no product mentions all of that")
+    return Relaxation(
+        relaxed, _count(relaxed), f"drop \u201c{request.text.strip()}\u201d", "no product mentions all of that"
+    )
 
 
 def _any_category(request: SearchRequest) -> Optional[Relaxation]:
     if not request.category or not (request.text.strip() or request.brands):
         return None
     relaxed = request.with_changes(category=None)
-    return Relaxation(relaxed, _count(relaxed), "look in other categories",
-                      f"I have no {request.category} like that")
+    return Relaxation(relaxed, _count(relaxed), "look in other categories", f"I have no {request.category} like that")
 
 
 def _candidates(request: SearchRequest) -> List[Dict]:

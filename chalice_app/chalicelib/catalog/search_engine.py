@@ -20,9 +20,22 @@ __all__ = ["SearchResult", "search", "search_index", "document_terms", "unknown_
 Product = Dict[str, Any]
 
 # Attribute-name suffixes that are units, spelled as the tokenizer pairs them with a number.
-_UNIT_WORDS = {"in": "inch", "l": "l", "g": "g", "kg": "kg", "mm": "mm", "cm": "cm", "gb": "gb", "atm": "atm",
-               "hours": "hours", "days": "days", "cups": "cups", "people": "people", "minutes": "minutes",
-               "bar": "bar"}
+_UNIT_WORDS = {
+    "in": "inch",
+    "l": "l",
+    "g": "g",
+    "kg": "kg",
+    "mm": "mm",
+    "cm": "cm",
+    "gb": "gb",
+    "atm": "atm",
+    "hours": "hours",
+    "days": "days",
+    "cups": "cups",
+    "people": "people",
+    "minutes": "minutes",
+    "bar": "bar",
+}
 
 
 @dataclass(frozen=True)
@@ -97,5 +110,8 @@ def search(request: SearchRequest, limit: int = 5) -> SearchResult:
 def unknown_words(text: str) -> List[str]:
     """The words of ``text`` (stopwords aside) that no product mentions."""
     index = search_index()
-    return [word for word, term in zip(text.split(), (tokenize(word) for word in text.split()), strict=True)
-            if term and not any(index.knows(part) for part in term)]
+    return [
+        word
+        for word, term in zip(text.split(), (tokenize(word) for word in text.split()), strict=True)
+        if term and not any(index.knows(part) for part in term)
+    ]

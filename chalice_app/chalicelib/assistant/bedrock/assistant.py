@@ -69,8 +69,15 @@ class BedrockAssistant:
         for round_number in itertools.count(1):
             turn = yield from self._stream_round(messages, system, pieces)
             messages.append({"role": "assistant", "content": turn.content or [{"text": "…"}]})
-            logs.emit(log, "bedrock_round", session_id=state.session_id, round=round_number,
-                      stop_reason=turn.stop_reason, tools=[use["name"] for use in turn.tool_uses], **turn.usage)
+            logs.emit(
+                log,
+                "bedrock_round",
+                session_id=state.session_id,
+                round=round_number,
+                stop_reason=turn.stop_reason,
+                tools=[use["name"] for use in turn.tool_uses],
+                **turn.usage,
+            )
             if turn.stop_reason != "tool_use" or not turn.tool_uses:
                 break
             if round_number > self.max_tool_rounds:
@@ -115,8 +122,14 @@ class BedrockAssistant:
                 if forwarded or attempt > self.max_retries or not is_retryable(error):
                     raise
                 delay = backoff_seconds(attempt)
-                logs.emit(log, "bedrock_retry", logging.WARNING, attempt=attempt, delay_s=round(delay, 2),
-                          error=_error_code(error))
+                logs.emit(
+                    log,
+                    "bedrock_retry",
+                    logging.WARNING,
+                    attempt=attempt,
+                    delay_s=round(delay, 2),
+                    error=_error_code(error),
+                )
                 self._sleep(delay)
 
     @staticmethod
@@ -126,8 +139,15 @@ class BedrockAssistant:
             outcome = run_tool(use["name"], use.get("input") or {}, state)
             if outcome.products:
                 cards[:] = outcome.products  # the cards follow what the answer is about: the latest call
-            results.append({"toolResult": {"toolUseId": use["toolUseId"], "content": [{"json": outcome.result}],
-                                           "status": "success" if outcome.ok else "error"}})
+            results.append(
+                {
+                    "toolResult": {
+                        "toolUseId": use["toolUseId"],
+                        "content": [{"json": outcome.result}],
+                        "status": "success" if outcome.ok else "error",
+                    }
+                }
+            )
         return results
 
     @staticmethod

@@ -30,8 +30,10 @@ def system_prompt(state: SessionState) -> List[Dict[str, Any]]:
     shown = tools.shown(state)
     if shown:
         lines.append("Products last shown, by position:")
-        lines += [f"{position}. {item['id']} {item['name']} ${item['price']:.2f} rating {item['rating']:.1f}"
-                  for position, item in enumerate(shown, start=1)]
+        lines += [
+            f"{position}. {item['id']} {item['name']} ${item['price']:.2f} rating {item['rating']:.1f}"
+            for position, item in enumerate(shown, start=1)
+        ]
     else:
         lines.append("No products shown yet.")
     cart = tools.view_cart(state)

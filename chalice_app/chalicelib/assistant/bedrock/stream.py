@@ -50,7 +50,8 @@ class StreamReader:
             tool = start.get("start", {}).get("toolUse")
             if tool:
                 self._blocks[start.get("contentBlockIndex", 0)] = {
-                    "toolUse": {"toolUseId": tool["toolUseId"], "name": tool["name"]}, "json": ""
+                    "toolUse": {"toolUseId": tool["toolUseId"], "name": tool["name"]},
+                    "json": "",
                 }
         elif "contentBlockDelta" in event:
             body = event["contentBlockDelta"]
