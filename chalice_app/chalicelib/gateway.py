@@ -22,7 +22,7 @@ from chalicelib import auth, chat_queue, connections, logs, management, metrics,
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
 from chalicelib.errors import InvalidSessionError
-from chalicelib.sessions import SessionLog, issue_session_id, owner_of
+from chalicelib.sessions import RESUME_CATCH_UP_SECONDS, SessionLog, issue_session_id, owner_of
 
 __all__ = ["RequestContext", "on_connect", "on_disconnect", "on_message"]
 
@@ -182,11 +182,19 @@ def _subject(request: RequestContext, verdict: ratelimit.Verdict) -> Optional[st
 
 
 def _resume(api: management.ManagementApi, request: RequestContext, action: protocol.Resume, owner: str) -> None:
-    """Attach the connection, then replay what it missed (in that order: see sessions); never queued."""
+    """Attach the connection, replay what it missed, and once more after RESUME_CATCH_UP_SECONDS
+    what a writer stored meanwhile for a list of connections from before the attach (see
+    sessions); never queued."""
     sessions = SessionLog.from_settings(settings())
-    sessions.attach(action.session_id, owner, request.connection_id)
-    frames, last = sessions.replay(action.session_id, action.after)
+    attached = time.monotonic()
+    snapshot = sessions.attach(action.session_id, owner, request.connection_id)
+    frames, last = sessions.replay(action.session_id, action.after, snapshot.gen)
     replayed = outbox.replay(api, request.connection_id, action.session_id, frames, last)
+    if replayed >= 0:
+        time.sleep(max(0.0, attached + RESUME_CATCH_UP_SECONDS - time.monotonic()))
+        late, _ = sessions.replay(action.session_id, last, snapshot.gen)
+        if late and outbox.replay(api, request.connection_id, action.session_id, late) >= 0:
+            replayed += len(late)
     logs.emit(
         log,
         "resumed",
@@ -243,6 +251,7 @@ def _enqueue_acked(
         received_at_ms=int(time.time() * 1000),
         client_message_id=action.client_message_id,
         owner=owner,
+        ack_cursor=box.cursor,
     )
     try:
         chat_queue.enqueue(envelope)

@@ -6,7 +6,11 @@ terminal frame (``response`` or ``error``). Each frame gets the session's next
 (``sessions.SessionLog``), then is posted, in cursor order, to every connection
 attached to the session; a connection that answers 410 is detached and the
 message goes on (its frames stay kept for a resume). The ack is sent under the
-session's ack lease, which ``end_ack`` gives back once the message is enqueued. ``delta`` is the single
+session's ack lease, which ``end_ack`` gives back once the message is enqueued.
+
+The attached connections are read again before a frame when the list is older than
+``sessions.CONNECTIONS_FRESH_SECONDS``; with the ``gen`` each frame records, that is
+what lets a resume get every frame exactly once (the rule is in ``sessions``). ``delta`` is the single
 place chunk text goes out: its ``coalesce.Coalescer`` decides which deltas are
 joined into one ``chunk`` (``CHUNK_FLUSH_MS``), and ``flush`` posts what is left
 before the response.
@@ -18,12 +22,14 @@ then ``resumed``).
 
 import logging
 import threading
+import time
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from chalicelib import logs, protocol
 from chalicelib.coalesce import Coalescer
 from chalicelib.management import ConnectionGoneError, ManagementApi
-from chalicelib.sessions import LogSnapshot, SessionLog
+from chalicelib.sessions import LogSnapshot, SessionLog, is_fresh
 
 __all__ = ["Outbox", "pong", "refuse", "replay"]
 
@@ -53,6 +59,11 @@ class Outbox:
     def connections(self) -> frozenset:
         """The connections attached to the session as of the last frame."""
         return self._snapshot.connections if self._snapshot else frozenset()
+
+    @property
+    def cursor(self) -> Optional[int]:
+        """The cursor of the last frame stored."""
+        return self._snapshot.cursor if self._snapshot else None
 
     # --- the frames of a message -------------------------------------------------------
 
@@ -125,11 +136,24 @@ class Outbox:
     def _send(self, frame: Dict[str, Any]) -> int:
         """Store the frame at the next cursor, post it to the attached connections; how many got it."""
         with self._lock:
-            snapshot = self._snapshot or self.sessions.read(self.session_id)
-            if snapshot is None:
-                raise ValueError(f"session {self.session_id} has no log")
-            self._snapshot, self._last = self.sessions.append(snapshot, self._render(frame))
+            if self._snapshot is None:
+                self._snapshot = self.sessions.read(self.session_id)
+                if self._snapshot is None:
+                    raise ValueError(f"session {self.session_id} has no log")
+            elif not is_fresh(self._snapshot.read_at, time.monotonic()):
+                self._read_connections()
+            self._snapshot, self._last = self.sessions.append(self._snapshot, self._render(frame))
             return self._post_latest()
+
+    def _read_connections(self) -> None:
+        """Read the attached connections (and the head's gen) again, keeping the cursor."""
+        snapshot = self._snapshot
+        assert snapshot is not None
+        head = self.sessions.read(self.session_id)
+        if head is None:  # the session expired meanwhile: its frames are still kept, posted to none
+            self._snapshot = replace(snapshot, connections=frozenset(), read_at=time.monotonic())
+        else:
+            self._snapshot = replace(head, cursor=snapshot.cursor)
 
     def _post_latest(self) -> int:
         snapshot = self._snapshot
@@ -140,11 +164,14 @@ class Outbox:
                 delivered += 1
             else:
                 gone.append(connection_id)
+        self._detach(gone)
+        return delivered
+
+    def _detach(self, gone: List[str]) -> None:
         if gone:
             self.sessions.detach(self.session_id, gone)
-            self._snapshot = snapshot.without(gone)
+            self._snapshot = self._snapshot.without(gone)
             logs.emit(log, "detached", session_id=self.session_id, message_id=self.message_id, connections=gone)
-        return delivered
 
 
 # --- frames that belong to no message --------------------------------------------------
@@ -161,14 +188,21 @@ def refuse(
     return api.try_post(connection_id, protocol.encode(protocol.error(code, message, message_id)))
 
 
-def replay(api: ManagementApi, connection_id: str, session_id: str, frames: List[Tuple[int, str]], last: int) -> int:
-    """Post a resume's kept frames (``SessionLog.replay``) in order, then ``resumed`` with
-    ``last`` (the last cursor replayed or already known); how many were replayed, -1 if the
+def replay(
+    api: ManagementApi,
+    connection_id: str,
+    session_id: str,
+    frames: List[Tuple[int, str]],
+    last: Optional[int] = None,
+) -> int:
+    """Post a resume's kept frames (``SessionLog.replay``) in order, then, with ``last`` (the
+    last cursor replayed or already known), ``resumed``; how many were posted, -1 if the
     connection left."""
     try:
         for _, text in frames:
             api.post(connection_id, text)
-        api.post(connection_id, protocol.encode(protocol.resumed(session_id, last)))
+        if last is not None:
+            api.post(connection_id, protocol.encode(protocol.resumed(session_id, last)))
     except ConnectionGoneError:
         return -1
     return len(frames)

@@ -32,6 +32,7 @@ import functools
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -141,6 +142,8 @@ def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope, pick
         # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
         _drop(envelope, "connection gone")
         return
+    if envelope.ack_cursor:
+        snapshot = replace(snapshot, cursor=envelope.ack_cursor)  # a frame stored since: the put tries the next
     _answer_once()(envelope=envelope.to_dict(), snapshot=snapshot, picked_up_ms=picked_up_ms)
 
 
@@ -195,9 +198,7 @@ def _answer_once():
     )
 
 
-def _answer(
-    envelope: Dict[str, Any], snapshot: Optional[LogSnapshot] = None, picked_up_ms: int = 0
-) -> Dict[str, Any]:
+def _answer(envelope: Dict[str, Any], snapshot: Optional[LogSnapshot] = None, picked_up_ms: int = 0) -> Dict[str, Any]:
     """Run the turn; ``snapshot`` is the session log as the pickup read it (saves a read)."""
     chat = ChatEnvelope(**envelope)
     api = metrics.CountingApi(management.for_endpoint(chat.domain, chat.stage))
@@ -214,9 +215,7 @@ def _answer(
     return {"message_id": chat.message_id, "elapsed_ms": elapsed_ms}
 
 
-def _answered(
-    chat: ChatEnvelope, api: metrics.CountingApi, elapsed_ms: int, picked_up_ms: int, delivered: int
-) -> None:
+def _answered(chat: ChatEnvelope, api: metrics.CountingApi, elapsed_ms: int, picked_up_ms: int, delivered: int) -> None:
     now_ms = protocol.now_ms()
     figures = {"time_to_response": now_ms - chat.received_at_ms, "processing_time": now_ms - picked_up_ms}
     logs.emit(

@@ -20,10 +20,16 @@ stores it: a ``PutItem`` with ``attribute_not_exists``, so two writers (the gate
 acking a new message while chat_processor streams the previous one) can never take
 the same cursor; the loser reads the latest cursor and tries the next one. One write
 per frame, of one small item, whatever the session's length (a write costs a WCU per
-KB of the item written). After storing a frame the writer reads the head for the
-connections to post it to: a ``resume`` attaches first and reads the frames second,
-so every frame reaches it, live or replayed (a frame can reach it both ways: clients
-drop a cursor they have seen).
+KB of the item written).
+
+Who gets a frame, exactly once: the writer posts it to the connections attached as of
+its last read of the head, which it reads again when that is older than
+``CONNECTIONS_FRESH_SECONDS``, and the frame item records that read's ``gen``. Every
+``attach`` (resume, ``?session_id=``) adds 1 to the head's ``gen``; a resume whose attach
+made ``gen`` G replays the kept frames with ``gen`` < G (those with G or more were
+posted to it live), and reads the frames once more ``RESUME_CATCH_UP_SECONDS`` after
+attaching for the ones stored since by a writer whose list still predated the attach
+(no writer's list is older than CONNECTIONS_FRESH_SECONDS when it stores a frame).
 
 Order of turns: SQS FIFO keeps a session's messages in the order they were *sent to
 the queue*. Two sendMessage frames of one session can be handled at the same time
@@ -64,7 +70,10 @@ __all__ = [
     "log_key",
     "replayable",
     "lease_wait",
+    "is_fresh",
     "ACK_LEASE_SECONDS",
+    "CONNECTIONS_FRESH_SECONDS",
+    "RESUME_CATCH_UP_SECONDS",
 ]
 
 # 128 bits from the OS's CSPRNG: an id nobody can guess (token_urlsafe: 22 characters of A-Z a-z 0-9 _ -).
@@ -75,6 +84,12 @@ NO_OWNER = "-"
 _MAX_CURSOR_ATTEMPTS = 50
 # How long an ack lease holds when it is not given back (the gateway invocation died).
 ACK_LEASE_SECONDS = 10
+# How old a writer's list of attached connections may be when it stores a frame.
+CONNECTIONS_FRESH_SECONDS = 0.2
+# When a resume reads the frames again after attaching: later than any frame stored with a
+# list from before the attach (CONNECTIONS_FRESH_SECONDS, and the store's own time), and
+# well before a client gives up waiting for a gap (GAP_WAIT in the clients: 1.5 s).
+RESUME_CATCH_UP_SECONDS = 0.6
 # The encoded frame for a given cursor (the outbox's; this module never builds frames).
 Render = Callable[[int], str]
 
@@ -192,18 +207,33 @@ def log_key(session_id: str) -> str:
 
 
 def replayable(
-    stored: Iterable[Tuple[int, int, str]], after: int, now: float, window_seconds: int
+    stored: Iterable[Tuple[int, int, int, str]],
+    after: int,
+    now: float,
+    window_seconds: int,
+    gen: Optional[int] = None,
 ) -> List[Tuple[int, str]]:
-    """(cursor, text) of the stored (cursor, stored_at, text) frames that ``resume`` after
-    ``after`` replays: cursor > ``after`` and stored within the window, in cursor order."""
+    """(cursor, text) of the stored (cursor, stored_at, gen, text) frames that a resume after
+    ``after`` whose attach made the head's gen ``gen`` replays: cursor > ``after``, stored within
+    the window, and posted with a list of connections older than the attach (``gen`` None:
+    whatever list); in cursor order."""
     oldest = now - window_seconds
-    return sorted((cursor, text) for cursor, at, text in stored if cursor > after and at >= oldest)
+    return sorted(
+        (cursor, text)
+        for cursor, at, frame_gen, text in stored
+        if cursor > after and at >= oldest and (gen is None or frame_gen < gen)
+    )
 
 
 def lease_wait(attempt: int) -> float:
     """Seconds to wait before trying again for a held ack lease: 5 ms, doubling up to 50 ms
     (a lease is held for the few milliseconds of one ack and one SendMessage)."""
     return min(0.005 * (2**attempt), 0.05)
+
+
+def is_fresh(read_at: float, now: float, fresh_seconds: float = CONNECTIONS_FRESH_SECONDS) -> bool:
+    """Whether a list of connections read at ``read_at`` (monotonic seconds) may still be used at ``now``."""
+    return now - read_at <= fresh_seconds
 
 
 @dataclass(frozen=True)
@@ -214,6 +244,8 @@ class LogSnapshot:
     owner: str
     connections: FrozenSet[str]
     cursor: Optional[int] = None  # the last frame's cursor this writer knows; None: not read yet
+    read_at: float = 0.0  # when ``connections`` were read (time.monotonic())
+    gen: int = 0  # the head's attach count when ``connections`` were read
 
     @classmethod
     def from_item(cls, session_id: str, item: Dict[str, Any], cursor: Optional[int] = None) -> "LogSnapshot":
@@ -222,6 +254,8 @@ class LogSnapshot:
             owner=item.get("owner", {}).get("S", NO_OWNER),
             connections=frozenset((item.get("conns") or {}).get("SS", [])),
             cursor=cursor,
+            read_at=time.monotonic(),
+            gen=int(item.get("gen", {}).get("N", "0")),
         )
 
     def without(self, gone: Iterable[str]) -> "LogSnapshot":
@@ -275,9 +309,10 @@ class SessionLog:
             TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(session_id)"
         )
         text = render(1)
-        if not self._store(session_id, 1, text, now):
+        snapshot = LogSnapshot.from_item(session_id, item, cursor=1)
+        if not self._store(snapshot, 1, text, now):
             raise RuntimeError(f"session {session_id}: a new session already has frames")
-        return LogSnapshot.from_item(session_id, item, cursor=1), text
+        return snapshot, text
 
     def begin_ack(self, session_id: str, owner: str, connection_id: str, lease: str) -> LogSnapshot:
         """Before an ack: attach ``connection_id``, check ``owner`` and take the session's ack
@@ -336,16 +371,18 @@ class SessionLog:
                 raise
 
     def attach(self, session_id: str, owner: str, connection_id: str) -> LogSnapshot:
-        """Attach ``connection_id`` (resume); raises InvalidSessionError for an id ``owner`` may not use."""
+        """Attach ``connection_id`` (resume, ``?session_id=``), adding 1 to the head's ``gen``;
+        InvalidSessionError for an id ``owner`` may not use."""
         try:
             item = self.client.update_item(
                 TableName=self.table_name,
                 Key={"session_id": {"S": log_key(session_id)}},
-                UpdateExpression="ADD conns :conn",
+                UpdateExpression="ADD conns :conn, gen :one",
                 ConditionExpression="attribute_exists(session_id) AND #owner = :owner AND #ttl > :now",
                 ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
                 ExpressionAttributeValues={
                     ":conn": {"SS": [connection_id]},
+                    ":one": {"N": "1"},
                     ":owner": {"S": owner},
                     ":now": {"N": str(int(time.time()))},
                 },
@@ -378,15 +415,13 @@ class SessionLog:
 
     def append(self, snapshot: LogSnapshot, render: Render) -> Tuple[LogSnapshot, str]:
         """Store ``render(cursor)`` at the session's next cursor; returns the snapshot after it
-        (its ``cursor`` is the frame's, its connections read after the frame was stored) and the frame."""
+        (its ``cursor`` is the frame's) and the frame."""
         session_id = snapshot.session_id
         cursor = (snapshot.cursor if snapshot.cursor is not None else self.latest(session_id)) + 1
         for _ in range(_MAX_CURSOR_ATTEMPTS):
             text = render(cursor)
-            if self._store(session_id, cursor, text, int(time.time())):
-                head = self.read(session_id)
-                connections = head.connections if head is not None else frozenset()
-                return replace(snapshot, cursor=cursor, connections=connections), text
+            if self._store(snapshot, cursor, text, int(time.time())):
+                return replace(snapshot, cursor=cursor), text
             cursor = self.latest(session_id) + 1
         raise RuntimeError(f"session {session_id}: no free cursor after {_MAX_CURSOR_ATTEMPTS} attempts")
 
@@ -404,9 +439,10 @@ class SessionLog:
         )["Items"]
         return int(items[0]["cursor"]["N"]) if items else 0
 
-    def replay(self, session_id: str, after: int) -> Tuple[List[Tuple[int, str]], int]:
-        """The frames a resume after ``after`` gets (``replayable``), and the cursor for its
-        ``resumed``: the last one replayed, else the session's last."""
+    def replay(self, session_id: str, after: int, gen: Optional[int] = None) -> Tuple[List[Tuple[int, str]], int]:
+        """The frames a resume after ``after`` whose attach made the head's gen ``gen`` gets
+        (``replayable``), and the last cursor it now knows of (for ``resumed``, and the catch-up
+        read's ``after``): the last one read, else the session's last."""
         stored, start = [], None
         while True:
             page = self.client.query(
@@ -417,24 +453,29 @@ class SessionLog:
                 ConsistentRead=True,
                 **({"ExclusiveStartKey": start} if start else {}),
             )
-            stored += [(int(i["cursor"]["N"]), int(i["at"]["N"]), i["frame"]["S"]) for i in page["Items"]]
+            stored += [
+                (int(i["cursor"]["N"]), int(i["at"]["N"]), int(i.get("gen", {}).get("N", "0")), i["frame"]["S"])
+                for i in page["Items"]
+            ]
             start = page.get("LastEvaluatedKey")
             if not start:
                 break
-        frames = replayable(stored, after, time.time(), self.window_seconds)
-        last = frames[-1][0] if frames else max((cursor for cursor, _, _ in stored), default=0)
+        frames = replayable(stored, after, time.time(), self.window_seconds, gen)
+        last = max((cursor for cursor, _, _, _ in stored), default=0)
         return frames, last or self.latest(session_id)
 
-    def _store(self, session_id: str, cursor: int, text: str, now: int) -> bool:
-        """One conditional PutItem: the frame at ``cursor``, unless another writer took it."""
+    def _store(self, snapshot: LogSnapshot, cursor: int, text: str, now: int) -> bool:
+        """One conditional PutItem: the frame at ``cursor`` (with the ``gen`` of the list of
+        connections it is posted to), unless another writer took it."""
         try:
             self.client.put_item(
                 TableName=self.frames_table,
                 Item={
-                    "session_id": {"S": session_id},
+                    "session_id": {"S": snapshot.session_id},
                     "cursor": {"N": str(cursor)},
                     "frame": {"S": text},
                     "at": {"N": str(now)},
+                    "gen": {"N": str(snapshot.gen)},
                     "ttl": {"N": str(now + self.ttl_seconds)},
                 },
                 ConditionExpression="attribute_not_exists(#c)",

@@ -101,6 +101,8 @@ async def message_latencies(uri: str, count: int, text: str, one_session: bool =
                 if kind in ("ack", "status") and kind not in seen:
                     seen.add(kind)
                     marks[kind].append(elapsed)
+                if kind == "error":  # a refused message is no latency sample: say what the stack answered
+                    raise RuntimeError(f"message {index} was answered with an error: {frame}")
                 if kind in TERMINAL:
                     marks["reply"].append(elapsed)
                     break

@@ -30,7 +30,7 @@ DEFAULT_URI = os.environ.get("WEBSOCKET_TEST_URI", "ws://127.0.0.1:8000/api")
 TERMINAL = ("response", "error")  # the frames that end one message (docs/protocol.md)
 EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one"
 RESUME_WAIT_SECONDS = 10  # a resume with no answer by then stops holding messages back
-GAP_WAIT_SECONDS = 1.0  # outside a replay, how long a frame after a gap waits for the gap
+GAP_WAIT_SECONDS = 1.5  # outside a replay, how long a frame after a gap waits for the gap
 MAX_BACKOFF_SECONDS = 10
 
 

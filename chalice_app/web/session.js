@@ -25,7 +25,7 @@
   "use strict";
 
   const EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one";
-  const GAP_WAIT_MS = 1000; // outside a replay, how long a frame after a gap waits for the gap
+  const GAP_WAIT_MS = 1500; // outside a replay, how long a frame after a gap waits for the gap
 
   function initial(stored) {
     const sessionId = stored && typeof stored.sessionId === "string" && stored.sessionId ? stored.sessionId : null;

@@ -175,6 +175,7 @@ def test_send_message_acks_and_enqueues_one_envelope(client, mock_aws, frames, c
         "received_at_ms": envelope["received_at_ms"],
         "client_message_id": "c-1",
         "owner": "-",
+        "ack_cursor": 2,
     }
     assert before_ms <= envelope["received_at_ms"] <= time.time() * 1000
     assert [e["message_id"] for e in log_events(caplog, "queued")] == [ack["message_id"]]

@@ -6,17 +6,20 @@ The real handlers (Chalice's test client) on moto; frames captured at the Manage
 import json
 import threading
 import time
+from dataclasses import replace
 
 import boto3
 import pytest
+from scripts import chat
 
-from chalicelib import auth, chat_queue, protocol, sessions
+from chalicelib import auth, chat_queue, management, outbox, protocol, sessions
 from chalicelib.config import settings
 from chalicelib.errors import InvalidSessionError, SessionBusyError
+from chalicelib.outbox import Outbox
 from chalicelib.sessions import NO_OWNER, SessionLog, log_key, replayable
 from localcloud.motomain import serialize_item_writes
 from tests.conftest import REGION
-from tests.unit.support import drain_queue, log_events, new_connection_id, ws_event
+from tests.unit.support import DOMAIN, STAGE, drain_queue, log_events, new_connection_id, ws_event
 
 SECRET = "unit-test-secret-that-is-long-enough"
 
@@ -356,11 +359,79 @@ def test_two_messages_sent_at_once_reach_the_queue_in_acked_order(client, mock_a
     assert len(acks) == 2 and queued == [ack["message_id"] for ack in acks]
 
 
+# --- who gets a frame: live, replayed, or caught up -----------------------------------
+
+
+def writer_outbox(session_id, message_id="m-processing"):
+    """An outbox as chat_processor opens one: the head read at pickup (connections fresh)."""
+    log = the_log()
+    api = management.for_endpoint(DOMAIN, STAGE)
+    return Outbox(api, log, session_id, message_id, snapshot=log.read(session_id))
+
+
+def test_a_resume_between_a_writers_read_and_its_next_frame_gets_every_frame_once(client, mock_aws, frames):
+    """The writer's list of connections predates the attach and its frame postdates the
+    resume's first read of the frames: the resume's second read, RESUME_CATCH_UP_SECONDS
+    after attaching, brings it; frames the writer posts with a list read after the attach are
+    not replayed (they came live)."""
+    first, later = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, first, "one")
+    box = writer_outbox(session_id)
+    box.status(0)  # cursor 2, posted to `first` only
+    connect(client, later)
+    stale = threading.Timer(0.1, lambda: box.delta("Hi"))  # cursor 3: the writer's list is still fresh
+    stale.start()
+    send(client, later, {"action": "resume", "session_id": session_id, "after": 0})  # attach, read, wait, read
+    stale.join()
+    got = [(f["type"], f["cursor"]) for f in frames.to(later)]
+    assert got == [("ack", 1), ("status", 2), ("resumed", 2), ("chunk", 3)]
+
+    box._snapshot = replace(box._snapshot, read_at=0.0)  # as CONNECTIONS_FRESH_SECONDS later
+    box.response("Hi", [])  # cursor 4, with a list read after the attach: live
+
+    assert [f["cursor"] for f in frames.to(later) if f["type"] != "resumed"] == [1, 2, 3, 4]
+    assert [f["cursor"] for f in frames.to(first)] == [1, 2, 3, 4]
+    send(client, later, {"action": "resume", "session_id": session_id, "after": 2})
+    assert [(f["type"], f["cursor"]) for f in frames.to(later)][-3:] == [("chunk", 3), ("response", 4), ("resumed", 4)]
+
+
+def test_a_writer_reads_the_connections_again_once_they_are_older_than_the_limit(client, mock_aws, frames, monkeypatch):
+    first, later = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, first, "one")
+    box = writer_outbox(session_id)
+    box.status(0)
+    the_log().attach(session_id, NO_OWNER, later)
+    box.delta("a")  # cursor 3, only to `first`: its list is still fresh
+    clock = time.monotonic() + sessions.CONNECTIONS_FRESH_SECONDS + 1
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: clock)
+
+    box.delta("b")  # the list is stale: read again, cursor 4 goes to both
+
+    assert [f["cursor"] for f in frames.to(later)] == [4]
+    assert [f["cursor"] for f in frames.to(first)] == [1, 2, 3, 4]
+
+
+def test_is_fresh_is_the_limit_inclusive():
+    assert sessions.is_fresh(10.0, 10.0 + sessions.CONNECTIONS_FRESH_SECONDS)
+    assert not sessions.is_fresh(10.0, 10.01 + sessions.CONNECTIONS_FRESH_SECONDS)
+
+
+def test_the_catch_up_read_comes_after_any_stale_list_and_before_a_client_gives_up_a_gap():
+    assert sessions.RESUME_CATCH_UP_SECONDS > 2 * sessions.CONNECTIONS_FRESH_SECONDS
+    assert sessions.RESUME_CATCH_UP_SECONDS < chat.GAP_WAIT_SECONDS
+
+
 # --- the replay window -----------------------------------------------------------------
 
 
+def test_replayable_leaves_out_the_frames_posted_with_a_list_read_after_the_attach():
+    stored = [(1, 2000, 0, "a"), (2, 2000, 1, "b"), (3, 2000, 2, "c"), (4, 2000, 1, "d")]
+    assert replayable(stored, 0, now=2000, window_seconds=900, gen=2) == [(1, "a"), (2, "b"), (4, "d")]
+    assert replayable(stored, 0, now=2000, window_seconds=900, gen=1) == [(1, "a")]
+
+
 def test_replayable_is_after_the_cursor_within_the_window_in_cursor_order():
-    stored = [(3, 1900, "c"), (1, 1000, "a"), (2, 1500, "b"), (5, 2000, "e")]
+    stored = [(3, 1900, 0, "c"), (1, 1000, 0, "a"), (2, 1500, 0, "b"), (5, 2000, 0, "e")]
     assert replayable(stored, 0, now=2000, window_seconds=1000) == [(1, "a"), (2, "b"), (3, "c"), (5, "e")]
     assert replayable(stored, 2, now=2000, window_seconds=1000) == [(3, "c"), (5, "e")]
     assert replayable(stored, 0, now=2000, window_seconds=100) == [(3, "c"), (5, "e")]
