@@ -9,7 +9,13 @@
   server's time under load, measured with py-spy). The folder does not change while
   it runs, so the list is read once.
 - One ReceiveMessage at a time per queue: moto's receive is not atomic, so two
-  concurrent pollers could both take the same message (seen under load).
+  concurrent pollers could both take the same message (seen under load). The long
+  poll waits outside that lock, for a message the receive may hand out: moto's own
+  wait wakes up at once for a message of a FIFO group that is in flight, and then
+  spins on it with the group list it read at the start (measured: every follow-up
+  message of a session waited 1 s). SQS hands out a group's next message as soon as
+  the one in flight is deleted or visible again, so deletes and visibility changes
+  wake the waiters (``serialize_receives``, ``deliverable``).
 - One DynamoDB write at a time per table: DynamoDB applies the writes to an item
   one at a time (a condition is checked against the item as the write finds it);
   moto checks and writes in two steps, so two conditional updates racing on a
@@ -54,6 +60,7 @@ __all__ = [
     "apply_fast_sqs_clock",
     "cache_module_list",
     "serialize_receives",
+    "deliverable",
     "serialize_item_writes",
     "enforce_role_sessions",
     "serve_region_routes",
@@ -82,15 +89,69 @@ def apply_fast_sqs_clock() -> None:
     sqs_models.unix_time_millis = unix_time_millis
 
 
+# A long poll looks again at least this often (a message whose visibility timeout ran out).
+POLL_SECONDS = 0.25
+
+
+def deliverable(queue) -> bool:
+    """Whether ReceiveMessage may hand out a message now: one visible, not delayed and, on
+    a FIFO queue, of a group with no message in flight (SQS FIFO: "messages that belong to
+    the same message group are processed in order ... one by one")."""
+    in_flight = {m.group_id for m in queue.pending_messages if m.group_id and not m.visible}
+    return any(
+        m.visible and not m.delayed and not (queue.fifo_queue and m.group_id in in_flight) for m in queue._messages
+    )
+
+
 def serialize_receives() -> None:
     original = sqs_models.SQSBackend.receive_message
     locks: Dict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def receive_message(self, queue_name, *args, **kwargs):
-        with locks[f"{self.account_id}/{self.region_name}/{queue_name}"]:
-            return original(self, queue_name, *args, **kwargs)
+    def receive_message(self, queue_name, count, wait_seconds_timeout, visibility_timeout, *args, **kwargs):
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with locks[f"{self.account_id}/{self.region_name}/{queue_name}"]:
+                result = original(self, queue_name, count, 0, visibility_timeout, *args, **kwargs)
+            remaining = deadline - time.monotonic()
+            if result or remaining <= 0:
+                return result
+            queue = self.get_queue(queue_name)
+            with queue._messages_lock:
+                woken = queue._messages_lock.wait_for(
+                    lambda queue=queue: deliverable(queue), timeout=min(POLL_SECONDS, remaining)
+                )
+            if woken:
+                time.sleep(0.002)  # another poller may take it first; never a busy loop
+
+    def waking(original_method, queue_of):
+        def method(self, *args, **kwargs):
+            try:
+                return original_method(self, *args, **kwargs)
+            finally:
+                queue = queue_of(self, *args, **kwargs)
+                if queue is not None:
+                    with queue._messages_lock:
+                        queue._messages_lock.notify_all()
+
+        return method
 
     sqs_models.SQSBackend.receive_message = receive_message
+    sqs_models.Queue.delete_message = waking(sqs_models.Queue.delete_message, lambda queue, *a, **k: queue)
+    for name in ("change_message_visibility", "change_message_visibility_batch"):
+        setattr(
+            sqs_models.SQSBackend,
+            name,
+            waking(
+                getattr(sqs_models.SQSBackend, name), lambda backend, queue_name, *a, **k: _queue(backend, queue_name)
+            ),
+        )
+
+
+def _queue(backend, queue_name):
+    try:
+        return backend.get_queue(queue_name)
+    except Exception:
+        return None
 
 
 def serialize_item_writes() -> None:
