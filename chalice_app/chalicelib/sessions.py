@@ -15,7 +15,7 @@ In the sessions table (its one hash key ``session_id``), two items per session:
     session's first message, so an id without a head was never issued.
 
 In the frames table (hash key ``session_id``, sort key ``cursor``), one item per frame:
-its encoded text and when it was stored. A frame's cursor is taken by the write that
+its encoded text, when it was stored and the ``gen`` below. A frame's cursor is taken by the write that
 stores it: a ``PutItem`` with ``attribute_not_exists``, so two writers (the gateway
 acking a new message while chat_processor streams the previous one) can never take
 the same cursor; the loser reads the latest cursor and tries the next one. One write
