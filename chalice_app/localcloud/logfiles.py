@@ -59,8 +59,13 @@ class FunctionLogs:
 
     def summary(self, function: str, duration_ms: float, failed: bool) -> None:
         if self.verbose or failed:
-            console.log(logging.ERROR if failed else logging.INFO,
-                        "%-22s %8.1f ms%s", function, duration_ms, "  FAILED (see logs/)" if failed else "")
+            console.log(
+                logging.ERROR if failed else logging.INFO,
+                "%-22s %8.1f ms%s",
+                function,
+                duration_ms,
+                "  FAILED (see logs/)" if failed else "",
+            )
 
     def close(self) -> None:
         with self._lock:

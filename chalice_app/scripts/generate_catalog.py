@@ -51,11 +51,15 @@ def running_shoe(rng: random.Random, brand: str, tier: str) -> Made:
     trail = brand == "Salomon" or rng.random() < 0.3
     terrain = "trail" if trail else "road"
     support = "stability" if rng.random() < 0.3 else "neutral"
-    cushioning = rng.choice({"budget": ["light", "moderate"], "mid": ["moderate", "max"], "premium": ["max", "max",
-                                                                                                       "moderate"]}[tier])
+    cushioning = rng.choice(
+        {"budget": ["light", "moderate"], "mid": ["moderate", "max"], "premium": ["max", "max", "moderate"]}[tier]
+    )
     waterproof = trail and rng.random() < 0.35
-    series = rng.choice(["Ridge", "Summit", "Rockline", "Switchback"] if trail else
-                        ["Glide", "Tempo", "Stride", "Pulse", "Nova", "Vector", "Drift", "Surge", "Zephyr", "Flux"])
+    series = rng.choice(
+        ["Ridge", "Summit", "Rockline", "Switchback"]
+        if trail
+        else ["Glide", "Tempo", "Stride", "Pulse", "Nova", "Vector", "Drift", "Surge", "Zephyr", "Flux"]
+    )
     name = f"{series} {rng.randint(1, 12)}" + (" GTX" if waterproof else "")
     attributes = {
         "terrain": terrain,
@@ -104,17 +108,25 @@ def laptop(rng: random.Random, brand: str, tier: str) -> Made:
     screen = rng.choice([15.6, 16, 17.3] if gaming else [13.3, 14, 14, 15.6, 16])
     ram = rng.choice({"budget": [8, 8, 16], "mid": [16, 16, 32], "premium": [32, 32, 64]}[tier])
     storage = rng.choice({"budget": [256, 512], "mid": [512, 1024], "premium": [1024, 2048]}[tier])
-    cpu = rng.choice({
-        "budget": ["Intel Core i3", "Intel Core i5", "AMD Ryzen 5"],
-        "mid": ["Intel Core i5", "Intel Core i7", "AMD Ryzen 7"] + ([] if gaming else ["Snapdragon X Plus"]),
-        "premium": ["Intel Core Ultra 7", "Intel Core Ultra 9", "AMD Ryzen 9"] + ([] if gaming else
-                                                                                ["Snapdragon X Elite"]),
-    }[tier])
-    gpu = rng.choice({"budget": ["RTX 4050"], "mid": ["RTX 4060"], "premium": ["RTX 4070", "RTX 4080"]}[tier]) \
-        if gaming else "integrated"
+    cpu = rng.choice(
+        {
+            "budget": ["Intel Core i3", "Intel Core i5", "AMD Ryzen 5"],
+            "mid": ["Intel Core i5", "Intel Core i7", "AMD Ryzen 7"] + ([] if gaming else ["Snapdragon X Plus"]),
+            "premium": ["Intel Core Ultra 7", "Intel Core Ultra 9", "AMD Ryzen 9"]
+            + ([] if gaming else ["Snapdragon X Elite"]),
+        }[tier]
+    )
+    gpu = (
+        rng.choice({"budget": ["RTX 4050"], "mid": ["RTX 4060"], "premium": ["RTX 4070", "RTX 4080"]}[tier])
+        if gaming
+        else "integrated"
+    )
     use = "gaming" if gaming else rng.choice(["everyday", "business", "student", "creator"])
-    series = rng.choice(["Stealth", "Blade", "Raider", "Strix"] if gaming else
-                        ["Inspire", "Zen", "Vision", "Swift", "Aero", "Flex", "Edge", "Slim", "Spectra", "Nomad"])
+    series = rng.choice(
+        ["Stealth", "Blade", "Raider", "Strix"]
+        if gaming
+        else ["Inspire", "Zen", "Vision", "Swift", "Aero", "Flex", "Edge", "Slim", "Spectra", "Nomad"]
+    )
     name = f"{series} {int(screen)} Gen {rng.randint(2, 9)}"
     weight = round(rng.uniform(2.0, 2.9) if gaming else rng.uniform(1.1, 1.9) + (screen - 13) * 0.1, 2)
     attributes = {
@@ -140,11 +152,18 @@ def _storage(gigabytes: int) -> str:
 
 def backpack(rng: random.Random, brand: str, tier: str) -> Made:
     use = rng.choice(["hiking", "travel", "commuting", "school", "hiking"])
-    capacity = rng.choice({"hiking": [18, 22, 28, 33, 40, 48, 55, 65], "travel": [30, 35, 40, 45],
-                           "commuting": [18, 20, 24, 26], "school": [20, 24, 28]}[use])
+    capacity = rng.choice(
+        {
+            "hiking": [18, 22, 28, 33, 40, 48, 55, 65],
+            "travel": [30, 35, 40, 45],
+            "commuting": [18, 20, 24, 26],
+            "school": [20, 24, 28],
+        }[use]
+    )
     sleeve = 0 if use == "hiking" else rng.choice([13, 15, 16, 17])
-    series = rng.choice(["Trailhead", "Summit", "Metro", "Voyager", "Basecamp", "Scout", "Nomad", "Transit",
-                         "Ridgeline", "Campus"])
+    series = rng.choice(
+        ["Trailhead", "Summit", "Metro", "Voyager", "Basecamp", "Scout", "Nomad", "Transit", "Ridgeline", "Campus"]
+    )
     name = f"{series} {capacity}"
     attributes = {
         "capacity_l": capacity,
@@ -171,8 +190,15 @@ COFFEE_TYPES_BY_BRAND = {
     "Technivorm": ["drip"],
 }
 # Against the price of an espresso machine of the same tier.
-COFFEE_PRICE_FACTORS = {"espresso": 1.0, "super-automatic": 1.5, "drip": 0.35, "pod": 0.4, "pour-over": 0.15,
-                        "french press": 0.12, "cold brew": 0.18}
+COFFEE_PRICE_FACTORS = {
+    "espresso": 1.0,
+    "super-automatic": 1.5,
+    "drip": 0.35,
+    "pod": 0.4,
+    "pour-over": 0.15,
+    "french press": 0.12,
+    "cold brew": 0.18,
+}
 COFFEE_TYPE_NAMES = {
     "espresso": "Espresso Machine",
     "super-automatic": "Super-Automatic Espresso Machine",
@@ -188,8 +214,9 @@ def coffee_maker(rng: random.Random, brand: str, tier: str) -> Made:
     kind = rng.choice(COFFEE_TYPES_BY_BRAND.get(brand, ["drip", "drip", "cold brew", "espresso"]))
     electric = kind not in ("pour-over", "french press", "cold brew")
     espresso = kind in ("espresso", "super-automatic")
-    series = rng.choice(["Crema", "Aroma", "Barista", "Classic", "Select", "Precision", "Velvet", "Morning",
-                         "Artisan", "Bloom"])
+    series = rng.choice(
+        ["Crema", "Aroma", "Barista", "Classic", "Select", "Precision", "Velvet", "Morning", "Artisan", "Bloom"]
+    )
     name = f"{series} {COFFEE_TYPE_NAMES[kind]}" + (f" {rng.randint(2, 9)}00" if electric else "")
     grinder = kind == "super-automatic" or (espresso and tier == "premium" and rng.random() < 0.6)
     attributes = {
@@ -200,10 +227,15 @@ def coffee_maker(rng: random.Random, brand: str, tier: str) -> Made:
         "programmable": kind in ("drip", "super-automatic") and rng.random() < 0.7,
         "pressure_bar": 15 if espresso else 0,
     }
-    what = {"espresso": "A 15-bar espresso machine", "super-automatic": "A bean-to-cup espresso machine",
-            "drip": f"A {attributes['capacity_cups']}-cup drip coffee maker", "pod": "A single-serve pod machine",
-            "pour-over": "A glass pour-over brewer", "french press": "A classic French press",
-            "cold brew": "A cold brew coffee maker"}[kind]
+    what = {
+        "espresso": "A 15-bar espresso machine",
+        "super-automatic": "A bean-to-cup espresso machine",
+        "drip": f"A {attributes['capacity_cups']}-cup drip coffee maker",
+        "pod": "A single-serve pod machine",
+        "pour-over": "A glass pour-over brewer",
+        "french press": "A classic French press",
+        "cold brew": "A cold brew coffee maker",
+    }[kind]
     if grinder:
         what += " with a built-in burr grinder"
     if attributes["milk_frother"]:
@@ -226,8 +258,10 @@ def smartwatch(rng: random.Random, brand: str, tier: str) -> Made:
         "ecg": tier == "premium" and rng.random() < 0.6,
         "sleep_tracking": True,
     }
-    what = f"A smartwatch with {'built-in GPS, ' if gps else ''}a {display} display and up to " \
-           f"{attributes['battery_days']} days of battery"
+    what = (
+        f"A smartwatch with {'built-in GPS, ' if gps else ''}a {display} display and up to "
+        f"{attributes['battery_days']} days of battery"
+    )
     return name, attributes, what + ".", 1.0 if gps else 0.8
 
 
@@ -242,25 +276,37 @@ JACKET_TYPE_NAMES = {
 }
 
 
-JACKET_PRICE_FACTORS = {"rain": 0.9, "down": 1.1, "insulated": 1.0, "fleece": 0.5, "softshell": 0.8,
-                        "windbreaker": 0.55, "parka": 1.3}
+JACKET_PRICE_FACTORS = {
+    "rain": 0.9,
+    "down": 1.1,
+    "insulated": 1.0,
+    "fleece": 0.5,
+    "softshell": 0.8,
+    "windbreaker": 0.55,
+    "parka": 1.3,
+}
 
 
 def jacket(rng: random.Random, brand: str, tier: str) -> Made:
     kind = rng.choice(list(JACKET_TYPE_NAMES))
     waterproof = kind in ("rain", "parka") or (kind == "insulated" and rng.random() < 0.3)
-    insulation = {"down": rng.choice(["650-fill down", "800-fill down"]), "parka": "synthetic",
-                  "insulated": "synthetic"}.get(kind, "none")
-    series = rng.choice(["Alpine", "Storm", "Cascade", "Torrent", "Ember", "Glacier", "Ridge", "Nimbus", "Tundra",
-                         "Drizzle"])
+    insulation = {
+        "down": rng.choice(["650-fill down", "800-fill down"]),
+        "parka": "synthetic",
+        "insulated": "synthetic",
+    }.get(kind, "none")
+    series = rng.choice(
+        ["Alpine", "Storm", "Cascade", "Torrent", "Ember", "Glacier", "Ridge", "Nimbus", "Tundra", "Drizzle"]
+    )
     name = f"{series} {JACKET_TYPE_NAMES[kind]}"
     attributes = {
         "type": kind,
         "waterproof": waterproof,
         "insulation": insulation,
         "gender": rng.choice(["men", "women", "unisex"]),
-        "weight_g": rng.randrange(180, 450, 10) if kind in ("rain", "windbreaker", "down") else
-        rng.randrange(400, 1200, 10),
+        "weight_g": rng.randrange(180, 450, 10)
+        if kind in ("rain", "windbreaker", "down")
+        else rng.randrange(400, 1200, 10),
         "packable": kind in ("rain", "windbreaker", "down") and rng.random() < 0.8,
         "hood": kind != "fleece" or rng.random() < 0.3,
     }
@@ -271,14 +317,22 @@ def jacket(rng: random.Random, brand: str, tier: str) -> Made:
 
 
 def yoga_mat(rng: random.Random, brand: str, tier: str) -> Made:
-    material = rng.choice({"budget": ["TPE", "PVC", "TPE"], "mid": ["TPE", "natural rubber", "PU and rubber"],
-                           "premium": ["natural rubber", "PU and rubber", "cork"]}[tier])
+    material = rng.choice(
+        {
+            "budget": ["TPE", "PVC", "TPE"],
+            "mid": ["TPE", "natural rubber", "PU and rubber"],
+            "premium": ["natural rubber", "PU and rubber", "cork"],
+        }[tier]
+    )
     if brand == "Yoloha":
         material = "cork"
     foldable = rng.random() < 0.2
     thickness = 1.5 if foldable else rng.choice([3, 4, 5, 5, 6, 8, 10])
-    series = "Travel" if foldable else rng.choice(["Pro", "Lite", "Grip", "Align", "Balance", "Flow", "Essential",
-                                                   "Eco", "Studio", "Zen"])
+    series = (
+        "Travel"
+        if foldable
+        else rng.choice(["Pro", "Lite", "Grip", "Align", "Balance", "Flow", "Essential", "Eco", "Studio", "Zen"])
+    )
     name = f"{series} Mat {thickness:g} mm"
     attributes = {
         "thickness_mm": thickness,
@@ -295,12 +349,14 @@ def yoga_mat(rng: random.Random, brand: str, tier: str) -> Made:
 
 
 def hiking_boot(rng: random.Random, brand: str, tier: str) -> Made:
-    use = rng.choice(["day hiking", "day hiking", "backpacking", "mountaineering" if tier == "premium" else
-                      "backpacking"])
+    use = rng.choice(
+        ["day hiking", "day hiking", "backpacking", "mountaineering" if tier == "premium" else "backpacking"]
+    )
     cut = "high" if use == "mountaineering" else rng.choice(["low", "mid", "mid"])
     waterproof = use != "day hiking" or rng.random() < 0.6
-    series = rng.choice(["Trailblazer", "Ridge", "Canyon", "Traverse", "Pinnacle", "Crest", "Ascent", "Granite",
-                         "Timber", "Summit"])
+    series = rng.choice(
+        ["Trailblazer", "Ridge", "Canyon", "Traverse", "Pinnacle", "Crest", "Ascent", "Granite", "Timber", "Summit"]
+    )
     name = f"{series} {cut.title()}" + (" GTX" if waterproof else "")
     attributes = {
         "use": use,
@@ -316,11 +372,15 @@ def hiking_boot(rng: random.Random, brand: str, tier: str) -> Made:
 
 def tent(rng: random.Random, brand: str, tier: str) -> Made:
     use = rng.choice(["backpacking", "backpacking", "camping", "family"])
-    people = {"backpacking": rng.choice([1, 2, 2, 3]), "camping": rng.choice([2, 3, 4]),
-              "family": rng.choice([4, 6, 8])}[use]
+    people = {
+        "backpacking": rng.choice([1, 2, 2, 3]),
+        "camping": rng.choice([2, 3, 4]),
+        "family": rng.choice([4, 6, 8]),
+    }[use]
     seasons = 4 if tier == "premium" and rng.random() < 0.3 else 3
-    series = rng.choice(["Nomad", "Aurora", "Horizon", "Pinecrest", "Lakeside", "Skyline", "Wanderer", "Meadow",
-                         "Ridgeback", "Firefly"])
+    series = rng.choice(
+        ["Nomad", "Aurora", "Horizon", "Pinecrest", "Lakeside", "Skyline", "Wanderer", "Meadow", "Ridgeback", "Firefly"]
+    )
     name = f"{series} {people}P"
     weight = round(people * (rng.uniform(0.6, 1.0) if use == "backpacking" else rng.uniform(1.5, 2.6)), 1)
     attributes = {
@@ -336,75 +396,254 @@ def tent(rng: random.Random, brand: str, tier: str) -> Made:
 
 
 SPECS: Tuple[Spec, ...] = (
-    Spec("running shoes", "RUN",
-         [("Nike", 0), ("Adidas", 0), ("Asics", 0), ("Brooks", 0), ("Hoka", 1), ("New Balance", 0),
-          ("Saucony", 0), ("On", 1), ("Puma", -1), ("Salomon", 1)],
-         {"budget": (55, 95), "mid": (95, 150), "premium": (150, 230)}, running_shoe,
-         ["Built for daily training miles and long runs.", "A good pick for a first marathon.",
-          "Light and responsive for tempo days and races.", "Comfortable enough for walking all day.",
-          "Grippy outsole for wet pavement and light trails."]),
-    Spec("headphones", "HPH",
-         [("Sony", 1), ("Bose", 1), ("Sennheiser", 1), ("JBL", -1), ("Beats", 0), ("Audio-Technica", 0),
-          ("Anker Soundcore", -1), ("Jabra", 0), ("Skullcandy", -1)],
-         {"budget": (25, 90), "mid": (90, 220), "premium": (220, 450)}, headphones,
-         ["Great for commuting and flights.", "Balanced sound for music and podcasts.",
-          "Clear calls with a built-in microphone.", "Punchy bass for workouts.",
-          "Comfortable for long listening sessions."]),
-    Spec("laptops", "LAP",
-         [("Dell", 0), ("Lenovo", 0), ("HP", 0), ("Asus", 0), ("Acer", -1), ("Microsoft", 1), ("MSI", 0),
-          ("Razer", 1), ("Framework", 0), ("Samsung", 0)],
-         {"budget": (349, 699), "mid": (700, 1299), "premium": (1300, 2699)}, laptop,
-         ["Handles office work, browsing and video calls with ease.", "Good for programming and coursework.",
-          "Bright screen for photo and video editing.", "Runs modern games at high settings.",
-          "Light enough to carry every day."]),
-    Spec("backpacks", "BAG",
-         [("Osprey", 1), ("The North Face", 0), ("Patagonia", 1), ("Deuter", 0), ("Herschel", 0),
-          ("Gregory", 1), ("Nike", -1), ("Peak Design", 1), ("JanSport", -1)],
-         {"budget": (30, 70), "mid": (70, 150), "premium": (150, 280)}, backpack,
-         ["Comfortable straps for long days.", "Lots of pockets to stay organised.",
-          "Fits as airline carry-on.", "Ventilated back panel for hot weather.",
-          "Durable enough for years of daily use."]),
-    Spec("coffee makers", "COF",
-         [("Breville", 1), ("De'Longhi", 0), ("Keurig", -1), ("Cuisinart", 0), ("Nespresso", 0),
-          ("Hamilton Beach", -1), ("Mr. Coffee", -1), ("Technivorm", 1), ("Chemex", 0), ("Bodum", -1),
-          ("Ninja", 0), ("Gaggia", 1)],
-         {"budget": (120, 260), "mid": (260, 600), "premium": (600, 900)}, coffee_maker,
-         ["Makes a great cup for a busy morning.", "Easy to clean and descale.",
-          "Brews a full-bodied cup.", "A compact footprint for small kitchens.",
-          "Consistent temperature for better extraction."]),
-    Spec("smartwatches", "WCH",
-         [("Garmin", 1), ("Samsung", 0), ("Fitbit", -1), ("Amazfit", -1), ("Polar", 0), ("Suunto", 1),
-          ("Coros", 0), ("Withings", 0), ("Huawei", 0)],
-         {"budget": (79, 180), "mid": (180, 400), "premium": (400, 850)}, smartwatch,
-         ["Tracks runs, rides and swims.", "Sleep and stress tracking with daily insights.",
-          "Notifications from your phone on your wrist.", "A good first running watch.",
-          "Accurate heart rate for training zones."]),
-    Spec("jackets", "JKT",
-         [("The North Face", 0), ("Patagonia", 1), ("Columbia", -1), ("Arc'teryx", 1), ("Marmot", 0),
-          ("Helly Hansen", 0), ("Outdoor Research", 0), ("Rab", 1), ("Nike", -1), ("Salomon", 0)],
-         {"budget": (50, 120), "mid": (120, 250), "premium": (250, 650)}, jacket,
-         ["Made for hiking and everyday wear.", "Keeps you comfortable on cold commutes.",
-          "Breathable enough for active days.", "Layers well over a fleece.",
-          "Made with recycled fabrics."]),
-    Spec("yoga mats", "YOG",
-         [("Manduka", 1), ("Lululemon", 1), ("Gaiam", -1), ("Liforme", 1), ("JadeYoga", 0), ("Alo Yoga", 1),
-          ("Hugger Mugger", 0), ("Yoloha", 0), ("Retrospec", -1)],
-         {"budget": (15, 40), "mid": (40, 90), "premium": (90, 160)}, yoga_mat,
-         ["Good grip for hot yoga.", "Extra cushioning for sensitive knees.", "Easy to wipe clean.",
-          "Alignment marks help with poses.", "Great for pilates and home workouts."]),
-    Spec("hiking boots", "BOT",
-         [("Merrell", 0), ("Salomon", 0), ("Keen", 0), ("Columbia", -1), ("Lowa", 1), ("Vasque", 0),
-          ("La Sportiva", 1), ("Scarpa", 1), ("Danner", 1), ("Timberland", -1)],
-         {"budget": (70, 130), "mid": (130, 210), "premium": (210, 380)}, hiking_boot,
-         ["Broken in straight out of the box.", "Solid ankle support on rocky trails.",
-          "Grippy on wet rock and mud.", "Roomy toe box for long descents.",
-          "Built for multi-day trips with a heavy pack."]),
-    Spec("tents", "TNT",
-         [("REI Co-op", 0), ("MSR", 1), ("Big Agnes", 1), ("NEMO", 1), ("Coleman", -1), ("Marmot", 0),
-          ("Kelty", 0), ("Eureka", -1), ("Naturehike", -1), ("Mountain Hardwear", 1)],
-         {"budget": (70, 180), "mid": (180, 420), "premium": (420, 900)}, tent,
-         ["Quick to pitch, even alone.", "Two doors and two vestibules for gear.",
-          "Stays dry in heavy rain.", "Packs small for long trails.", "Room to sit up and play cards."]),
+    Spec(
+        "running shoes",
+        "RUN",
+        [
+            ("Nike", 0),
+            ("Adidas", 0),
+            ("Asics", 0),
+            ("Brooks", 0),
+            ("Hoka", 1),
+            ("New Balance", 0),
+            ("Saucony", 0),
+            ("On", 1),
+            ("Puma", -1),
+            ("Salomon", 1),
+        ],
+        {"budget": (55, 95), "mid": (95, 150), "premium": (150, 230)},
+        running_shoe,
+        [
+            "Built for daily training miles and long runs.",
+            "A good pick for a first marathon.",
+            "Light and responsive for tempo days and races.",
+            "Comfortable enough for walking all day.",
+            "Grippy outsole for wet pavement and light trails.",
+        ],
+    ),
+    Spec(
+        "headphones",
+        "HPH",
+        [
+            ("Sony", 1),
+            ("Bose", 1),
+            ("Sennheiser", 1),
+            ("JBL", -1),
+            ("Beats", 0),
+            ("Audio-Technica", 0),
+            ("Anker Soundcore", -1),
+            ("Jabra", 0),
+            ("Skullcandy", -1),
+        ],
+        {"budget": (25, 90), "mid": (90, 220), "premium": (220, 450)},
+        headphones,
+        [
+            "Great for commuting and flights.",
+            "Balanced sound for music and podcasts.",
+            "Clear calls with a built-in microphone.",
+            "Punchy bass for workouts.",
+            "Comfortable for long listening sessions.",
+        ],
+    ),
+    Spec(
+        "laptops",
+        "LAP",
+        [
+            ("Dell", 0),
+            ("Lenovo", 0),
+            ("HP", 0),
+            ("Asus", 0),
+            ("Acer", -1),
+            ("Microsoft", 1),
+            ("MSI", 0),
+            ("Razer", 1),
+            ("Framework", 0),
+            ("Samsung", 0),
+        ],
+        {"budget": (349, 699), "mid": (700, 1299), "premium": (1300, 2699)},
+        laptop,
+        [
+            "Handles office work, browsing and video calls with ease.",
+            "Good for programming and coursework.",
+            "Bright screen for photo and video editing.",
+            "Runs modern games at high settings.",
+            "Light enough to carry every day.",
+        ],
+    ),
+    Spec(
+        "backpacks",
+        "BAG",
+        [
+            ("Osprey", 1),
+            ("The North Face", 0),
+            ("Patagonia", 1),
+            ("Deuter", 0),
+            ("Herschel", 0),
+            ("Gregory", 1),
+            ("Nike", -1),
+            ("Peak Design", 1),
+            ("JanSport", -1),
+        ],
+        {"budget": (30, 70), "mid": (70, 150), "premium": (150, 280)},
+        backpack,
+        [
+            "Comfortable straps for long days.",
+            "Lots of pockets to stay organised.",
+            "Fits as airline carry-on.",
+            "Ventilated back panel for hot weather.",
+            "Durable enough for years of daily use.",
+        ],
+    ),
+    Spec(
+        "coffee makers",
+        "COF",
+        [
+            ("Breville", 1),
+            ("De'Longhi", 0),
+            ("Keurig", -1),
+            ("Cuisinart", 0),
+            ("Nespresso", 0),
+            ("Hamilton Beach", -1),
+            ("Mr. Coffee", -1),
+            ("Technivorm", 1),
+            ("Chemex", 0),
+            ("Bodum", -1),
+            ("Ninja", 0),
+            ("Gaggia", 1),
+        ],
+        {"budget": (120, 260), "mid": (260, 600), "premium": (600, 900)},
+        coffee_maker,
+        [
+            "Makes a great cup for a busy morning.",
+            "Easy to clean and descale.",
+            "Brews a full-bodied cup.",
+            "A compact footprint for small kitchens.",
+            "Consistent temperature for better extraction.",
+        ],
+    ),
+    Spec(
+        "smartwatches",
+        "WCH",
+        [
+            ("Garmin", 1),
+            ("Samsung", 0),
+            ("Fitbit", -1),
+            ("Amazfit", -1),
+            ("Polar", 0),
+            ("Suunto", 1),
+            ("Coros", 0),
+            ("Withings", 0),
+            ("Huawei", 0),
+        ],
+        {"budget": (79, 180), "mid": (180, 400), "premium": (400, 850)},
+        smartwatch,
+        [
+            "Tracks runs, rides and swims.",
+            "Sleep and stress tracking with daily insights.",
+            "Notifications from your phone on your wrist.",
+            "A good first running watch.",
+            "Accurate heart rate for training zones.",
+        ],
+    ),
+    Spec(
+        "jackets",
+        "JKT",
+        [
+            ("The North Face", 0),
+            ("Patagonia", 1),
+            ("Columbia", -1),
+            ("Arc'teryx", 1),
+            ("Marmot", 0),
+            ("Helly Hansen", 0),
+            ("Outdoor Research", 0),
+            ("Rab", 1),
+            ("Nike", -1),
+            ("Salomon", 0),
+        ],
+        {"budget": (50, 120), "mid": (120, 250), "premium": (250, 650)},
+        jacket,
+        [
+            "Made for hiking and everyday wear.",
+            "Keeps you comfortable on cold commutes.",
+            "Breathable enough for active days.",
+            "Layers well over a fleece.",
+            "Made with recycled fabrics.",
+        ],
+    ),
+    Spec(
+        "yoga mats",
+        "YOG",
+        [
+            ("Manduka", 1),
+            ("Lululemon", 1),
+            ("Gaiam", -1),
+            ("Liforme", 1),
+            ("JadeYoga", 0),
+            ("Alo Yoga", 1),
+            ("Hugger Mugger", 0),
+            ("Yoloha", 0),
+            ("Retrospec", -1),
+        ],
+        {"budget": (15, 40), "mid": (40, 90), "premium": (90, 160)},
+        yoga_mat,
+        [
+            "Good grip for hot yoga.",
+            "Extra cushioning for sensitive knees.",
+            "Easy to wipe clean.",
+            "Alignment marks help with poses.",
+            "Great for pilates and home workouts.",
+        ],
+    ),
+    Spec(
+        "hiking boots",
+        "BOT",
+        [
+            ("Merrell", 0),
+            ("Salomon", 0),
+            ("Keen", 0),
+            ("Columbia", -1),
+            ("Lowa", 1),
+            ("Vasque", 0),
+            ("La Sportiva", 1),
+            ("Scarpa", 1),
+            ("Danner", 1),
+            ("Timberland", -1),
+        ],
+        {"budget": (70, 130), "mid": (130, 210), "premium": (210, 380)},
+        hiking_boot,
+        [
+            "Broken in straight out of the box.",
+            "Solid ankle support on rocky trails.",
+            "Grippy on wet rock and mud.",
+            "Roomy toe box for long descents.",
+            "Built for multi-day trips with a heavy pack.",
+        ],
+    ),
+    Spec(
+        "tents",
+        "TNT",
+        [
+            ("REI Co-op", 0),
+            ("MSR", 1),
+            ("Big Agnes", 1),
+            ("NEMO", 1),
+            ("Coleman", -1),
+            ("Marmot", 0),
+            ("Kelty", 0),
+            ("Eureka", -1),
+            ("Naturehike", -1),
+            ("Mountain Hardwear", 1),
+        ],
+        {"budget": (70, 180), "mid": (180, 420), "premium": (420, 900)},
+        tent,
+        [
+            "Quick to pitch, even alone.",
+            "Two doors and two vestibules for gear.",
+            "Stays dry in heavy rain.",
+            "Packs small for long trails.",
+            "Room to sit up and play cards.",
+        ],
+    ),
 )
 
 

@@ -110,30 +110,54 @@ def text_events(*pieces: str, stop_reason: str = "end_turn", index: int = 0) -> 
     events += [
         {"contentBlockStop": {"contentBlockIndex": index}},
         {"messageStop": {"stopReason": stop_reason}},
-        {"metadata": {"usage": {"inputTokens": 812, "outputTokens": 64, "totalTokens": 876},
-                      "metrics": {"latencyMs": 431}}},
+        {
+            "metadata": {
+                "usage": {"inputTokens": 812, "outputTokens": 64, "totalTokens": 876},
+                "metrics": {"latencyMs": 431},
+            }
+        },
     ]
     return events
 
 
-def tool_use_events(tool_use_id: str, name: str, arguments: Dict[str, Any], preface: str = "",
-                    split_at: int = 9) -> List[Dict[str, Any]]:
+def tool_use_events(
+    tool_use_id: str, name: str, arguments: Dict[str, Any], preface: str = "", split_at: int = 9
+) -> List[Dict[str, Any]]:
     """Optional text, then one tool call whose JSON input arrives in pieces, ending with stopReason tool_use."""
     events: List[Dict[str, Any]] = [{"messageStart": {"role": "assistant"}}]
     index = 0
     if preface:
-        events += [{"contentBlockDelta": {"delta": {"text": preface}, "contentBlockIndex": 0}},
-                   {"contentBlockStop": {"contentBlockIndex": 0}}]
+        events += [
+            {"contentBlockDelta": {"delta": {"text": preface}, "contentBlockIndex": 0}},
+            {"contentBlockStop": {"contentBlockIndex": 0}},
+        ]
         index = 1
     raw = json.dumps(arguments)
-    events.append({"contentBlockStart": {"start": {"toolUse": {"toolUseId": tool_use_id, "name": name}},
-                                         "contentBlockIndex": index}})
-    events += [{"contentBlockDelta": {"delta": {"toolUse": {"input": raw[start : start + split_at]}},
-                                      "contentBlockIndex": index}} for start in range(0, len(raw), split_at)]
+    events.append(
+        {
+            "contentBlockStart": {
+                "start": {"toolUse": {"toolUseId": tool_use_id, "name": name}},
+                "contentBlockIndex": index,
+            }
+        }
+    )
+    events += [
+        {
+            "contentBlockDelta": {
+                "delta": {"toolUse": {"input": raw[start : start + split_at]}},
+                "contentBlockIndex": index,
+            }
+        }
+        for start in range(0, len(raw), split_at)
+    ]
     events += [
         {"contentBlockStop": {"contentBlockIndex": index}},
         {"messageStop": {"stopReason": "tool_use"}},
-        {"metadata": {"usage": {"inputTokens": 790, "outputTokens": 41, "totalTokens": 831},
-                      "metrics": {"latencyMs": 388}}},
+        {
+            "metadata": {
+                "usage": {"inputTokens": 790, "outputTokens": 41, "totalTokens": 831},
+                "metrics": {"latencyMs": 388},
+            }
+        },
     ]
     return events

@@ -37,8 +37,16 @@ def test_bedrock_takes_its_model_and_inference_settings_from_config():
     created = assistant.create(load({"ASSISTANT_BACKEND": "bedrock"}))
     assert isinstance(created, BedrockAssistant)
     assert (created.model_id, created.max_tokens, created.temperature) == (DEFAULT_BEDROCK_MODEL_ID, 1024, 0.2)
-    created = assistant.create(load({"ASSISTANT_BACKEND": "BEDROCK", "BEDROCK_MODEL_ID": "us.amazon.nova-pro-v1:0",
-                                     "BEDROCK_MAX_TOKENS": "512", "BEDROCK_TEMPERATURE": "0"}))
+    created = assistant.create(
+        load(
+            {
+                "ASSISTANT_BACKEND": "BEDROCK",
+                "BEDROCK_MODEL_ID": "us.amazon.nova-pro-v1:0",
+                "BEDROCK_MAX_TOKENS": "512",
+                "BEDROCK_TEMPERATURE": "0",
+            }
+        )
+    )
     assert (created.model_id, created.max_tokens, created.temperature) == ("us.amazon.nova-pro-v1:0", 512, 0.0)
 
 

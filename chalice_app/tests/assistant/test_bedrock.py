@@ -16,8 +16,13 @@ from chalicelib.assistant.bedrock.retry import backoff_seconds, is_retryable
 from tests.assistant.eventstream import decode_streams, stream_response, text_events, tool_use_events
 
 MODEL = "amazon.nova-lite-v1:0"
-EXPECTED = {"modelId": MODEL, "messages": ANY, "system": ANY, "toolConfig": ANY,
-            "inferenceConfig": {"maxTokens": 700, "temperature": 0.1}}
+EXPECTED = {
+    "modelId": MODEL,
+    "messages": ANY,
+    "system": ANY,
+    "toolConfig": ANY,
+    "inferenceConfig": {"maxTokens": 700, "temperature": 0.1},
+}
 
 
 @pytest.fixture
@@ -27,8 +32,10 @@ def bedrock(moto_tables):
     decode_streams(client)
     requests = []
     # A copy: the assistant keeps appending to the same messages list.
-    client.meta.events.register("before-parameter-build.bedrock-runtime.ConverseStream",
-                                lambda params, **_: requests.append(copy.deepcopy(params)))
+    client.meta.events.register(
+        "before-parameter-build.bedrock-runtime.ConverseStream",
+        lambda params, **_: requests.append(copy.deepcopy(params)),
+    )
     with Stubber(client) as stubber:
         stubber.requests = requests
         yield stubber
@@ -70,17 +77,27 @@ def test_plain_text_is_forwarded_as_it_arrives(bedrock, model, sessions):
     (request,) = bedrock.requests
     assert request["messages"] == [{"role": "user", "content": [{"text": "hello"}]}]
     assert [tool["toolSpec"]["name"] for tool in request["toolConfig"]["tools"]] == [
-        "search_products", "get_product", "compare_products", "add_to_cart", "remove_from_cart", "view_cart"]
+        "search_products",
+        "get_product",
+        "compare_products",
+        "add_to_cart",
+        "remove_from_cart",
+        "view_cart",
+    ]
     assert "No products shown yet" in request["system"][0]["text"]
     assert sessions.load(session_id).history[0]["assistant"] == "Hi! I can help you shop."
 
 
 def test_a_tool_call_is_run_and_the_conversation_continued(bedrock, model, sessions):
     arguments = {"query": "waterproof hiking boots", "max_price": 200}
-    bedrock.add_response("converse_stream", stream_response(
-        *tool_use_events("tool-1", "search_products", arguments, preface="Let me look.")), EXPECTED)
-    bedrock.add_response("converse_stream", stream_response(
-        *text_events("Here are waterproof boots under $200.")), EXPECTED)
+    bedrock.add_response(
+        "converse_stream",
+        stream_response(*tool_use_events("tool-1", "search_products", arguments, preface="Let me look.")),
+        EXPECTED,
+    )
+    bedrock.add_response(
+        "converse_stream", stream_response(*text_events("Here are waterproof boots under $200.")), EXPECTED
+    )
     session_id = session()
 
     deltas, reply = ask(model, "waterproof boots under 200", session_id)
@@ -88,9 +105,13 @@ def test_a_tool_call_is_run_and_the_conversation_continued(bedrock, model, sessi
     assert deltas == ["Let me look.", "\n", "Here are waterproof boots under $200."]
     first, second = bedrock.requests
     assistant_turn, tool_results = second["messages"][-2:]
-    assert assistant_turn == {"role": "assistant", "content": [
-        {"text": "Let me look."},
-        {"toolUse": {"toolUseId": "tool-1", "name": "search_products", "input": arguments}}]}
+    assert assistant_turn == {
+        "role": "assistant",
+        "content": [
+            {"text": "Let me look."},
+            {"toolUse": {"toolUseId": "tool-1", "name": "search_products", "input": arguments}},
+        ],
+    }
     (block,) = tool_results["content"]
     result = block["toolResult"]
     assert (tool_results["role"], result["toolUseId"], result["status"]) == ("user", "tool-1", "success")
@@ -106,14 +127,20 @@ def test_a_tool_call_is_run_and_the_conversation_continued(bedrock, model, sessi
 
 def test_the_next_message_sees_history_results_and_cart(bedrock, model, sessions):
     session_id = session()
-    bedrock.add_response("converse_stream", stream_response(
-        *tool_use_events("t1", "search_products", {"query": "tents", "sort": "price_asc"})), EXPECTED)
+    bedrock.add_response(
+        "converse_stream",
+        stream_response(*tool_use_events("t1", "search_products", {"query": "tents", "sort": "price_asc"})),
+        EXPECTED,
+    )
     bedrock.add_response("converse_stream", stream_response(*text_events("Cheapest tents first.")), EXPECTED)
     ask(model, "cheap tents", session_id)
     shown = sessions.load(session_id).last_result_ids
 
-    bedrock.add_response("converse_stream", stream_response(
-        *tool_use_events("t2", "add_to_cart", {"product": "2", "quantity": 2})), EXPECTED)
+    bedrock.add_response(
+        "converse_stream",
+        stream_response(*tool_use_events("t2", "add_to_cart", {"product": "2", "quantity": 2})),
+        EXPECTED,
+    )
     bedrock.add_response("converse_stream", stream_response(*text_events("Added two.")), EXPECTED)
     _, reply = ask(model, "add two of the second one", session_id)
 
@@ -129,8 +156,13 @@ def test_the_next_message_sees_history_results_and_cart(bedrock, model, sessions
 
 
 def test_throttling_is_retried_with_backoff(bedrock, model, slept):
-    bedrock.add_client_error("converse_stream", service_error_code="ThrottlingException",
-                             service_message="Too many requests", http_status_code=429, expected_params=EXPECTED)
+    bedrock.add_client_error(
+        "converse_stream",
+        service_error_code="ThrottlingException",
+        service_message="Too many requests",
+        http_status_code=429,
+        expected_params=EXPECTED,
+    )
     bedrock.add_response("converse_stream", stream_response(*text_events("Hello again.")), EXPECTED)
 
     _, reply = ask(model, "hi", session())
@@ -140,8 +172,11 @@ def test_throttling_is_retried_with_backoff(bedrock, model, slept):
 
 
 def test_an_error_inside_the_stream_before_any_text_is_retried(bedrock, model, slept):
-    bedrock.add_response("converse_stream", stream_response(
-        {"messageStart": {"role": "assistant"}}, error=("modelStreamErrorException", "stream broke")), EXPECTED)
+    bedrock.add_response(
+        "converse_stream",
+        stream_response({"messageStart": {"role": "assistant"}}, error=("modelStreamErrorException", "stream broke")),
+        EXPECTED,
+    )
     bedrock.add_response("converse_stream", stream_response(*text_events("Recovered.")), EXPECTED)
 
     deltas, reply = ask(model, "hi", session())
@@ -151,8 +186,11 @@ def test_an_error_inside_the_stream_before_any_text_is_retried(bedrock, model, s
 
 def test_an_error_after_text_was_forwarded_is_raised_not_retried(bedrock, model, sessions, slept):
     session_id = session()
-    bedrock.add_response("converse_stream", stream_response(
-        *text_events("Half an ans")[:2], error=("throttlingException", "slow down")), EXPECTED)
+    bedrock.add_response(
+        "converse_stream",
+        stream_response(*text_events("Half an ans")[:2], error=("throttlingException", "slow down")),
+        EXPECTED,
+    )
 
     with pytest.raises(EventStreamError) as raised:
         list(turn.run(model, model.sessions, session_id, "m-1", "hi"))
@@ -163,24 +201,35 @@ def test_an_error_after_text_was_forwarded_is_raised_not_retried(bedrock, model,
 
 def test_retries_are_bounded(bedrock, model, slept):
     for _ in range(4):
-        bedrock.add_client_error("converse_stream", service_error_code="ServiceUnavailableException",
-                                 service_message="busy", http_status_code=503, expected_params=EXPECTED)
+        bedrock.add_client_error(
+            "converse_stream",
+            service_error_code="ServiceUnavailableException",
+            service_message="busy",
+            http_status_code=503,
+            expected_params=EXPECTED,
+        )
     with pytest.raises(ClientError, match="ServiceUnavailableException"):
         ask(model, "hi", session())
     assert len(slept) == 3 and slept == sorted(slept)
 
 
 def test_a_non_retryable_error_is_raised_at_once(bedrock, model, slept):
-    bedrock.add_client_error("converse_stream", service_error_code="ValidationException",
-                             service_message="model not found", http_status_code=400, expected_params=EXPECTED)
+    bedrock.add_client_error(
+        "converse_stream",
+        service_error_code="ValidationException",
+        service_message="model not found",
+        http_status_code=400,
+        expected_params=EXPECTED,
+    )
     with pytest.raises(ClientError, match="ValidationException"):
         ask(model, "hi", session())
     assert slept == []
 
 
 def test_a_bad_tool_call_gets_an_error_result_the_model_can_read(bedrock, model):
-    bedrock.add_response("converse_stream", stream_response(
-        *tool_use_events("t1", "get_product", {"product": "XYZ-999"})), EXPECTED)
+    bedrock.add_response(
+        "converse_stream", stream_response(*tool_use_events("t1", "get_product", {"product": "XYZ-999"})), EXPECTED
+    )
     bedrock.add_response("converse_stream", stream_response(*text_events("I can't find that one.")), EXPECTED)
 
     _, reply = ask(model, "tell me about XYZ-999", session())
@@ -194,8 +243,9 @@ def test_a_model_that_keeps_calling_tools_is_stopped(bedrock, sessions, slept):
     model = BedrockAssistant(MODEL, max_tokens=700, temperature=0.1, max_tool_rounds=2, sleep=slept.append)
     model.sessions = sessions
     for number in range(3):
-        bedrock.add_response("converse_stream", stream_response(
-            *tool_use_events(f"t{number}", "view_cart", {})), EXPECTED)
+        bedrock.add_response(
+            "converse_stream", stream_response(*tool_use_events(f"t{number}", "view_cart", {})), EXPECTED
+        )
 
     _, reply = ask(model, "what's in my cart?", session())
 
@@ -214,8 +264,13 @@ def test_retryable_errors():
     def error(code):
         return ClientError({"Error": {"Code": code, "Message": ""}}, "ConverseStream")
 
-    for code in ("ThrottlingException", "throttlingException", "ModelStreamErrorException",
-                 "serviceUnavailableException", "InternalServerException"):
+    for code in (
+        "ThrottlingException",
+        "throttlingException",
+        "ModelStreamErrorException",
+        "serviceUnavailableException",
+        "InternalServerException",
+    ):
         assert is_retryable(error(code)), code
     for code in ("ValidationException", "AccessDeniedException", "ResourceNotFoundException"):
         assert not is_retryable(error(code)), code

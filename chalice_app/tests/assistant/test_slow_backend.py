@@ -37,8 +37,7 @@ async def ask(uri: str, message: str, timeout: float):
 def check(frames, heartbeat_seconds: float, took: float) -> None:
     final = frames[-1]
     assert final["type"] == "response", final
-    assert final["products"] and all(item["category"] == "tents" and item["price"] < 300
-                                     for item in final["products"])
+    assert final["products"] and all(item["category"] == "tents" and item["price"] < 300 for item in final["products"])
     chunks = [frame["delta"] for frame in frames if frame["type"] == "chunk"]
     assert "".join(chunks) == final["content"]
     statuses = [frame for frame in frames if frame["type"] == "status"]
@@ -49,8 +48,15 @@ def check(frames, heartbeat_seconds: float, took: float) -> None:
 
 
 def test_slow_backend_scaled_down():
-    env = ["--env", "ASSISTANT_BACKEND=slow", "--env", "ASSISTANT_DELAY_SECONDS=1.5",
-           "--env", "HEARTBEAT_SECONDS=0.3", "--quiet"]
+    env = [
+        "--env",
+        "ASSISTANT_BACKEND=slow",
+        "--env",
+        "ASSISTANT_DELAY_SECONDS=1.5",
+        "--env",
+        "HEARTBEAT_SECONDS=0.3",
+        "--quiet",
+    ]
     with LocalStackProcess(extra_args=env) as stack:
         frames, took = asyncio.run(ask(stack.websocket_url, "tents under $300", 60))
     assert took >= 1.5
