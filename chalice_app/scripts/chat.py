@@ -85,19 +85,15 @@ class Session:
         self.outbox.append(frame)
 
     def flush(self) -> List[Dict[str, Any]]:
-        if self.resuming or not self.outbox:
-            return []
-        if self.session_id:
-            sent = [{**frame, "session_id": self.session_id} for frame in self.outbox]
-            self.unacked += [(frame, self.session_id) for frame in self.outbox]
-            self.outbox = []
-            return sent
-        if self.awaiting_session:
+        """The message that may go out now: one at a time, the next once the previous is acked
+        (the server may ack two frames of a connection in either order and runs a session's
+        turns in acked order, so this keeps them in the order they were typed)."""
+        if self.resuming or not self.outbox or self.unacked:
             return []
         first = self.outbox.pop(0)
-        self.unacked.append((first, None))
-        self.awaiting_session = True
-        return [first]
+        self.unacked.append((first, self.session_id))
+        self.awaiting_session = not self.session_id
+        return [{**first, "session_id": self.session_id} if self.session_id else first]
 
     def _requeue(self, which) -> None:
         again = [frame for frame, sent_with in self.unacked if which(sent_with)]

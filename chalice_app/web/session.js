@@ -16,8 +16,9 @@
 //   it go out again on a fresh session.
 // - Frames without a cursor (an older server, or errors that belong to no message) are shown as
 //   they come.
-// - Without a session only one message goes out at a time, so its ack's session is the one every
-//   later message continues.
+// - One message goes out at a time, the next once the previous is acked: without a session, so
+//   its ack's session is the one every later message continues; with one, so the turns run in
+//   the order they were typed (the server runs them in acked order).
 (function (root, factory) {
   if (typeof module === "object" && module.exports) module.exports = factory();
   else root.ChatSession = factory();
@@ -77,20 +78,16 @@
     return { ...state, outbox: [...state.outbox, frame] };
   }
 
-  // The messages that may go out now on an open socket, stamped with the session.
+  // The message that may go out now on an open socket, stamped with the session: one at a time,
+  // the next once the previous is acked. The server may handle two frames of a connection at
+  // once and ack them in either order, and it runs a session's turns in acked order: so the
+  // turns run in the order they were typed.
   function flush(state) {
-    if (state.resuming || !state.outbox.length) return { state, send: [] };
-    if (state.sessionId) {
-      const send = state.outbox.map((frame) => ({ ...frame, session_id: state.sessionId }));
-      const unacked = [...state.unacked, ...state.outbox.map((frame) => ({ frame, sentWith: state.sessionId }))];
-      return { state: { ...state, outbox: [], unacked }, send };
-    }
-    if (state.awaitingSession) return { state, send: [] };
+    if (state.resuming || !state.outbox.length || state.unacked.length) return { state, send: [] };
     const [first, ...rest] = state.outbox;
-    return {
-      state: { ...state, outbox: rest, unacked: [...state.unacked, { frame: first, sentWith: null }], awaitingSession: true },
-      send: [first],
-    };
+    const frame = state.sessionId ? { ...first, session_id: state.sessionId } : first;
+    const unacked = [{ frame: first, sentWith: state.sessionId }];
+    return { state: { ...state, outbox: rest, unacked, awaitingSession: !state.sessionId }, send: [frame] };
   }
 
   // Put the unacked messages chosen by `which` back at the front of the outbox, in their order.

@@ -70,6 +70,27 @@ def test_a_frame_ahead_of_a_gap_waits_during_the_replay():
     assert [f["cursor"] for f in shown] == [9] and session.cursor == 9
 
 
+def test_with_a_session_messages_still_go_out_one_at_a_time_in_the_order_typed():
+    """The server may ack two frames of one connection in either order and runs a session's
+    turns in acked order: "add it to my cart" then "what is in my cart" must not swap."""
+    session = Session()
+    session.session_id, session.cursor = SID, 5
+    for index, text in enumerate(("add it to my cart", "what is in my cart", "remove it")):
+        session.queue(message(text, f"c{index}"))
+    sent = [session.flush()]
+    sent.append(session.flush())  # the first is not acked yet: nothing
+    feed(session, [ack(6, "c0")])
+    sent.append(session.flush())
+    feed(session, [ack(7, "c1")])
+    sent.append(session.flush())
+    assert [[frame["message"] for frame in batch] for batch in sent] == [
+        ["add it to my cart"],
+        [],
+        ["what is in my cart"],
+        ["remove it"],
+    ]
+
+
 def test_outside_a_replay_a_frame_after_a_gap_waits_for_the_frames_before_it():
     """Two writers of a session (an ack while the previous reply streams) can post out of order."""
     session = Session()

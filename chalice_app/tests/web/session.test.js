@@ -51,6 +51,19 @@ test("without a session only one message goes out until its ack names the sessio
   assert.deepEqual(out.send, [{ action: "sendMessage", message: "two", client_message_id: "c2", session_id: SID }]);
 });
 
+test("with a session messages still go out one at a time, in the order typed", () => {
+  // The server may ack two frames of one connection in either order; it runs turns in acked order.
+  let state = S.initial({ sessionId: SID, cursor: 5 });
+  for (const [i, text] of ["add it to my cart", "what is in my cart"].entries()) {
+    state = S.queue(state, { action: "sendMessage", message: text, client_message_id: `c${i}` });
+  }
+  let out = S.flush(state);
+  assert.deepEqual(out.send.map((f) => f.message), ["add it to my cart"]);
+  assert.deepEqual(S.flush(out.state).send, []);
+  out = S.flush(S.reduce(out.state, ack(6, "c0")).state);
+  assert.deepEqual(out.send.map((f) => [f.message, f.session_id]), [["what is in my cart", SID]]);
+});
+
 test("a reconnect with a known session sends resume with the last cursor and holds messages", () => {
   const { state, send } = connectedWith({ sessionId: SID, cursor: 7 });
   assert.deepEqual(send, [{ action: "resume", session_id: SID, after: 7 }]);
