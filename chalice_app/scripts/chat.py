@@ -167,13 +167,18 @@ class Session:
         return EXPIRED_NOTE
 
     def _account(self, frame: Dict[str, Any]) -> None:
-        """An ack settles a message and names the session; an error naming no message refused one."""
+        """An ack settles a message and names the session; an error naming no message refused one,
+        and so did an ``internal_error`` outside the session (no cursor: the handler failed before the ack)."""
         if frame.get("type") == "ack":
             cmid = frame.get("client_message_id")
             self.unacked = [(sent, with_) for sent, with_ in self.unacked if sent.get("client_message_id") != cmid]
             self.session_id = frame.get("session_id") or self.session_id
             self.awaiting_session = False
-        elif frame.get("type") == "error" and not frame.get("message_id") and self.unacked:
+        elif (
+            frame.get("type") == "error"
+            and self.unacked
+            and (not frame.get("message_id") or (frame.get("code") == "internal_error" and _cursor(frame) is None))
+        ):
             self.unacked.pop(0)
             self.awaiting_session = False
 

@@ -163,14 +163,16 @@
   }
 
   // What a frame tells about the messages sent: an ack settles one (and names the session); an
-  // error that names no message refused one (the server answers each message in turn).
+  // error that names no message refused one (the server answers each message in turn), and so
+  // did an `internal_error` outside the session (no cursor: the handler failed before the ack).
   function account(state, frame) {
     if (frame.type === "ack") {
       const unacked = state.unacked.filter((entry) => entry.frame.client_message_id !== frame.client_message_id);
       const sessionId = frame.session_id || state.sessionId;
       return { ...state, unacked, sessionId, awaitingSession: false };
     }
-    if (frame.type === "error" && !frame.message_id && state.unacked.length) {
+    const refused = !frame.message_id || (frame.code === "internal_error" && !hasCursor(frame));
+    if (frame.type === "error" && refused && state.unacked.length) {
       return { ...state, unacked: state.unacked.slice(1), awaitingSession: false };
     }
     return state;

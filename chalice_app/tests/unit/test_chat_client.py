@@ -91,6 +91,17 @@ def test_with_a_session_messages_still_go_out_one_at_a_time_in_the_order_typed()
     ]
 
 
+def test_an_internal_error_before_the_ack_lets_the_next_message_go():
+    session = Session()
+    session.session_id, session.cursor = SID, 5
+    session.queue(message("first", "c0"))
+    session.queue(message("second", "c1"))
+    session.flush()
+    failed = {"type": "error", "code": "internal_error", "message": "try again", "message_id": "m-0"}
+    feed(session, [failed])
+    assert [frame["message"] for frame in session.flush()] == ["second"]
+
+
 def test_outside_a_replay_a_frame_after_a_gap_waits_for_the_frames_before_it():
     """Two writers of a session (an ack while the previous reply streams) can post out of order."""
     session = Session()

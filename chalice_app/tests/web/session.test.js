@@ -64,6 +64,15 @@ test("with a session messages still go out one at a time, in the order typed", (
   assert.deepEqual(out.send.map((f) => [f.message, f.session_id]), [["what is in my cart", SID]]);
 });
 
+test("an internal_error before the ack (no cursor) lets the next message go", () => {
+  let state = S.initial({ sessionId: SID, cursor: 5 });
+  state = S.queue(state, { action: "sendMessage", message: "first", client_message_id: "c0" });
+  state = S.queue(state, { action: "sendMessage", message: "second", client_message_id: "c1" });
+  state = S.flush(state).state;
+  state = S.reduce(state, { type: "error", code: "internal_error", message: "try again", message_id: "m-0" }).state;
+  assert.deepEqual(S.flush(state).send.map((f) => f.message), ["second"]);
+});
+
 test("a reconnect with a known session sends resume with the last cursor and holds messages", () => {
   const { state, send } = connectedWith({ sessionId: SID, cursor: 7 });
   assert.deepEqual(send, [{ action: "resume", session_id: SID, after: 7 }]);
