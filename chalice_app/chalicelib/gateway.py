@@ -192,7 +192,7 @@ def _resume(api: management.ManagementApi, request: RequestContext, action: prot
     replayed = outbox.replay(api, request.connection_id, action.session_id, frames, last)
     if replayed >= 0:
         time.sleep(max(0.0, attached + RESUME_CATCH_UP_SECONDS - time.monotonic()))
-        late, _ = sessions.replay(action.session_id, last, snapshot.gen)
+        late = sessions.catch_up(action.session_id, last, snapshot.gen)
         if late and outbox.replay(api, request.connection_id, action.session_id, late) >= 0:
             replayed += len(late)
     logs.emit(

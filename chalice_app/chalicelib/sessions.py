@@ -443,6 +443,17 @@ class SessionLog:
         """The frames a resume after ``after`` whose attach made the head's gen ``gen`` gets
         (``replayable``), and the last cursor it now knows of (for ``resumed``, and the catch-up
         read's ``after``): the last one read, else the session's last."""
+        stored = self._kept(session_id, after)
+        last = max((cursor for cursor, _, _, _ in stored), default=0)
+        return replayable(stored, after, time.time(), self.window_seconds, gen), last or self.latest(session_id)
+
+    def catch_up(self, session_id: str, after: int, gen: int) -> List[Tuple[int, str]]:
+        """The resume's second read (see the module docstring): the frames after ``after`` a
+        writer stored for a list of connections from before the attach that made ``gen``."""
+        return replayable(self._kept(session_id, after), after, time.time(), self.window_seconds, gen)
+
+    def _kept(self, session_id: str, after: int) -> List[Tuple[int, int, int, str]]:
+        """(cursor, stored_at, gen, text) of every stored frame with cursor > ``after`` (one consistent Query)."""
         stored, start = [], None
         while True:
             page = self.client.query(
@@ -459,10 +470,7 @@ class SessionLog:
             ]
             start = page.get("LastEvaluatedKey")
             if not start:
-                break
-        frames = replayable(stored, after, time.time(), self.window_seconds, gen)
-        last = max((cursor for cursor, _, _, _ in stored), default=0)
-        return frames, last or self.latest(session_id)
+                return stored
 
     def _store(self, snapshot: LogSnapshot, cursor: int, text: str, now: int) -> bool:
         """One conditional PutItem: the frame at ``cursor`` (with the ``gen`` of the list of
