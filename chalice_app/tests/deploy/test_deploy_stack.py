@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from infra import policy
+from infra import bootstrap, policy
 from infra.stage import load_stage
 from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, free_port, run_script
 
@@ -240,11 +240,9 @@ def test_a_frames_table_without_its_sort_key_is_named_with_the_fix(first_deploy,
     """A table's key cannot change in place: validate names the key it has and the one the code needs."""
     dynamodb = aws("dynamodb")
     dynamodb.delete_table(TableName=FRAMES_TABLE)
+    schema, attributes = bootstrap.key_schema({"key": "session_id"})  # no sort key
     dynamodb.create_table(
-        TableName=FRAMES_TABLE,
-        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
+        TableName=FRAMES_TABLE, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
     )
     dynamodb.update_time_to_live(
         TableName=FRAMES_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from infra import bootstrap
 from localcloud.motoserver import MotoServer
 
 REGION = "us-east-1"
@@ -48,11 +49,9 @@ def region():
         sqs, dynamodb, iam = (client(endpoint, name) for name in ("sqs", "dynamodb", "iam"))
         for name in ("allowed", "other"):
             sqs.create_queue(QueueName=name)
+            schema, attributes = bootstrap.key_schema({"key": "k"})
             dynamodb.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
+                TableName=name, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
             )
         role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
         iam.put_role_policy(RoleName="fn-role", PolicyName="fn", PolicyDocument=json.dumps(POLICY))
