@@ -29,6 +29,13 @@ def feed(session, frames):
     return shown, notes
 
 
+def known_session(cursor, session_id=SID):
+    """A client that has seen ``session_id`` up to ``cursor`` (as after a reconnect)."""
+    session = Session()
+    session.session_id, session.cursor = session_id, cursor
+    return session
+
+
 def message(text, cmid):
     return {"action": "sendMessage", "message": text, "client_message_id": cmid}
 
@@ -60,8 +67,7 @@ def test_reconnect_resumes_after_the_last_cursor_and_prints_the_rest_once():
 
 
 def test_a_frame_ahead_of_a_gap_waits_during_the_replay():
-    session = Session()
-    session.session_id, session.cursor = SID, 1
+    session = known_session(1)
     session.opened()
     shown, _ = feed(session, [response(4), chunk(2, 0, "Hi"), chunk(3, 1, " there")])
     assert [f["cursor"] for f in shown] == [2, 3, 4]
@@ -73,8 +79,7 @@ def test_a_frame_ahead_of_a_gap_waits_during_the_replay():
 def test_with_a_session_messages_still_go_out_one_at_a_time_in_the_order_typed():
     """The server may ack two frames of one connection in either order and runs a session's
     turns in acked order: "add it to my cart" then "what is in my cart" must not swap."""
-    session = Session()
-    session.session_id, session.cursor = SID, 5
+    session = known_session(5)
     for index, text in enumerate(("add it to my cart", "what is in my cart", "remove it")):
         session.queue(message(text, f"c{index}"))
     sent = [session.flush()]
@@ -92,8 +97,7 @@ def test_with_a_session_messages_still_go_out_one_at_a_time_in_the_order_typed()
 
 
 def test_an_internal_error_before_the_ack_lets_the_next_message_go():
-    session = Session()
-    session.session_id, session.cursor = SID, 5
+    session = known_session(5)
     session.queue(message("first", "c0"))
     session.queue(message("second", "c1"))
     session.flush()
@@ -104,15 +108,13 @@ def test_an_internal_error_before_the_ack_lets_the_next_message_go():
 
 def test_outside_a_replay_a_frame_after_a_gap_waits_for_the_frames_before_it():
     """Two writers of a session (an ack while the previous reply streams) can post out of order."""
-    session = Session()
-    session.session_id, session.cursor = SID, 2
+    session = known_session(2)
     shown, _ = feed(session, [ack(4, "c2"), chunk(3, 0, "Hi")])
     assert [f["cursor"] for f in shown] == [3, 4] and session.held == [] and session.cursor == 4
 
 
 def test_outside_a_replay_a_gap_that_stays_open_is_given_up_in_cursor_order():
-    session = Session()
-    session.session_id, session.cursor = SID, 2
+    session = known_session(2)
     assert feed(session, [response(6), chunk(5, 1, "!")])[0] == []
     assert 0 < chat.GAP_WAIT_SECONDS <= 2
     assert [f["cursor"] for f in session.gap_timed_out()] == [5, 6]
@@ -120,8 +122,7 @@ def test_outside_a_replay_a_gap_that_stays_open_is_given_up_in_cursor_order():
 
 
 def test_invalid_session_says_so_once_and_sends_the_messages_again_on_a_new_session():
-    session = Session()
-    session.session_id, session.cursor = "gone", 5
+    session = known_session(5, "gone")
     session.opened()
     feed(session, [{"type": "resumed", "session_id": "gone", "cursor": 5}])
     session.queue(message("a", "c1"))
@@ -137,8 +138,7 @@ def test_invalid_session_says_so_once_and_sends_the_messages_again_on_a_new_sess
 
 
 def test_a_message_never_acknowledged_goes_out_again_after_resumed_but_not_one_the_replay_acks():
-    session = Session()
-    session.session_id, session.cursor = SID, 3
+    session = known_session(3)
     session.queue(message("lost?", "c5"))
     session.queue(message("arrived", "c6"))
     session.flush()
