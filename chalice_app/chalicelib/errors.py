@@ -24,6 +24,10 @@ so a caller can catch all of them, or one kind. Errors from libraries (botocore'
     +-- SessionBusyError           another ack of the session held its ack lease for
     |                              longer than the lease lasts (the client gets
     |                              ``internal_error``: try again)
+    +-- ReplyStoppedError          the shopper stopped the reply being answered
+    |                              (stoppable.run; the processor ends it, stopped)
+    +-- HeadConditionError         framelog: a conditional write on a session's head
+    |                              failed; carries the head before it (internal)
     |
     |   outside chalicelib (they never ship to Lambda):
     +-- StageError                 infra.stage: a stage cannot be used as configured
@@ -49,6 +53,7 @@ __all__ = [
     "AssistantError",
     "InvalidSessionError",
     "SessionBusyError",
+    "ReplyStoppedError",
 ]
 
 
@@ -94,8 +99,12 @@ class InvalidSessionError(ShoppingAssistantError):
 
 
 class SessionBusyError(ShoppingAssistantError):
-    """The session's ack lease stayed taken (sessions.ACK_LEASE_SECONDS) while waiting to ack."""
+    """The session's ack lease stayed taken (framelog.ACK_LEASE_SECONDS) while waiting to ack."""
 
     def __init__(self, session_id: str):
         super().__init__(f"session {session_id[:64]!r}: another message of it is still being queued")
         self.session_id = session_id
+
+
+class ReplyStoppedError(ShoppingAssistantError):
+    """The shopper stopped the reply (a ``stop`` frame); raised where the processor takes the turn's events."""

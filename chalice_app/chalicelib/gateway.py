@@ -8,9 +8,11 @@ handler itself gets ``internal_error``, logged with the Lambda request id.
 Sessions are the server's: a sendMessage without ``session_id`` starts one (its id
 comes back in the ack), one with an id must name a session this client owns
 (``sessions.SessionLog``), else ``invalid_session`` and nothing is queued.
-``resume`` attaches the connection to a session and replays its kept frames.
+``resume`` attaches the connection to a session and replays its kept frames; ``stop``
+ends a message of a session this client owns (``framelog.FrameLog.stop``).
 """
 
+import functools
 import logging
 import time
 import traceback
@@ -22,7 +24,8 @@ from chalicelib import auth, chat_queue, connections, logs, management, metrics,
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
 from chalicelib.errors import InvalidSessionError
-from chalicelib.sessions import RESUME_CATCH_UP_SECONDS, SessionLog, issue_session_id, owner_of
+from chalicelib.framelog import FrameLog, owner_of
+from chalicelib.sessions import issue_session_id
 
 __all__ = ["RequestContext", "on_connect", "on_disconnect", "on_message"]
 
@@ -84,7 +87,7 @@ def _attach_at_connect(request: RequestContext, subject: Optional[str]) -> Optio
     if not session_id or not protocol.SESSION_ID_PATTERN.fullmatch(session_id):
         return None
     try:
-        SessionLog.from_settings(settings()).attach(session_id, owner_of(subject), request.connection_id)
+        FrameLog.from_settings(settings()).attach(session_id, owner_of(subject), request.connection_id)
     except InvalidSessionError:
         logs.emit(log, "invalid_session", logging.WARNING, connection_id=request.connection_id, at="connect")
         return None
@@ -95,7 +98,7 @@ def on_disconnect(request: RequestContext) -> Dict[str, Any]:
     record = connections.forget(request.connection_id)
     session_id = (record.get("session_id") or {}).get("S")
     if session_id:
-        SessionLog.from_settings(settings()).detach(session_id, [request.connection_id])
+        FrameLog.from_settings(settings()).detach(session_id, [request.connection_id])
     logs.emit(log, "disconnected", connection_id=request.connection_id)
     return {"statusCode": 200}
 
@@ -127,6 +130,8 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
         try:
             if isinstance(action, protocol.Resume):
                 _resume(api, request, action, owner_of(subject))
+            elif isinstance(action, protocol.Stop):
+                _stop(api, request, action, owner_of(subject))
             else:
                 message_id = str(uuid.uuid4())
                 _accept_chat_message(api, request, action, message_id, owner_of(subject), session_id)
@@ -182,28 +187,42 @@ def _subject(request: RequestContext, verdict: ratelimit.Verdict) -> Optional[st
 
 
 def _resume(api: management.ManagementApi, request: RequestContext, action: protocol.Resume, owner: str) -> None:
-    """Attach the connection, replay what it missed, and once more after RESUME_CATCH_UP_SECONDS
-    what a writer stored meanwhile for a list of connections from before the attach (see
-    sessions); never queued."""
-    sessions = SessionLog.from_settings(settings())
-    attached = time.monotonic()
-    snapshot = sessions.attach(action.session_id, owner, request.connection_id)
-    frames, last = sessions.replay(action.session_id, action.after, snapshot.gen)
-    replayed = outbox.replay(api, request.connection_id, action.session_id, frames, last)
-    if replayed >= 0:
-        time.sleep(max(0.0, attached + RESUME_CATCH_UP_SECONDS - time.monotonic()))
-        late = sessions.catch_up(action.session_id, last, snapshot.gen)
-        if late and outbox.replay(api, request.connection_id, action.session_id, late) >= 0:
-            replayed += len(late)
+    """Attach the connection and replay the frames taken before it attached (the later ones
+    reach it live: framelog); never queued."""
+    frames = FrameLog.from_settings(settings())
+    head = frames.attach(action.session_id, owner, request.connection_id)
+    upto = head.attached[request.connection_id]
+    skip = functools.partial(_skipped_text, action.session_id)
+    kept = frames.replay(action.session_id, action.after, upto, skip) if upto > action.after else []
+    cursor = max(upto, action.after)
+    replayed = outbox.replay(api, request.connection_id, action.session_id, kept, cursor)
     logs.emit(
         log,
         "resumed",
         connection_id=request.connection_id,
         session_id=action.session_id,
         after=action.after,
-        cursor=last,
+        cursor=cursor,
         replayed=replayed,
     )
+
+
+def _skipped_text(session_id: str, cursor: int) -> str:
+    return protocol.encode(protocol.skipped(session_id, cursor))
+
+
+def _stop(api: management.ManagementApi, request: RequestContext, action: protocol.Stop, owner: str) -> None:
+    """A queued message never runs (its stopped terminal frame goes out here); a running one
+    ends at its worker's next boundary; anything else is ``not_running``. Never queued."""
+    frames = FrameLog.from_settings(settings())
+    outcome, head = frames.stop(action.session_id, owner, action.message_id)
+    logs.emit(log, "stop", connection_id=request.connection_id, message_id=action.message_id, outcome=outcome)
+    if outcome == "queued":
+        box = outbox.Outbox(api, frames, action.session_id, action.message_id)
+        box.stopped(head)
+    elif outcome == "not_running":
+        hint = f"message {action.message_id[:64]} is not queued or being answered: nothing to stop"
+        outbox.refuse(api, request.connection_id, protocol.NOT_RUNNING, hint)
 
 
 def _accept_chat_message(
@@ -216,17 +235,17 @@ def _accept_chat_message(
 ) -> None:
     """``session_id``: the one the frame named, or the new one issued for it."""
     logs.correlate(message_id=message_id, session_id=session_id)
-    sessions = SessionLog.from_settings(settings())
+    frames = FrameLog.from_settings(settings())
     # Ack before enqueueing so the client always sees "queued" before "processing".
     # The ack is the session's next frame: stored (with the owner check) and posted by the outbox,
     # under the session's ack lease, so the session's messages reach the queue in acked order.
     if action.session_id is None:
         box = outbox.Outbox.open_session(
-            api, sessions, session_id, owner, request.connection_id, message_id, action.client_message_id
+            api, frames, session_id, owner, request.connection_id, message_id, action.client_message_id, action.message
         )
     else:
-        box = outbox.Outbox(api, sessions, session_id, message_id)
-        box.ack(owner, request.connection_id, action.client_message_id)
+        box = outbox.Outbox(api, frames, session_id, message_id)
+        box.ack(owner, request.connection_id, action.client_message_id, action.message)
     try:
         _enqueue_acked(box, request, action, message_id, owner)
     finally:
@@ -236,11 +255,8 @@ def _accept_chat_message(
 def _enqueue_acked(
     box: outbox.Outbox, request: RequestContext, action: protocol.SendMessage, message_id: str, owner: str
 ) -> None:
-    """Queue the acked message (one the client left before its ack is not); a failure to
-    queue it is told to the client as its terminal frame."""
-    if request.connection_id not in box.connections:
-        logs.emit(log, "not_queued", connection_id=request.connection_id, reason="client left before the ack")
-        return
+    """Queue the acked message (even if the client left before its ack: the reply is kept for its
+    resume); a failure to queue it is told to the client as its terminal frame."""
     envelope = ChatEnvelope(
         message_id=message_id,
         connection_id=request.connection_id,
@@ -251,13 +267,12 @@ def _enqueue_acked(
         received_at_ms=int(time.time() * 1000),
         client_message_id=action.client_message_id,
         owner=owner,
-        ack_cursor=box.cursor,
     )
     try:
         chat_queue.enqueue(envelope)
-    except Exception:
+    except Exception as exc:
         # The message was acknowledged, so it must still end in a terminal frame.
-        logs.emit(log, "enqueue_failed", logging.ERROR, message_id=envelope.message_id)
+        logs.emit(log, "enqueue_failed", logging.ERROR, message_id=envelope.message_id, error=repr(exc))
         metrics.count("enqueue_failed")
         box.error(protocol.PROCESSING_FAILED, "the message could not be queued; please send it again")
         return

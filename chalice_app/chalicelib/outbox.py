@@ -1,19 +1,17 @@
 """How frames leave the server: the only place that builds and encodes them.
 
 ``Outbox`` is one message's: its ack, status heartbeats, chunks and its one
-terminal frame (``response`` or ``error``). Each frame gets the session's next
-``cursor`` from the same DynamoDB write that stores it for ``resume``
-(``sessions.SessionLog``), then is posted, in cursor order, to every connection
-attached to the session; a connection that answers 410 is detached and the
-message goes on (its frames stay kept for a resume). The ack is sent under the
-session's ack lease, which ``end_ack`` gives back once the message is enqueued.
+terminal frame (``response`` or ``error``). A frame flows one way: take its cursor
+(one UpdateItem on the session's head, ``framelog.FrameLog``, which also returns
+the connections attached at that instant), render it, store it, post it to exactly
+those connections. A connection that answers 410 is detached and the message goes
+on (its frames stay kept for a resume). If a resume skipped the cursor while the
+store was slow, the skip is posted instead and the frame takes the next cursor.
 
-The attached connections are read again before a frame when the list is older than
-``sessions.CONNECTIONS_FRESH_SECONDS``; with the ``gen`` each frame records, that is
-what lets a resume get every frame exactly once (the rule is in ``sessions``). ``delta`` is the single
-place chunk text goes out: its ``coalesce.Coalescer`` decides which deltas are
-joined into one ``chunk`` (``CHUNK_FLUSH_MS``), and ``flush`` posts what is left
-before the response.
+The same head tells the outbox when the shopper stopped this message (``stop_asked``);
+between frames ``poll_stop`` reads it. ``delta`` is the single place chunk text
+goes out: its ``coalesce.Coalescer`` decides which deltas are joined into one
+``chunk`` (``CHUNK_FLUSH_MS``); ``streamed`` is the text posted so far.
 
 The module functions answer one connection with a frame that belongs to no
 message: ``pong``, ``refuse`` (an error), and ``replay`` (a resume's kept frames,
@@ -23,13 +21,12 @@ then ``resumed``).
 import logging
 import threading
 import time
-from dataclasses import replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import logs, protocol
 from chalicelib.coalesce import Coalescer
+from chalicelib.framelog import STOPPING, FrameLog, Head
 from chalicelib.management import ConnectionGoneError, ManagementApi
-from chalicelib.sessions import LogSnapshot, SessionLog, is_fresh
 
 __all__ = ["Outbox", "pong", "refuse", "replay"]
 
@@ -42,28 +39,20 @@ class Outbox:
     def __init__(
         self,
         api: ManagementApi,
-        sessions: SessionLog,
+        frames: FrameLog,
         session_id: str,
         message_id: str,
-        snapshot: Optional[LogSnapshot] = None,
         chunks: Optional[Coalescer] = None,
     ):
-        self.api, self.sessions = api, sessions
+        self.api, self.frames = api, frames
         self.session_id, self.message_id = session_id, message_id
-        self._snapshot = snapshot
-        self._last = ""  # the encoded frame stored last
         self.chunks = chunks if chunks is not None else Coalescer(0)  # 0: every delta is a chunk
-        self._lock = threading.Lock()  # heartbeats and chunks come from two threads: one cursor at a time
-
-    @property
-    def connections(self) -> frozenset:
-        """The connections attached to the session as of the last frame."""
-        return self._snapshot.connections if self._snapshot else frozenset()
-
-    @property
-    def cursor(self) -> Optional[int]:
-        """The cursor of the last frame stored."""
-        return self._snapshot.cursor if self._snapshot else None
+        self.connections: FrozenSet[str] = frozenset()  # attached as of the last frame
+        self.cursor: Optional[int] = None  # the last frame's
+        self.stop_asked = False  # the shopper stopped this message
+        self.streamed: List[str] = []  # the chunk deltas posted, in order
+        self._last_frame_at = time.monotonic()
+        self._lock = threading.Lock()  # heartbeats and chunks come from two threads: one frame at a time
 
     # --- the frames of a message -------------------------------------------------------
 
@@ -71,37 +60,34 @@ class Outbox:
     def open_session(
         cls,
         api: ManagementApi,
-        sessions: SessionLog,
+        frames: FrameLog,
         session_id: str,
         owner: str,
         connection_id: str,
         message_id: str,
         client_message_id: Optional[str],
+        message: str,
     ) -> "Outbox":
         """A new session (``session_id`` from sessions.issue_session_id) whose first frame is this
         ack, holding the session's ack lease (give it back with ``end_ack``)."""
-        outbox = cls(api, sessions, session_id, message_id)
-        frame = protocol.ack(message_id, outbox.session_id, client_message_id)
-        with outbox._lock:
-            outbox._snapshot, outbox._last = sessions.create(
-                outbox.session_id, owner, outbox._render(frame), connection_id, lease=message_id
-            )
-            outbox._post_latest()
+        outbox = cls(api, frames, session_id, message_id)
+        head = frames.create(session_id, owner, connection_id, message_id)
+        outbox._send(protocol.ack(message_id, session_id, client_message_id, message), head)
         return outbox
 
-    def ack(self, owner: str, connection_id: str, client_message_id: Optional[str]) -> int:
+    def ack(self, owner: str, connection_id: str, client_message_id: Optional[str], message: str) -> int:
         """Ack in an existing session ``owner`` owns, attaching ``connection_id`` (InvalidSessionError
         if not), under the session's ack lease (give it back with ``end_ack``)."""
-        self._snapshot = self.sessions.begin_ack(self.session_id, owner, connection_id, lease=self.message_id)
+        head = self.frames.begin_ack(self.session_id, owner, connection_id, self.message_id)
         try:
-            return self._send(protocol.ack(self.message_id, self.session_id, client_message_id))
+            return self._send(protocol.ack(self.message_id, self.session_id, client_message_id, message), head)
         except Exception:
             self.end_ack()
             raise
 
     def end_ack(self) -> None:
         """The message is enqueued (or will not be): the session's next ack may go."""
-        self.sessions.end_ack(self.session_id, lease=self.message_id)
+        self.frames.end_ack(self.session_id, lease=self.message_id)
 
     def status(self, elapsed_ms: int) -> int:
         return self._send(protocol.status(self.message_id, elapsed_ms))
@@ -119,59 +105,68 @@ class Outbox:
         if chunk is None:
             return None
         self._send(protocol.chunk(self.message_id, chunk.seq, chunk.text))
+        self.streamed.append(chunk.text)
         return chunk.seq
 
     def response(self, content: str, products: List[Dict[str, Any]]) -> int:
         self.flush()
-        return self._send(protocol.response(self.message_id, self.session_id, content, products))
+        return self._send(protocol.response(self.message_id, self.session_id, content, products), terminal=True)
+
+    def stopped(self, head: Optional[Head] = None) -> int:
+        """The terminal frame of a stopped reply: what was streamed so far (the held text flushed
+        first); ``head``: its cursor already taken (a message stopped while queued)."""
+        self.flush()
+        frame = protocol.response(self.message_id, self.session_id, "".join(self.streamed), [], stopped=True)
+        # Stopped while queued: the head keeps the message's tombstone until its pickup sees it.
+        return self._send(frame, head, terminal=head is None)
 
     def error(self, code: protocol.ErrorCode, message: str) -> int:
-        return self._send(protocol.error(code, message, self.message_id))
+        return self._send(protocol.error(code, message, self.message_id), terminal=True)
 
-    # --- storing and posting -------------------------------------------------------------
+    def poll_stop(self, idle_seconds: float) -> bool:
+        """Whether the shopper stopped this message: known from the last frame's head, else read
+        once no frame went out for ``idle_seconds``."""
+        if not self.stop_asked and time.monotonic() - self._last_frame_at >= idle_seconds:
+            self.stop_asked = self.frames.stop_asked(self.session_id, self.message_id)
+            self._last_frame_at = time.monotonic()
+        return self.stop_asked
 
-    def _render(self, frame: Dict[str, Any]):
-        return lambda cursor: protocol.encode(protocol.with_cursor(frame, self.session_id, cursor))
+    # --- take a cursor, render, store, post ----------------------------------------------
 
-    def _send(self, frame: Dict[str, Any]) -> int:
-        """Store the frame at the next cursor, post it to the attached connections; how many got it."""
+    def _send(self, frame: Dict[str, Any], head: Optional[Head] = None, terminal: bool = False) -> int:
+        """Deliver the frame at the session's next cursor (or ``head``'s, already taken); how many
+        connections got it (0 when the session is gone)."""
         with self._lock:
-            if self._snapshot is None:
-                self._snapshot = self.sessions.read(self.session_id)
-                if self._snapshot is None:
-                    raise ValueError(f"session {self.session_id} has no log")
-            elif not is_fresh(self._snapshot.read_at, time.monotonic()):
-                self._read_connections()
-            self._snapshot, self._last = self.sessions.append(self._snapshot, self._render(frame))
-            return self._post_latest()
+            while True:
+                head = head or self.frames.take_cursor(self.session_id, self.message_id, terminal)
+                if head is None:
+                    logs.emit(log, "session_gone", logging.WARNING, message_id=self.message_id, frame=frame["type"])
+                    return 0
+                text = protocol.encode(protocol.with_cursor(frame, self.session_id, head.cursor))
+                skip = self.frames.store(self.session_id, head.cursor, text)
+                if skip is None:
+                    return self._delivered(head, text)
+                self._post(head.connections, skip)  # a resume skipped this cursor: its list gets the skip
+                head = None
 
-    def _read_connections(self) -> None:
-        """Read the attached connections (and the head's gen) again, keeping the cursor."""
-        snapshot = self._snapshot
-        assert snapshot is not None
-        head = self.sessions.read(self.session_id)
-        if head is None:  # the session expired meanwhile: its frames are still kept, posted to none
-            self._snapshot = replace(snapshot, connections=frozenset(), read_at=time.monotonic())
-        else:
-            self._snapshot = replace(head, cursor=snapshot.cursor)
+    def _delivered(self, head: Head, text: str) -> int:
+        self.connections, self.cursor = head.connections, head.cursor
+        self.stop_asked = self.stop_asked or head.messages.get(self.message_id) == STOPPING
+        self._last_frame_at = time.monotonic()
+        return self._post(head.connections, text)
 
-    def _post_latest(self) -> int:
-        snapshot = self._snapshot
-        assert snapshot is not None
+    def _post(self, connections: FrozenSet[str], text: str) -> int:
         delivered, gone = 0, []
-        for connection_id in sorted(snapshot.connections):
-            if self.api.try_post(connection_id, self._last):
+        for connection_id in sorted(connections):
+            if self.api.try_post(connection_id, text):
                 delivered += 1
             else:
                 gone.append(connection_id)
-        self._detach(gone)
-        return delivered
-
-    def _detach(self, gone: List[str]) -> None:
         if gone:
-            self.sessions.detach(self.session_id, gone)
-            self._snapshot = self._snapshot.without(gone)
+            self.frames.detach(self.session_id, gone)
+            self.connections = self.connections - set(gone)
             logs.emit(log, "detached", session_id=self.session_id, message_id=self.message_id, connections=gone)
+        return delivered
 
 
 # --- frames that belong to no message --------------------------------------------------
@@ -195,7 +190,7 @@ def replay(
     frames: List[Tuple[int, str]],
     last: Optional[int] = None,
 ) -> int:
-    """Post a resume's kept frames (``SessionLog.replay``) in order, then, with ``last`` (the
+    """Post a resume's kept frames (``FrameLog.replay``) in order, then, with ``last`` (the
     last cursor replayed or already known), ``resumed``; how many were posted, -1 if the
     connection left."""
     try:

@@ -30,10 +30,8 @@ Chunk deltas are joined before posting (``coalesce``, ``CHUNK_FLUSH_MS``).
 
 import functools
 import logging
-import threading
 import time
-from dataclasses import replace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -44,12 +42,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from chalicelib import assistant, aws, coalesce, logs, management, metrics, protocol
+from chalicelib import assistant, aws, coalesce, logs, management, metrics, protocol, stoppable
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
-from chalicelib.errors import AssistantError
+from chalicelib.errors import ReplyStoppedError
+from chalicelib.framelog import STOPPING, FrameLog
 from chalicelib.outbox import Outbox
-from chalicelib.sessions import LogSnapshot, SessionLog, SessionStore, owner_of
+from chalicelib.sessions import SessionStore
 
 __all__ = ["process_batch", "handle_record"]
 
@@ -100,12 +99,10 @@ def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int) -> N
     if attempt > 1:
         metrics.count("retries")
     config = settings()
-    api: Optional[management.ManagementApi] = None
+    api: Optional[metrics.CountingApi] = None
     try:
-        api = management.for_endpoint(envelope.domain, envelope.stage)
+        api = metrics.CountingApi(management.for_endpoint(envelope.domain, envelope.stage))
         _handle_envelope(api, envelope, picked_up_ms)
-    except management.ConnectionGoneError:
-        _drop(envelope, "connection gone")
     except IdempotencyAlreadyInProgressError:
         # Another invocation holds the claim; SQS will offer this copy again later.
         if attempt >= config.max_receive_count:
@@ -123,43 +120,34 @@ def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int) -> N
         raise
 
 
-def _handle_envelope(api: management.ManagementApi, envelope: ChatEnvelope, picked_up_ms: int = 0) -> None:
-    sessions = SessionLog.from_settings(settings())
-    snapshot = sessions.read(envelope.session_id)
-    if snapshot is None or (envelope.owner is not None and snapshot.owner != owner_of(envelope.owner)):
-        _drop(envelope, "invalid session")
+def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up_ms: int = 0) -> None:
+    """Mark the message running in the session's head (one conditional write: a message stopped
+    while queued, or already ended, is not run again), then answer it once."""
+    frames = FrameLog.from_settings(settings())
+    head, state = frames.start(envelope.session_id, envelope.message_id, envelope.owner)
+    if head is None:
+        if state == "invalid":
+            _drop(envelope, "invalid session")
+        else:
+            logs.emit(log, "already_ended", message_id=envelope.message_id, session_id=envelope.session_id)
         return
-    live = _live_connections(api, sessions, snapshot)
+    box = Outbox(api, frames, envelope.session_id, envelope.message_id)
+    if state == STOPPING:  # stopped while an earlier delivery answered it, which then died
+        box.stopped()
+        return
     age_ms = protocol.now_ms() - envelope.received_at_ms
     if age_ms > settings().message_ttl_seconds * 1000:
-        delivered = 0
-        if live:
-            hint = "this message waited too long in the queue; please send it again"
-            delivered = Outbox(api, sessions, envelope.session_id, envelope.message_id).error(protocol.EXPIRED, hint)
+        hint = "this message waited too long in the queue; please send it again"
+        delivered = box.error(protocol.EXPIRED, hint)
         _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
         return
-    if not live:
-        # A backlog from clients that left must drain fast: no claim, no assistant, no retry.
-        _drop(envelope, "connection gone")
-        return
-    if envelope.ack_cursor:
-        snapshot = replace(snapshot, cursor=envelope.ack_cursor)  # a frame stored since: the put tries the next
-    _answer_once()(envelope=envelope.to_dict(), snapshot=snapshot, picked_up_ms=picked_up_ms)
-
-
-def _live_connections(api: management.ManagementApi, sessions: SessionLog, snapshot: LogSnapshot) -> List[str]:
-    """The attached connections that are still there; the gone ones are detached."""
-    live, gone = [], []
-    for connection_id in sorted(snapshot.connections):
-        (live if api.is_connected(connection_id) else gone).append(connection_id)
-    sessions.detach(snapshot.session_id, gone)
-    return live
+    _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms)
 
 
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
     hint = "the assistant could not answer this message"
     try:
-        box = Outbox(api, SessionLog.from_settings(settings()), envelope.session_id, envelope.message_id)
+        box = Outbox(api, FrameLog.from_settings(settings()), envelope.session_id, envelope.message_id)
         box.error(protocol.PROCESSING_FAILED, hint)
     except Exception as exc:
         # The record still goes back to SQS (then the DLQ); the log is what is left.
@@ -198,21 +186,53 @@ def _answer_once():
     )
 
 
-def _answer(envelope: Dict[str, Any], snapshot: Optional[LogSnapshot] = None, picked_up_ms: int = 0) -> Dict[str, Any]:
-    """Run the turn; ``snapshot`` is the session log as the pickup read it (saves a read)."""
-    chat = ChatEnvelope(**envelope)
-    api = metrics.CountingApi(management.for_endpoint(chat.domain, chat.stage))
+def _answer(envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int = 0) -> Dict[str, Any]:
+    """Run the turn, streaming its frames; a stop ends it with what was streamed so far."""
     config = settings()
-    chunks = coalesce.Coalescer(config.chunk_flush_ms)
-    box = Outbox(api, SessionLog.from_settings(config), chat.session_id, chat.message_id, snapshot, chunks)
+    box = Outbox(api, FrameLog.from_settings(config), envelope.session_id, envelope.message_id)
+    box.chunks = coalesce.Coalescer(config.chunk_flush_ms)
     started = time.monotonic()
     box.status(0)
-    with _Heartbeat(box, started):
-        reply = _stream_reply(box, chat)
+    try:
+        reply = stoppable.run(
+            box, lambda: _turn(envelope), config.heartbeat_seconds, lambda e: _delta(box, envelope, e)
+        )
+    except ReplyStoppedError:
+        return _stopped(box, envelope, started)
+    if box.flush() == 0:
+        _first_chunk(envelope)
+    metrics.count("chunk_deltas", box.chunks.deltas)
+    metrics.count("chunk_posts", box.chunks.posts)
     delivered = box.response(reply.content, reply.products)
     elapsed_ms = int((time.monotonic() - started) * 1000)
-    _answered(chat, api, elapsed_ms, picked_up_ms or protocol.now_ms() - elapsed_ms, delivered)
-    return {"message_id": chat.message_id, "elapsed_ms": elapsed_ms}
+    _answered(envelope, api, elapsed_ms, picked_up_ms or protocol.now_ms() - elapsed_ms, delivered)
+    return {"message_id": envelope.message_id, "elapsed_ms": elapsed_ms}
+
+
+def _turn(envelope: ChatEnvelope):
+    # The message id lets the turn replay, not redo, a reply a retry asks for again.
+    return assistant.turn.run(
+        _assistant(), _session_store(), envelope.session_id, envelope.message_id, envelope.message
+    )
+
+
+def _delta(box: Outbox, envelope: ChatEnvelope, event: assistant.AssistantEvent) -> None:
+    if box.delta(event.text) == 0:
+        _first_chunk(envelope)
+
+
+def _stopped(box: Outbox, envelope: ChatEnvelope, started: float) -> Dict[str, Any]:
+    """Keep the partial answer in the session's history, then end the message with it."""
+    box.flush()
+    content = "".join(box.streamed)
+    assistant.turn.record_stopped(_session_store(), envelope.session_id, envelope.message_id, envelope.message, content)
+    delivered = box.stopped()
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    logs.emit(
+        log, "stopped", message_id=envelope.message_id, elapsed_ms=elapsed_ms, chars=len(content), delivered=delivered
+    )
+    metrics.count("stopped")
+    return {"message_id": envelope.message_id, "elapsed_ms": elapsed_ms, "stopped": True}
 
 
 def _answered(chat: ChatEnvelope, api: metrics.CountingApi, elapsed_ms: int, picked_up_ms: int, delivered: int) -> None:
@@ -234,21 +254,6 @@ def _answered(chat: ChatEnvelope, api: metrics.CountingApi, elapsed_ms: int, pic
     api.record()
 
 
-def _stream_reply(box: Outbox, chat: ChatEnvelope) -> assistant.Reply:
-    # The message id lets the turn replay, not redo, a reply a retry asks for again.
-    events = assistant.turn.run(_assistant(), _session_store(), chat.session_id, chat.message_id, chat.message)
-    for event in events:
-        if isinstance(event, assistant.Reply):
-            if box.flush() == 0:
-                _first_chunk(chat)
-            metrics.count("chunk_deltas", box.chunks.deltas)
-            metrics.count("chunk_posts", box.chunks.posts)
-            return event
-        if box.delta(event.text) == 0:
-            _first_chunk(chat)
-    raise AssistantError("assistant finished without a reply")
-
-
 def _first_chunk(chat: ChatEnvelope) -> None:
     time_to_first_chunk_ms = protocol.now_ms() - chat.received_at_ms
     logs.emit(log, "first_chunk", message_id=chat.message_id, time_to_first_chunk_ms=time_to_first_chunk_ms)
@@ -264,36 +269,3 @@ def _assistant() -> assistant.Assistant:
 def _session_store() -> SessionStore:
     config = settings()
     return SessionStore(config.sessions_table, config.session_ttl_seconds, config.session_history_limit)
-
-
-class _Heartbeat:
-    """Sends a ``status`` frame every HEARTBEAT_SECONDS while the assistant works.
-
-    Keeps the client informed (and its connection active) during a slow reply; the
-    frames are kept like the others, so a client that resumes sees them too.
-    """
-
-    def __init__(self, box: Outbox, started: float):
-        self.box, self.started = box, started
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    def __enter__(self) -> "_Heartbeat":
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.box.message_id}", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        interval = settings().heartbeat_seconds
-        while not self._stop.wait(interval):
-            elapsed_ms = int((time.monotonic() - self.started) * 1000)
-            try:
-                self.box.status(elapsed_ms)
-            except Exception as exc:
-                logs.emit(log, "heartbeat_failed", logging.WARNING, message_id=self.box.message_id, error=repr(exc))
-                return

@@ -29,12 +29,14 @@ __all__ = [
     "INTERNAL_ERROR",
     "SERVICE_UNAVAILABLE",
     "INVALID_SESSION",
+    "NOT_RUNNING",
     "ErrorCode",
     "TERMINAL_TYPES",
     "ProtocolError",
     "Ping",
     "SendMessage",
     "Resume",
+    "Stop",
     "parse_frame",
     "encode",
     "now_ms",
@@ -45,6 +47,7 @@ __all__ = [
     "response",
     "error",
     "resumed",
+    "skipped",
     "with_cursor",
 ]
 
@@ -63,6 +66,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     # The session id was not issued by the server, has expired or belongs to another owner.
     INVALID_SESSION = "invalid_session"
+    # A stop named a message that is not queued or being answered (it ended, or is unknown).
+    NOT_RUNNING = "not_running"
     # Terminal error codes for one acknowledged message.
     PROCESSING_FAILED = "processing_failed"
     EXPIRED = "expired"
@@ -78,6 +83,7 @@ UNKNOWN_ACTION = ErrorCode.UNKNOWN_ACTION
 INVALID_MESSAGE = ErrorCode.INVALID_MESSAGE
 RATE_LIMITED = ErrorCode.RATE_LIMITED
 INVALID_SESSION = ErrorCode.INVALID_SESSION
+NOT_RUNNING = ErrorCode.NOT_RUNNING
 PROCESSING_FAILED = ErrorCode.PROCESSING_FAILED
 EXPIRED = ErrorCode.EXPIRED
 INTERNAL_ERROR = ErrorCode.INTERNAL_ERROR
@@ -86,7 +92,7 @@ SERVICE_UNAVAILABLE = ErrorCode.SERVICE_UNAVAILABLE
 # A message ends with exactly one frame of these types.
 TERMINAL_TYPES = ("response", "error")
 
-ACTIONS = ("ping", "sendMessage", "resume")
+ACTIONS = ("ping", "sendMessage", "resume", "stop")
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,15 @@ class Resume:
     after: int = 0
 
 
-def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage, Resume]:
+@dataclass(frozen=True)
+class Stop:
+    """Stop ``message_id`` of ``session_id``: never run it if queued, end it at its next boundary if running."""
+
+    session_id: str
+    message_id: str
+
+
+def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage, Resume, Stop]:
     """Turn one text frame into an action, or raise ProtocolError."""
     data = _decode_json(body)
     action = data.get("action")
@@ -119,6 +133,8 @@ def parse_frame(body: Union[str, bytes, None]) -> Union[Ping, SendMessage, Resum
         return _parse_send_message(data)
     if action == "resume":
         return _parse_resume(data)
+    if action == "stop":
+        return _parse_stop(data)
     if action is None:
         raise ProtocolError(UNKNOWN_ACTION, 'missing "action": use one of ' + _actions())
     raise ProtocolError(UNKNOWN_ACTION, f"unknown action {str(action)[:40]!r}: use one of {_actions()}")
@@ -182,6 +198,16 @@ def _parse_resume(data: Dict[str, Any]) -> Resume:
     return Resume(session_id, after)
 
 
+def _parse_stop(data: Dict[str, Any]) -> Stop:
+    session_id = data.get("session_id")
+    if not (isinstance(session_id, str) and SESSION_ID_PATTERN.fullmatch(session_id)):
+        raise ProtocolError(INVALID_MESSAGE, '"session_id" is required: the session of the message to stop')
+    message_id = data.get("message_id")
+    if not (isinstance(message_id, str) and 0 < len(message_id) <= MAX_ID_CHARS):
+        raise ProtocolError(INVALID_MESSAGE, '"message_id" is required: the id the server returned in its ack')
+    return Stop(session_id, message_id)
+
+
 def _is_unicode_text(text: str) -> bool:
     """False for a string holding an unpaired surrogate (JSON allows ``"\\ud800"``, RFC 8259 s. 8.2).
 
@@ -210,13 +236,15 @@ def pong() -> Dict[str, Any]:
     return {"type": "pong", "timestamp": now_ms()}
 
 
-def ack(message_id: str, session_id: str, client_message_id: Optional[str]) -> Dict[str, Any]:
+def ack(message_id: str, session_id: str, client_message_id: Optional[str], message: str = "") -> Dict[str, Any]:
+    """``message``: the text acked, so every attached tab (and a reload) shows the question."""
     return {
         "type": "ack",
         "message_id": message_id,
         "client_message_id": client_message_id,
         "session_id": session_id,
         "status": "queued",
+        "message": message,
     }
 
 
@@ -228,14 +256,26 @@ def chunk(message_id: str, seq: int, delta: str) -> Dict[str, Any]:
     return {"type": "chunk", "message_id": message_id, "seq": seq, "delta": delta}
 
 
-def response(message_id: str, session_id: str, content: str, products: List[Dict[str, Any]]) -> Dict[str, Any]:
-    return {
+def response(
+    message_id: str, session_id: str, content: str, products: List[Dict[str, Any]], stopped: bool = False
+) -> Dict[str, Any]:
+    """``stopped``: the shopper stopped the reply; ``content`` is the text streamed until then."""
+    frame = {
         "type": "response",
         "message_id": message_id,
         "session_id": session_id,
         "content": content,
         "products": products,
     }
+    if stopped:
+        frame["stopped"] = True
+    return frame
+
+
+def skipped(session_id: str, cursor: int) -> Dict[str, Any]:
+    """Stands at a cursor whose frame was never stored (its writer died or stalled past the
+    resume's wait); a client moves past it. The frame itself, if its writer lives, comes later."""
+    return {"type": "skipped", "session_id": session_id, "cursor": cursor}
 
 
 def resumed(session_id: str, cursor: int) -> Dict[str, Any]:

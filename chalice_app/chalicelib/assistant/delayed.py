@@ -6,9 +6,9 @@ status frames keep the client informed meanwhile.
 """
 
 import random
-import time
 from typing import Callable, Iterator, Optional, Tuple
 
+from chalicelib.assistant import cancel
 from chalicelib.assistant.base import Assistant, AssistantEvent, Delta
 from chalicelib.sessions import SessionState
 
@@ -19,6 +19,11 @@ SLOW_RANGE_SECONDS: Tuple[float, float] = (37.0, 55.0)
 _EXPECTED_PIECES = 8  # a typical reply's line count, to pace the pieces after the first
 
 
+def _cancellable_sleep(seconds: float) -> None:
+    """Sleep as a model thinks, but end at once when the shopper stops the reply."""
+    cancel.current().sleep(seconds)
+
+
 class DelayedAssistant:
     def __init__(
         self,
@@ -26,13 +31,13 @@ class DelayedAssistant:
         seconds: Optional[float] = None,
         seconds_range: Tuple[float, float] = SLOW_RANGE_SECONDS,
         first_token_share: float = 0.7,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Optional[Callable[[float], None]] = None,
         rng: Optional[random.Random] = None,
     ):
         self.inner = inner
         self.seconds, self.seconds_range = seconds, seconds_range
         self.first_token_share = first_token_share
-        self._sleep, self._rng = sleep, rng or random.Random()
+        self._sleep, self._rng = sleep or _cancellable_sleep, rng or random.Random()
 
     def delay(self) -> float:
         """This reply's delay: fixed when ``seconds`` is set, else drawn from ``seconds_range``."""

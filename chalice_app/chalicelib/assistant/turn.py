@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from chalicelib.assistant.base import Assistant, AssistantEvent, Delta, Reply
 from chalicelib.sessions import SessionStore
 
-__all__ = ["run", "lines_of", "replay"]
+__all__ = ["run", "lines_of", "replay", "record_stopped"]
 
 
 def run(
@@ -53,3 +53,13 @@ def replay(last_turn: Dict[str, Any], product: Callable[[str], Optional[Dict[str
         yield Delta(piece)
     products = [item for item in (product(pid) for pid in last_turn.get("product_ids", [])) if item]
     yield Reply(content=content, products=products)
+
+
+def record_stopped(store: SessionStore, session_id: str, message_id: Optional[str], message: str, content: str) -> None:
+    """The shopper stopped the reply: keep the turn with the text streamed until then (a retried
+    delivery replays it), and nothing else the backend had changed."""
+    state = store.load(session_id)
+    if state.replay_of(message_id) is None:
+        state.record_turn(message, content, [], message_id)
+        state.last_turn["stopped"] = True
+        store.save(state)

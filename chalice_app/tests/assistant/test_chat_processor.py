@@ -9,7 +9,8 @@ from botocore.stub import ANY, Stubber
 from chalicelib import aws, protocol
 from chalicelib.assistant.bedrock.assistant import BedrockAssistant
 from chalicelib.config import settings
-from chalicelib.sessions import NO_OWNER, SessionLog, SessionStore
+from chalicelib.framelog import NO_OWNER, FrameLog
+from chalicelib.sessions import SessionStore
 from tests.assistant.conftest import PRODUCT_FIELDS
 from tests.conftest import clear_caches
 from tests.unit.support import (
@@ -70,7 +71,7 @@ def test_products_reach_the_response_and_the_session_continues(client, mock_aws,
 def test_a_retry_after_a_failed_response_replays_instead_of_adding_twice(client, mock_aws, frames, monkeypatch):
     shopper_3 = answer(frames, chat(client, mock_aws, "backpacks"))["session_id"]
     envelope = make_envelope(new_connection_id(), "add the first one to my cart", session_id=shopper_3)
-    SessionLog.from_settings(settings()).attach(shopper_3, NO_OWNER, envelope.connection_id)
+    FrameLog.from_settings(settings()).attach(shopper_3, NO_OWNER, envelope.connection_id)
     original = frames.client_for("x").__class__.post_to_connection
     failures = []
 

@@ -115,14 +115,16 @@ def open_session(envelope: ChatEnvelope, *attached: str) -> ChatEnvelope:
     with the envelope's connection (and ``attached``) attached. Needs the tables (mock_aws)."""
     from chalicelib import protocol
     from chalicelib.config import settings
-    from chalicelib.sessions import NO_OWNER, SessionLog
+    from chalicelib.framelog import NO_OWNER, FrameLog
 
-    log = SessionLog.from_settings(settings())
-    ack = protocol.ack(envelope.message_id, envelope.session_id, envelope.client_message_id)
-    render = lambda cursor: protocol.encode(protocol.with_cursor(ack, envelope.session_id, cursor))  # noqa: E731
-    log.create(envelope.session_id, envelope.owner or NO_OWNER, render, envelope.connection_id)
+    log = FrameLog.from_settings(settings())
+    owner = envelope.owner or NO_OWNER
+    ack = protocol.ack(envelope.message_id, envelope.session_id, envelope.client_message_id, envelope.message)
+    log.create(envelope.session_id, owner, envelope.connection_id, envelope.message_id)
+    log.store(envelope.session_id, 1, protocol.encode(protocol.with_cursor(ack, envelope.session_id, 1)))
+    log.end_ack(envelope.session_id, envelope.message_id)
     for connection_id in attached:
-        log.attach(envelope.session_id, envelope.owner or NO_OWNER, connection_id)
+        log.attach(envelope.session_id, owner, connection_id)
     return envelope
 
 

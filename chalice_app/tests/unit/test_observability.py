@@ -12,6 +12,7 @@ import pytest
 from chalicelib import logs, metrics, protocol
 from tests.unit.support import (
     drain_queue,
+    make_envelope,
     new_connection_id,
     session_envelope,
     sqs_event,
@@ -105,14 +106,13 @@ def test_pickup_and_answer_lines_carry_the_timeline(client, mock_aws, frames, ca
 
 def test_ids_are_cleared_between_records(client, mock_aws, frames, capsys, use_assistant):  # noqa: F811
     use_assistant(ScriptedAssistant())
-    gone = session_envelope(new_connection_id())
-    frames.gone.add(gone.connection_id)
+    gone = make_envelope(new_connection_id())  # a session that was never issued
 
     client.lambda_.invoke("chat_processor", sqs_event(sqs_record(gone), sqs_record("not an envelope")))
     lines, _ = stdout_lines(capsys)
 
     first_drop, second_drop = [line for line in lines if line["event"] == "drop"]
-    assert (first_drop["message_id"], first_drop["reason"]) == (gone.message_id, "connection gone")
+    assert (first_drop["message_id"], first_drop["reason"]) == (gone.message_id, "invalid session")
     assert second_drop["reason"].startswith("bad envelope")
     assert not {"message_id", "connection_id", "session_id", "attempt"} & set(second_drop)
 
@@ -215,8 +215,7 @@ def test_rejected_and_rate_limited_frames_are_counted(client, mock_aws, frames, 
 
 def test_drops_are_counted_by_reason(client, mock_aws, frames, capsys, use_assistant):  # noqa: F811
     use_assistant(ScriptedAssistant())
-    gone = session_envelope(new_connection_id())
-    frames.gone.add(gone.connection_id)
+    gone = make_envelope(new_connection_id())  # a session that was never issued
     expired = session_envelope(new_connection_id(), received_at_ms=protocol.now_ms() - 301_000)
 
     client.lambda_.invoke(
@@ -230,7 +229,7 @@ def test_drops_are_counted_by_reason(client, mock_aws, frames, capsys, use_assis
         "bad-1",
     ]
     assert [{name: v for name, v in metric_values(line).items() if name != "queue_wait"} for line in emf] == [
-        {"drop_connection_gone": [1.0]},
+        {"drop_invalid_session": [1.0]},
         {"drop_expired": [1.0]},
         {"drop_bad_envelope": [1.0]},
     ]

@@ -190,12 +190,13 @@ def test_pong_carries_the_current_time():
 
 
 def test_ack_status_chunk_response_frames():
-    assert protocol.ack("m1", "s1", None) == {
+    assert protocol.ack("m1", "s1", None, "hello") == {
         "type": "ack",
         "message_id": "m1",
         "client_message_id": None,
         "session_id": "s1",
         "status": "queued",
+        "message": "hello",
     }
     assert protocol.status("m1", 250) == {
         "type": "status",

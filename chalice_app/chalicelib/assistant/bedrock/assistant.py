@@ -9,13 +9,14 @@ that, or for any other error, the exception propagates so chat_processor retries
 the message and finally answers ``processing_failed``.
 """
 
+import contextlib
 import itertools
 import logging
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from chalicelib import aws, catalog, logs
-from chalicelib.assistant import tools
+from chalicelib.assistant import cancel, tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
 from chalicelib.assistant.bedrock import prompt
 from chalicelib.assistant.bedrock.retry import backoff_seconds, is_retryable
@@ -106,17 +107,19 @@ class BedrockAssistant:
             attempt += 1
             reader, forwarded = StreamReader(), False
             try:
-                response = self.client.converse_stream(**request)
-                for event in response["stream"]:
-                    text = reader.feed(event)
-                    if not text:
-                        continue
-                    if not forwarded and pieces and not pieces[-1].endswith(("\n", " ")):
-                        pieces.append("\n")  # a new round's text starts on its own line
-                        yield Delta("\n")
-                    forwarded = True
-                    pieces.append(text)
-                    yield Delta(text)
+                stream = self.client.converse_stream(**request)["stream"]
+                # A stop closes the stream at once, from the thread that stops (no token after it).
+                with cancel.current().on_cancel(stream.close), contextlib.closing(stream):
+                    for event in stream:
+                        text = reader.feed(event)
+                        if not text:
+                            continue
+                        if not forwarded and pieces and not pieces[-1].endswith(("\n", " ")):
+                            pieces.append("\n")  # a new round's text starts on its own line
+                            yield Delta("\n")
+                        forwarded = True
+                        pieces.append(text)
+                        yield Delta(text)
                 return reader.finish()
             except Exception as error:
                 if forwarded or attempt > self.max_retries or not is_retryable(error):

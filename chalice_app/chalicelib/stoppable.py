@@ -1,0 +1,114 @@
+"""One turn's events, handed to chat_processor until the turn ends or the shopper stops it.
+
+The backend's events run on a thread of their own inside ``cancel.scope``; the processor
+takes them from a queue. A watcher thread sends the heartbeat ``status`` frames and, while
+no frame goes out, reads the session's head for a stop every ``STOP_POLL_SECONDS``; every
+frame's own write returns the head too (``Outbox.stop_asked``), so a streaming reply learns
+of a stop at its next chunk for free. On a stop the processor stops taking events at once and
+the backend is cancelled: a sleeping backend wakes, Bedrock's stream is closed.
+"""
+
+import contextlib
+import contextvars
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from chalicelib import logs
+from chalicelib.assistant import cancel
+from chalicelib.assistant.base import AssistantEvent, Reply
+from chalicelib.errors import AssistantError, ReplyStoppedError
+from chalicelib.outbox import Outbox
+
+__all__ = ["run", "ReplyStoppedError", "STOP_POLL_SECONDS"]
+
+log = logging.getLogger(__name__)
+
+# While no frame goes out, how often the worker reads the head for a stop (one small consistent GetItem).
+STOP_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_STOP, _END = object(), object()
+
+
+def run(
+    box: Outbox,
+    events: Callable[[], Iterator[AssistantEvent]],
+    heartbeat_seconds: float,
+    on_event: Callable[[AssistantEvent], None],
+    poll_seconds: float = STOP_POLL_SECONDS,
+) -> Reply:
+    """Pass each Delta of ``events()`` to ``on_event`` and return the Reply; ReplyStoppedError when the
+    shopper stops the reply first. The backend's exceptions are raised here."""
+    inbox: queue.Queue[Any] = queue.Queue()
+    cancellation, done = cancel.Cancellation(), threading.Event()
+    context = contextvars.copy_context()
+    producer = threading.Thread(target=context.run, args=(_produce, events, inbox, cancellation), daemon=True)
+    watcher = threading.Thread(
+        target=_watch, args=(box, inbox, done, heartbeat_seconds, poll_seconds), name="watch", daemon=True
+    )
+    producer.start()
+    watcher.start()
+    try:
+        return _take(box, inbox, on_event)
+    except ReplyStoppedError:
+        cancellation.cancel()
+        raise
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _take(box: Outbox, inbox: "queue.Queue[Any]", on_event: Callable[[AssistantEvent], None]) -> Reply:
+    while True:
+        item = inbox.get()
+        if item is _STOP or box.stop_asked:
+            raise ReplyStoppedError()
+        if isinstance(item, _Failed):
+            raise item.error
+        if item is _END:
+            raise AssistantError("assistant finished without a reply")
+        if isinstance(item, Reply):
+            return item
+        on_event(item)
+
+
+def _produce(events: Callable[[], Iterator[AssistantEvent]], inbox: "queue.Queue[Any]", cancellation) -> None:
+    with cancel.scope(cancellation):
+        stream = events()
+        try:
+            for event in stream:
+                if cancellation.cancelled:
+                    break
+                inbox.put(event)
+                if isinstance(event, Reply):
+                    return
+            inbox.put(_END)
+        except BaseException as exc:  # handed to the processor, which reports it
+            inbox.put(_END if cancellation.cancelled else _Failed(exc))
+        finally:
+            with contextlib.suppress(Exception):
+                getattr(stream, "close", lambda: None)()  # GeneratorExit in the backend: what it opened is closed
+
+
+def _watch(box: Outbox, inbox: "queue.Queue[Any]", done: threading.Event, heartbeat: float, poll: float) -> None:
+    started = last_beat = time.monotonic()
+    while not done.wait(min(poll, heartbeat)):
+        try:
+            if time.monotonic() - last_beat >= heartbeat:
+                last_beat = time.monotonic()
+                box.status(int((last_beat - started) * 1000))
+            if box.poll_stop(poll):
+                inbox.put(_STOP)
+                return
+        except Exception as exc:
+            logs.emit(log, "heartbeat_failed", logging.WARNING, message_id=box.message_id, error=repr(exc))
+            return
