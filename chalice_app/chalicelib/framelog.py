@@ -25,12 +25,13 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.errors import InvalidSessionError, SessionBusyError, ShoppingAssistantError
+from chalicelib.framestore import FrameStore, lease_wait, missing_cursors
 
 __all__ = [
     "Head",
@@ -66,19 +67,6 @@ def owner_of(subject: Optional[str]) -> str:
 
 def log_key(session_id: str) -> str:
     return f"{session_id}#log"
-
-
-def lease_wait(attempt: int) -> float:
-    """Seconds before trying again for a held ack lease (or a frame being stored): 5 ms doubling to 50 ms."""
-    return min(0.005 * (2**attempt), 0.05)
-
-
-def missing_cursors(after: int, upto: int, stored: Iterable[int], old: Iterable[int] = ()) -> List[int]:
-    """The cursors in (after, upto] not stored yet. Cursors below the newest frame older than the
-    window (``old``) are not waited for: DynamoDB's TTL may have deleted them, never a writer's store."""
-    floor = max([after, *old])
-    have = set(stored)
-    return [cursor for cursor in range(floor + 1, upto + 1) if cursor not in have]
 
 
 @dataclass(frozen=True)
@@ -118,6 +106,7 @@ class FrameLog:
         self.table_name, self.frames_table = table_name, frames_table
         self.ttl_seconds, self.window_seconds = ttl_seconds, window_seconds
         self._client = client
+        self.frames = FrameStore(frames_table, ttl_seconds, window_seconds, lambda: self.client)
 
     @classmethod
     def from_settings(cls, config: Any) -> "FrameLog":
@@ -347,80 +336,17 @@ class FrameLog:
         )
         return item.get("msgs", {}).get("M", {}).get(message_id, {}).get("S") == STOPPING
 
-    # --- the frames ----------------------------------------------------------------------
+    # --- the frames (framestore) -----------------------------------------------------------
 
     def store(self, session_id: str, cursor: int, text: str) -> Optional[str]:
-        """Store the frame at the cursor its writer took: None, or the text of the ``skipped`` frame
-        a resume stored there first (read from the failed write, ReturnValuesOnConditionCheckFailure)."""
-        existing = self._put_frame(session_id, cursor, text)
-        return None if existing is None or existing == text else existing
+        """Store the frame at the cursor its writer took: None, or the ``skipped`` frame a resume stored first."""
+        return self.frames.store(session_id, cursor, text)
 
-    def _put_frame(self, session_id: str, cursor: int, text: str) -> Optional[str]:
-        now = int(time.time())
-        try:
-            self.client.put_item(
-                TableName=self.frames_table,
-                Item={
-                    "session_id": {"S": session_id},
-                    "cursor": {"N": str(cursor)},
-                    "frame": {"S": text},
-                    "at": {"N": str(now)},
-                    "ttl": {"N": str(now + self.ttl_seconds)},
-                },
-                ConditionExpression="attribute_not_exists(#cursor)",
-                ExpressionAttributeNames={"#cursor": "cursor"},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return (exc.response.get("Item") or {}).get("frame", {}).get("S", "")
-        return None
-
-    def replay(self, session_id: str, after: int, upto: int, skipped_text) -> List[Tuple[int, str]]:
-        """The kept frames in (after, upto] in cursor order, within the resume window. A cursor taken
-        but not stored is waited for up to STORE_WAIT_SECONDS, then ``skipped_text(cursor)`` is stored
-        in its place (or what its writer stored meanwhile is read back)."""
-        deadline, attempt = time.monotonic() + STORE_WAIT_SECONDS, 0
-        frames: Dict[int, Tuple[int, str]] = {}
-        while True:
-            frames.update(self._kept(session_id, after, upto, set(frames)))
-            oldest = time.time() - self.window_seconds
-            old = [cursor for cursor, (at, _) in frames.items() if at < oldest]
-            missing = missing_cursors(after, upto, frames, old)
-            if not missing:
-                return [(cursor, text) for cursor, (at, text) in sorted(frames.items()) if at >= oldest]
-            if time.monotonic() > deadline:
-                for cursor in missing:
-                    skip = skipped_text(cursor)
-                    frames[cursor] = (int(time.time()), self._put_frame(session_id, cursor, skip) or skip)
-                continue
-            time.sleep(lease_wait(attempt))
-            attempt += 1
-
-    def _kept(self, session_id: str, after: int, upto: int, known: set) -> Dict[int, Tuple[int, str]]:
-        """cursor -> (stored_at, text) of the stored frames in (after, upto] (consistent Queries)."""
-        kept, start = {}, None
-        while True:
-            page = self.client.query(
-                TableName=self.frames_table,
-                KeyConditionExpression="session_id = :s AND #cursor BETWEEN :low AND :high",
-                ExpressionAttributeNames={"#cursor": "cursor"},
-                ExpressionAttributeValues={
-                    ":s": {"S": session_id},
-                    ":low": {"N": str(after + 1)},
-                    ":high": {"N": str(max(upto, after + 1))},
-                },
-                ConsistentRead=True,
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
-            for item in page["Items"]:
-                cursor = int(item["cursor"]["N"])
-                if cursor not in known and cursor <= upto:
-                    kept[cursor] = (int(item["at"]["N"]), item["frame"]["S"])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return kept
+    def replay(
+        self, session_id: str, after: int, upto: int, skipped_text: Callable[[int], str]
+    ) -> List[Tuple[int, str]]:
+        """The kept frames in (after, upto], a cursor never stored replaced by ``skipped_text(cursor)``."""
+        return self.frames.replay(session_id, after, upto, skipped_text, STORE_WAIT_SECONDS)
 
 
 class HeadConditionError(ShoppingAssistantError):

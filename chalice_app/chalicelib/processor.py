@@ -5,18 +5,17 @@ arrive one at a time and in acked order (``chat_queue``). For each SQS record, i
 this order:
 
 1. parse the envelope (a malformed one is dropped and logged: retrying cannot fix it);
-2. read the session's log: a session that is gone or not the envelope's owner's is
-   dropped; the attached connections that GetConnection finds gone (410) are detached;
-3. too old (``MESSAGE_TTL_SECONDS``)? send ``expired`` (to whoever is attached), drop;
-4. no connection attached? drop before any work, never retry (a backlog from
-   departed clients drains fast);
-5. run the session turn at most once per ``message_id`` (Powertools idempotency, a
-   conditional write in DynamoDB) through the message's ``outbox.Outbox``:
-   ``status``, heartbeats while it works, ``chunk`` deltas, then exactly one
-   ``response``. Once started it finishes even if every connection leaves: its
-   frames are kept for ``resume``;
-6. anything else failed, the GetConnection calls of step 2 included (say 403
-   ForbiddenException)? report the record in ``batchItemFailures`` so SQS retries
+2. mark the message running on the session's head (``FrameLog.start``, one conditional
+   write): a session that is gone or not the envelope's owner's is dropped; a message
+   stopped while queued is not run (its stopped terminal frame was posted by the stop);
+3. answer it at most once per ``message_id`` (Powertools idempotency, a conditional write
+   in DynamoDB; a redelivery gets the saved result and posts nothing) through the
+   message's ``outbox.Outbox``: too old (``MESSAGE_TTL_SECONDS``)? ``expired``; else
+   ``status``, heartbeats while it works, ``chunk`` deltas, then exactly one ``response``
+   (``stoppable``: a ``stop`` ends it at the next boundary with the text streamed so far).
+   It is answered whether or not a connection is attached: its frames are kept for
+   ``resume``, so a client that dropped loses nothing;
+4. anything else failed? report the record in ``batchItemFailures`` so SQS retries
    it, and (Powertools' ``SqsFifoPartialProcessor``) the later records of its
    session in the batch, which must not overtake it; on the last allowed attempt
    send ``processing_failed`` first.
@@ -131,17 +130,7 @@ def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up
         else:
             logs.emit(log, "already_ended", message_id=envelope.message_id, session_id=envelope.session_id)
         return
-    box = Outbox(api, frames, envelope.session_id, envelope.message_id)
-    if state == STOPPING:  # stopped while an earlier delivery answered it, which then died
-        box.stopped()
-        return
-    age_ms = protocol.now_ms() - envelope.received_at_ms
-    if age_ms > settings().message_ttl_seconds * 1000:
-        hint = "this message waited too long in the queue; please send it again"
-        delivered = box.error(protocol.EXPIRED, hint)
-        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
-        return
-    _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms)
+    _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms, state=state)
 
 
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
@@ -186,11 +175,21 @@ def _answer_once():
     )
 
 
-def _answer(envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int = 0) -> Dict[str, Any]:
-    """Run the turn, streaming its frames; a stop ends it with what was streamed so far."""
+def _answer(envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int = 0, state: str = "") -> Dict[str, Any]:
+    """Answer the message once (a redelivery gets the saved result, nothing posted): expired,
+    stopped (``state`` STOPPING: an earlier delivery died after the stop), or the turn, streamed;
+    a stop ends it with what was streamed so far."""
     config = settings()
     box = Outbox(api, FrameLog.from_settings(config), envelope.session_id, envelope.message_id)
     box.chunks = coalesce.Coalescer(config.chunk_flush_ms)
+    if state == STOPPING:
+        box.stopped()
+        return {"message_id": envelope.message_id, "stopped": True}
+    age_ms = protocol.now_ms() - envelope.received_at_ms
+    if age_ms > config.message_ttl_seconds * 1000:
+        delivered = box.error(protocol.EXPIRED, "this message waited too long in the queue; please send it again")
+        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
+        return {"message_id": envelope.message_id, "expired": True}
     started = time.monotonic()
     box.status(0)
     try:

@@ -100,12 +100,14 @@ def _produce(events: Callable[[], Iterator[AssistantEvent]], inbox: "queue.Queue
 
 
 def _watch(box: Outbox, inbox: "queue.Queue[Any]", done: threading.Event, heartbeat: float, poll: float) -> None:
-    started = last_beat = time.monotonic()
-    while not done.wait(min(poll, heartbeat)):
+    started = next_beat = time.monotonic()
+    next_beat += heartbeat
+    while not done.wait(max(0.0, min(poll, next_beat - time.monotonic()))):
         try:
-            if time.monotonic() - last_beat >= heartbeat:
-                last_beat = time.monotonic()
-                box.status(int((last_beat - started) * 1000))
+            now = time.monotonic()
+            if now >= next_beat:
+                next_beat = now + heartbeat
+                box.status(int((now - started) * 1000))
             if box.poll_stop(poll):
                 inbox.put(_STOP)
                 return
