@@ -4,11 +4,13 @@
     python chalice_app/scripts/chat.py [ws://127.0.0.1:8000/api]
     echo "running shoes under 100" | python chalice_app/scripts/chat.py
 
-Type a message and press Enter. ``/ping`` measures the round trip, ``/quit`` leaves at
+Type a message and press Enter. ``/stop`` stops the reply in progress (what was written of it
+stays, marked ``[stopped]``), ``/ping`` measures the round trip, ``/quit`` leaves at
 once; at the end of input (Ctrl-D, or piped lines) it first waits for the replies still
 on their way (``--reply-timeout``; exit 1 if one does not come). The session id is kept
 for the whole conversation. When the connection drops it reconnects and resumes the session
-after the last cursor seen, so an interrupted reply is finished and nothing is printed twice;
+after the last cursor seen, so an interrupted reply is finished and nothing is printed twice
+(the notes about it go to stderr, each on a line of its own: a reply's text on stdout stays whole);
 if the server no longer knows the session, it says so and starts a new one.
 """
 
@@ -24,11 +26,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import websockets
 
-__all__ = ["EXPIRED_NOTE", "Session", "Client", "parse_args", "render", "chat", "main"]
+__all__ = ["EXPIRED_NOTE", "STOP_UNSUPPORTED_NOTE", "Session", "Client", "parse_args", "render", "note", "chat", "main"]
 
 DEFAULT_URI = os.environ.get("WEBSOCKET_TEST_URI", "ws://127.0.0.1:8000/api")
 TERMINAL = ("response", "error")  # the frames that end one message (docs/protocol.md)
 EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one"
+STOP_UNSUPPORTED_NOTE = "This server cannot stop a reply"
+NOTHING_TO_STOP = "nothing to stop: no reply in progress"
 RESUME_WAIT_SECONDS = 10  # a resume with no answer by then stops holding messages back
 GAP_WAIT_SECONDS = 1.5  # outside a replay, how long a frame after a gap waits for the gap
 MAX_BACKOFF_SECONDS = 10
@@ -43,12 +47,16 @@ class Session:
     """The session id, the last cursor seen and the messages in flight: the same rules as the chat
     page's ``web/session.js`` (the wire protocol: docs/protocol.md).
 
-    ``opened``/``flush`` say what to send, ``receive`` what to print: frames with a cursor at or
-    below the last seen are repeats and are dropped; a frame that skips ahead waits for the gap:
-    during a replay, or until ``resumed``; otherwise for GAP_WAIT_SECONDS (the gateway acking a
+    ``opened``/``flush``/``stop`` say what to send, ``receive`` what to print: frames with a cursor at
+    or below the last seen are repeats and are dropped; a frame that skips ahead waits for the gap:
+    during a replay, until ``resumed`` (the replay brought every frame up to its cursor); otherwise,
+    and above ``resumed.cursor`` (those come live), for GAP_WAIT_SECONDS (the gateway acking a
     message while chat_processor streams the previous one can post out of cursor order), then
-    ``gap_timed_out`` prints what is held, in order; ``invalid_session`` forgets the session and sends its
-    unanswered messages again on a new one. Frames without a cursor (an older server) pass as they come.
+    ``gap_timed_out`` prints what is held, in order. ``skipped`` moves the cursor and prints nothing.
+    ``stop`` is for the oldest acked message not ended (the server runs a session's turns in acked
+    order); ``not_running`` prints nothing and forgets it. ``invalid_session`` forgets the session and
+    sends its unanswered messages again on a new one. Frames without a cursor (an older server) pass
+    as they come.
     """
 
     def __init__(self) -> None:
@@ -60,6 +68,8 @@ class Session:
         self.outbox: List[Dict[str, Any]] = []  # sendMessage frames without session_id, not sent yet
         self.unacked: List[Tuple[Dict[str, Any], Optional[str]]] = []  # (frame, session it went with)
         self.awaiting_session = False  # a message went out without a session: the rest wait for its ack
+        self.answering: List[str] = []  # message ids acked in this session, not ended, in acked order
+        self.stopping: List[str] = []  # message ids a stop was sent for, not ended yet
 
     # --- the connection ---
 
@@ -77,7 +87,7 @@ class Session:
 
     def gap_timed_out(self) -> List[Dict[str, Any]]:
         """A frame waited GAP_WAIT_SECONDS for a gap (outside a replay): what is held, in order."""
-        return [] if self.resuming else self._drain(every=True)
+        return [] if self.resuming else self._drain(upto=sys.maxsize)
 
     # --- messages going out ---
 
@@ -100,6 +110,15 @@ class Session:
         self.unacked = [(frame, sent_with) for frame, sent_with in self.unacked if not which(sent_with)]
         self.outbox = again + self.outbox
 
+    def stop(self, message_id: Optional[str] = None) -> List[Dict[str, Any]]:
+        """The ``stop`` frame for ``message_id``, else for the reply in progress (the oldest acked
+        message not ended: the one being answered, or next); none without a session or a message."""
+        target = message_id or (self.answering[0] if self.answering else None)
+        if not self.session_id or not target:
+            return []
+        self.stopping.append(target)
+        return [{"action": "stop", "session_id": self.session_id, "message_id": target}]
+
     # --- frames coming in ---
 
     def receive(self, frame: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
@@ -116,45 +135,62 @@ class Session:
             self.resuming, self.can_resume = False, False  # a server without resume
             shown, self.held = self.held, []
             return shown, None
+        if kind == "error" and code == "unknown_action" and not frame.get("message_id") and self.stopping:
+            self.stopping.pop(0)  # a server without stop (a sendMessage never gets unknown_action)
+            return [], STOP_UNSUPPORTED_NOTE
+        if kind == "error" and code == "not_running" and not frame.get("message_id"):
+            # A stop found its message ended (its terminal frame never came here): forget it, quietly.
+            gone = self.stopping.pop(0) if self.stopping else None
+            self.answering = [mid for mid in self.answering if mid != gone]
+            return [], None
         cursor = _cursor(frame)
+        session_id = frame.get("session_id")
+        if kind == "skipped" and (cursor is None or session_id != self.session_id):
+            return [], None  # it fills a gap of a session, never names one
         if cursor is None:
             self._account(frame)
             return [frame], None
-        session_id = frame.get("session_id")
         if session_id and session_id != self.session_id:
             cmid = frame.get("client_message_id")
             ours = kind == "ack" and any(sent.get("client_message_id") == cmid for sent, _ in self.unacked)
             if not ours and self.session_id:
                 return [frame], None  # another session's frame
             self.session_id, self.cursor, self.held = session_id, cursor - 1, []
+            self.answering, self.stopping = [], []
         if cursor <= self.cursor:
             return [], None  # a repeat
         if cursor > self.cursor + 1:
             self.held.append(frame)
             return [], None
-        self.cursor = cursor
-        self._account(frame)
-        return [frame, *self._drain()], None
+        return [*self._take(frame), *self._drain()], None
 
-    def _drain(self, every: bool = False) -> List[Dict[str, Any]]:
-        """The held frames that now follow on (``every``: all of them, across gaps), in cursor order."""
+    def _take(self, frame: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The frame at the next cursor: the cursor moves on; it is printed unless it is a ``skipped``."""
+        self.cursor = frame["cursor"]
+        self._account(frame)
+        return [] if frame.get("type") == "skipped" else [frame]
+
+    def _drain(self, upto: int = 0) -> List[Dict[str, Any]]:
+        """The held frames that now follow on, and those up to ``upto`` across their gaps (given up
+        on), in cursor order."""
         shown, rest = [], []
         for frame in sorted(self.held, key=lambda f: f["cursor"]):
             if frame["cursor"] <= self.cursor:
                 continue
-            if frame["cursor"] == self.cursor + 1 or every:
-                self.cursor = frame["cursor"]
-                self._account(frame)
-                shown.append(frame)
+            if frame["cursor"] == self.cursor + 1 or frame["cursor"] <= upto:
+                shown += self._take(frame)
             else:
                 rest.append(frame)
         self.held = rest
         return shown
 
     def _end_replay(self, last: int) -> List[Dict[str, Any]]:
+        """What is held up to ``last`` follows (the frames in its gaps are no longer kept); a frame
+        above it came live, so one after a gap waits for it (GAP_WAIT_SECONDS)."""
         self.resuming = False
-        shown = self._drain(every=True)
+        shown = self._drain(upto=last)
         self.cursor = max(self.cursor, last)
+        shown += self._drain()
         current = self.session_id
         self._requeue(lambda sent_with: sent_with == current)  # never acknowledged: send again
         return shown
@@ -163,18 +199,27 @@ class Session:
         if not self.session_id and not self.resuming:
             return None  # already started again
         self.session_id, self.cursor, self.resuming, self.held, self.awaiting_session = None, 0, False, [], False
+        self.answering, self.stopping = [], []  # the forgotten session's messages
         self._requeue(lambda sent_with: sent_with is not None)
         return EXPIRED_NOTE
 
     def _account(self, frame: Dict[str, Any]) -> None:
-        """An ack settles a message and names the session; an error naming no message refused one,
-        and so did an ``internal_error`` outside the session (no cursor: the handler failed before the ack)."""
+        """An ack settles a message, names the session and starts its answer; a terminal frame ends
+        it; an error naming no message refused one, and so did an ``internal_error`` outside the
+        session (no cursor: the handler failed before the ack)."""
+        message_id = frame.get("message_id")
         if frame.get("type") == "ack":
             cmid = frame.get("client_message_id")
             self.unacked = [(sent, with_) for sent, with_ in self.unacked if sent.get("client_message_id") != cmid]
             self.session_id = frame.get("session_id") or self.session_id
             self.awaiting_session = False
-        elif (
+            if isinstance(message_id, str) and message_id and message_id not in self.answering:
+                self.answering.append(message_id)
+            return
+        if frame.get("type") in TERMINAL and message_id:
+            self.answering = [mid for mid in self.answering if mid != message_id]
+            self.stopping = [mid for mid in self.stopping if mid != message_id]
+        if (
             frame.get("type") == "error"
             and self.unacked
             and (not frame.get("message_id") or (frame.get("code") == "internal_error" and _cursor(frame) is None))
@@ -193,6 +238,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def render(frame: dict, state: dict) -> None:
+    """Print one frame. ``state``: ``streaming`` while a reply's text is coming, ``open_line`` while
+    the line it is on has no end yet (a note must not land in it)."""
     kind = frame.get("type")
     if kind == "ack":
         print("  (queued)", flush=True)
@@ -205,11 +252,15 @@ def render(frame: dict, state: dict) -> None:
             print("assistant> ", end="")
             state["streaming"] = True
         print(frame.get("delta", ""), end="", flush=True)
+        state["open_line"] = True
     elif kind == "response":
+        state.pop("open_line", None)
+        stopped = "[stopped]" if frame.get("stopped") else ""  # after the text streamed until /stop
         if state.pop("streaming", False):
-            print()
+            print(f" {stopped}" if stopped else "")
         else:
-            print(f"assistant> {frame.get('content', '')}")
+            content = frame.get("content", "")
+            print(f"assistant> {content}{' ' if content and stopped else ''}{stopped}")
         for index, product in enumerate(frame.get("products") or [], 1):
             price = product.get("price")
             print(f"  {index}. {product.get('name')} ({product.get('brand')}) {price} {product.get('currency', '')}")
@@ -219,9 +270,20 @@ def render(frame: dict, state: dict) -> None:
         print(f"  pong{rtt}")
     elif kind == "error":
         state.pop("streaming", None)
+        state.pop("open_line", None)
         print(f"\n  error [{frame.get('code')}]: {frame.get('message')}")
+    elif kind == "skipped":
+        return  # a cursor whose frame never came in time: nothing to show
     else:
         print(f"  {frame}")
+
+
+def note(text: str, state: dict) -> None:
+    """A note about the connection, on stderr and on a line of its own: when a reply's text is still
+    coming (its line open on stdout) it first ends that line on the screen, so it never lands inside
+    the text; stdout, where the text goes, stays whole."""
+    lead = "\n" if state.pop("open_line", False) else ""
+    print(f"{lead}  ({text})", file=sys.stderr, flush=True)
 
 
 class Client:
@@ -259,6 +321,13 @@ class Client:
         self.session.queue({"action": "sendMessage", "message": text, "client_message_id": uuid.uuid4().hex})
         await self._send_all(self.session.flush())
 
+    async def stop(self) -> None:
+        """``/stop``: stop the reply in progress; what was written of it stays, marked ``[stopped]``."""
+        frames = self.session.stop()
+        if not frames:
+            print(f"  ({NOTHING_TO_STOP})", flush=True)
+        await self._send_all(frames)
+
     async def ping(self) -> None:
         self.state["ping_sent"] = time.perf_counter()
         await self._send_all([{"action": "ping"}])
@@ -268,6 +337,7 @@ class Client:
             self.resume_timer.cancel()
         self._watch_gap()
         if note:
+            self.state.pop("open_line", None)
             if self.state.pop("streaming", False):
                 print()
             print(f"  ({note})", flush=True)
@@ -300,7 +370,7 @@ class Client:
                     try:
                         frame = json.loads(raw)
                     except ValueError:
-                        print(f"  (not JSON) {raw!r}")
+                        note(f"not JSON: {raw!r}", self.state)
                         continue
                     if isinstance(frame, dict):
                         await self._apply(*self.session.receive(frame))
@@ -310,7 +380,7 @@ class Client:
                 return
 
     async def _reconnect(self) -> bool:
-        print("  (connection lost; reconnecting...)", file=sys.stderr, flush=True)
+        note("connection lost; reconnecting...", self.state)
         for attempt in itertools.count():
             await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt))
             if self.closing:
@@ -318,12 +388,12 @@ class Client:
             try:
                 await self.connect()
             except websockets.InvalidStatus as exc:  # refused (e.g. 403): trying again will not help
-                print(f"  (cannot reconnect: {exc})", file=sys.stderr)
+                note(f"cannot reconnect: {exc}", self.state)
                 return False
             except (OSError, websockets.WebSocketException):
                 continue
             resumed = f", resuming after cursor {self.session.cursor}" if self.session.resuming else ""
-            print(f"  (reconnected{resumed})", file=sys.stderr, flush=True)
+            note(f"reconnected{resumed}", self.state)
             return True
         return False  # itertools.count() never ends: for the type checker
 
@@ -343,7 +413,7 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
     except (OSError, websockets.WebSocketException) as exc:
         print(f"cannot connect to {uri}: {exc}\nIs the local stack running? Start it with: make run", file=sys.stderr)
         return 1
-    print(f"connected to {uri}. Type a message; /ping, /quit.")
+    print(f"connected to {uri}. Type a message; /stop, /ping, /quit.")
     receiver = asyncio.create_task(client.run())
     try:
         while not receiver.done():
@@ -351,7 +421,8 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
             if line.strip() == "/quit":
                 break
             if not line:  # end of input: let the replies on their way arrive first
-                if client.state["pending"] and not await replies_arrived(client.settled, receiver, reply_timeout):
+                pending = client.state["pending"]
+                if pending and not await replies_arrived(client.settled, receiver, reply_timeout, client.state):
                     return 1
                 break
             text = line.strip()
@@ -360,6 +431,9 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
             if text == "/ping":
                 await client.ping()
                 continue
+            if text == "/stop":
+                await client.stop()
+                continue
             await client.send_message(text)
     finally:
         await client.close()
@@ -367,7 +441,9 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
     return 0
 
 
-async def replies_arrived(settled: asyncio.Event, receiver: asyncio.Task, timeout: float) -> bool:
+async def replies_arrived(
+    settled: asyncio.Event, receiver: asyncio.Task, timeout: float, state: Optional[dict] = None
+) -> bool:
     """Wait until every message sent has its response or error, the client gives up, or timeout."""
     waiter = asyncio.create_task(settled.wait())
     await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -375,7 +451,7 @@ async def replies_arrived(settled: asyncio.Event, receiver: asyncio.Task, timeou
     if settled.is_set():
         return True
     why = "the connection closed" if receiver.done() else f"none within {timeout:g} s"
-    print(f"  (leaving without the reply to every message: {why})", file=sys.stderr)
+    note(f"leaving without the reply to every message: {why}", state if state is not None else {})
     return False
 
 

@@ -230,7 +230,7 @@ function handleFrame(frame) {
 
 function onAck(frame) {
   const turn = client.turns.get(frame.client_message_id);
-  if (!turn) return void (Number.isInteger(frame.cursor) && adoptReply(frame.message_id));
+  if (!turn) return void (Number.isInteger(frame.cursor) && adoptReply(frame.message_id, askedElsewhere(frame)));
   if (turn.acked) return; // an old server's repeat
   turn.acked = true;
   setTurnState(turn.user, "Queued");
@@ -239,10 +239,19 @@ function onAck(frame) {
   client.byMessageId.set(frame.message_id, turn);
 }
 
+// The question of a message this page did not send (from another tab, or before a reload): the
+// ack carries the text acked. null from a server whose ack has no `message`.
+function askedElsewhere(frame) {
+  if (typeof frame.message !== "string" || !frame.message) return null;
+  const user = addTurn("user", frame.message);
+  setTurnState(user, "Queued");
+  return user;
+}
+
 // A reply of this session to a message this page did not send (sent before a reload, or from
-// another tab): shown as it comes, in a bubble of its own.
-function adoptReply(messageId) {
-  const turn = { user: null, assistant: addTurn("assistant", ""), seq: -1, acked: true };
+// another tab): shown as it comes, in a bubble of its own, after its question when its ack was seen.
+function adoptReply(messageId, user = null) {
+  const turn = { user, assistant: addTurn("assistant", ""), seq: -1, acked: true };
   setTurnState(turn.assistant, "Waiting for the assistant…");
   client.byMessageId.set(messageId, turn);
   return turn;

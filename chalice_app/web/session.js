@@ -8,10 +8,18 @@
 //   message goes out until the server answers (`resumed`, `invalid_session`, or `unknown_action` from
 //   a server without resume).
 // - A frame whose cursor is <= the last seen is a repeat and is dropped. A frame that skips ahead
-//   waits until the gap is filled: during a replay, or until `resumed` ends it; otherwise for
-//   GAP_WAIT_MS (two writers of a session, the gateway acking a message while chat_processor
-//   streams the previous one, can post their frames out of cursor order), then `gapTimedOut`
-//   shows what is held, in order.
+//   waits until the gap is filled: during a replay, until `resumed` (the replay brought every frame
+//   up to its cursor; a gap there is no longer kept); otherwise, and above `resumed.cursor` (those
+//   frames come live), for GAP_WAIT_MS (two writers of a session, the gateway acking a message
+//   while chat_processor streams the previous one, can post their frames out of cursor order), then
+//   `gapTimedOut` shows what is held, in order.
+// - `skipped` stands at a cursor whose frame was never stored in time: the cursor moves past it
+//   like any frame, and nothing is shown (it is never a message's frame; one of another session is
+//   ignored).
+// - `stop` asks the server to stop the reply in progress: the oldest acked message whose terminal
+//   frame has not come (the server runs a session's turns in acked order), or a message named. It
+//   ends with a `response` carrying `"stopped": true`; `not_running` (the message had ended) is
+//   shown nothing and forgets that message.
 // - `invalid_session`: the stored session is forgotten, a note is shown, and the messages sent with
 //   it go out again on a fresh session.
 // - Frames without a cursor (an older server, or errors that belong to no message) are shown as
@@ -26,6 +34,8 @@
   "use strict";
 
   const EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one";
+  const STOP_UNSUPPORTED_NOTE = "This server cannot stop a reply";
+  const TERMINAL = ["response", "error"]; // the frames that end one message
   const GAP_WAIT_MS = 1500; // outside a replay, how long a frame after a gap waits for the gap
 
   function initial(stored) {
@@ -40,6 +50,8 @@
       outbox: [],        // sendMessage frames (without session_id) not sent yet
       unacked: [],       // [{frame, sentWith}] sent, no ack seen yet
       awaitingSession: false, // a message went out without a session: the rest wait for its ack
+      answering: [],     // message ids acked in this session whose terminal frame has not come, in acked order
+      stopping: [],      // message ids a `stop` was sent for, whose end has not come yet
     };
   }
 
@@ -69,7 +81,7 @@
   // A frame has waited GAP_WAIT_MS for a gap (outside a replay): show what is held, in order.
   function gapTimedOut(state) {
     if (state.resuming || !state.held.length) return { state, show: [], note: null };
-    return drain(state, [], true);
+    return drain(state, [], Infinity);
   }
 
   // --- messages going out ----------------------------------------------------
@@ -96,6 +108,18 @@
     return { ...state, unacked: state.unacked.filter((entry) => !which(entry)), outbox: [...again, ...state.outbox] };
   }
 
+  // The `stop` frame for `messageId`, else for the reply in progress (the oldest acked message not
+  // ended: the server runs a session's turns in acked order, so it is the one being answered, or
+  // next). Nothing to send without a session or a message in progress.
+  function stop(state, messageId) {
+    const target = messageId || state.answering[0];
+    if (!state.sessionId || !target) return { state, send: [] };
+    return {
+      state: { ...state, stopping: [...state.stopping, target] },
+      send: [{ action: "stop", session_id: state.sessionId, message_id: target }],
+    };
+  }
+
   // --- frames coming in ------------------------------------------------------
 
   // (state, frame) -> {state, show: frames to render in order, note: text to show or null}
@@ -111,33 +135,52 @@
       const s = { ...state, resuming: false, canResume: false };
       return { state: s, show: s.held, note: null };
     }
+    if (frame.type === "error" && frame.code === "unknown_action" && !frame.message_id && state.stopping.length) {
+      // A server without stop (a sendMessage is never answered unknown_action): no message was refused.
+      return { state: { ...state, stopping: state.stopping.slice(1) }, show: [], note: STOP_UNSUPPORTED_NOTE };
+    }
+    if (frame.type === "error" && frame.code === "not_running" && !frame.message_id) {
+      // A stop found its message ended (its terminal frame never came here): forget it, say nothing.
+      const [gone, ...stopping] = state.stopping;
+      const answering = state.answering.filter((id) => id !== gone);
+      return { state: { ...state, stopping, answering }, show: [], note: null };
+    }
+    if (frame.type === "skipped" && (!hasCursor(frame) || frame.session_id !== state.sessionId)) {
+      return { state, show: [], note: null }; // it fills a gap of a session, never names one
+    }
     if (!hasCursor(frame)) return { state: account(state, frame), show: [frame], note: null };
 
     let s = state;
     if (frame.session_id && frame.session_id !== s.sessionId) {
       const ours = frame.type === "ack" && s.unacked.some((e) => e.frame.client_message_id === frame.client_message_id);
       if (!ours && s.sessionId) return { state: s, show: [frame], note: null }; // another session's frame
-      s = { ...s, sessionId: frame.session_id, cursor: frame.cursor - 1, held: [] };
+      s = { ...s, sessionId: frame.session_id, cursor: frame.cursor - 1, held: [], answering: [], stopping: [] };
     }
     if (frame.cursor <= s.cursor) return { state: s, show: [], note: null }; // a repeat
     if (frame.cursor > s.cursor + 1) {
       return { state: { ...s, held: [...s.held, frame] }, show: [], note: null };
     }
-    const show = [frame];
-    s = account({ ...s, cursor: frame.cursor }, frame);
+    const show = [];
+    s = take(s, frame, show);
     return drain(s, show);
   }
 
-  // Apply the held frames that now follow on (`all`: every one, across its gaps), in cursor order.
-  function drain(state, show, all = false) {
+  // The frame at the next cursor: the cursor moves on, and it is shown unless it is a `skipped`.
+  function take(state, frame, show) {
+    if (frame.type !== "skipped") show.push(frame);
+    return account({ ...state, cursor: frame.cursor }, frame);
+  }
+
+  // Apply the held frames that now follow on, and those up to `upto` across their gaps (given up
+  // on), in cursor order.
+  function drain(state, show, upto = 0) {
     let s = state;
     const held = [...s.held].sort((a, b) => a.cursor - b.cursor);
     const rest = [];
     for (const frame of held) {
       if (frame.cursor <= s.cursor) continue;
-      if (frame.cursor === s.cursor + 1 || all) {
-        show.push(frame);
-        s = account({ ...s, cursor: frame.cursor }, frame);
+      if (frame.cursor === s.cursor + 1 || frame.cursor <= upto) {
+        s = take(s, frame, show);
       } else {
         rest.push(frame);
       }
@@ -145,37 +188,47 @@
     return { state: { ...s, held: rest }, show, note: null };
   }
 
-  // The replay is over: what is still held follows (the frames in its gap are no longer kept), and
-  // the messages sent with this session that the server never acknowledged go out again.
+  // The replay is over: what is held up to `last` follows (the frames in its gaps are no longer
+  // kept); a frame above it came live, so one after a gap waits for it (GAP_WAIT_MS); and the
+  // messages sent with this session that the server never acknowledged go out again.
   function endReplay(state, last) {
-    const { state: s, show } = drain({ ...state, resuming: false }, [], true);
-    const resumed = { ...s, cursor: Math.max(s.cursor, last) };
-    return { state: requeue(resumed, (entry) => entry.sentWith === resumed.sessionId), show, note: null };
+    const replayed = drain({ ...state, resuming: false }, [], last);
+    const at = { ...replayed.state, cursor: Math.max(replayed.state.cursor, last) };
+    const { state: s, show } = drain(at, replayed.show);
+    return { state: requeue(s, (entry) => entry.sentWith === s.sessionId), show, note: null };
   }
 
   function expired(state) {
     if (!state.sessionId && !state.resuming) return { state, show: [], note: null }; // already started again
-    const s = requeue(
-      { ...state, sessionId: null, cursor: 0, resuming: false, held: [], awaitingSession: false },
-      (entry) => entry.sentWith !== null,
-    );
+    const forgotten = { sessionId: null, cursor: 0, resuming: false, held: [], awaitingSession: false };
+    const nothingToStop = { answering: [], stopping: [] }; // the forgotten session's messages
+    const s = requeue({ ...state, ...forgotten, ...nothingToStop }, (entry) => entry.sentWith !== null);
     return { state: s, show: [], note: EXPIRED_NOTE };
   }
 
-  // What a frame tells about the messages sent: an ack settles one (and names the session); an
-  // error that names no message refused one (the server answers each message in turn), and so
-  // did an `internal_error` outside the session (no cursor: the handler failed before the ack).
+  // What a frame tells about the messages: an ack settles one (and names the session) and starts
+  // its answer; a terminal frame ends it; an error that names no message refused one (the server
+  // answers each message in turn), and so did an `internal_error` outside the session (no cursor:
+  // the handler failed before the ack).
   function account(state, frame) {
     if (frame.type === "ack") {
       const unacked = state.unacked.filter((entry) => entry.frame.client_message_id !== frame.client_message_id);
       const sessionId = frame.session_id || state.sessionId;
-      return { ...state, unacked, sessionId, awaitingSession: false };
+      const id = frame.message_id;
+      const starts = typeof id === "string" && id && !state.answering.includes(id);
+      const answering = starts ? [...state.answering, id] : state.answering;
+      return { ...state, unacked, sessionId, awaitingSession: false, answering };
+    }
+    let s = state;
+    if (TERMINAL.includes(frame.type) && frame.message_id) {
+      const other = (id) => id !== frame.message_id;
+      s = { ...s, answering: s.answering.filter(other), stopping: s.stopping.filter(other) };
     }
     const refused = !frame.message_id || (frame.code === "internal_error" && !hasCursor(frame));
-    if (frame.type === "error" && refused && state.unacked.length) {
-      return { ...state, unacked: state.unacked.slice(1), awaitingSession: false };
+    if (frame.type === "error" && refused && s.unacked.length) {
+      return { ...s, unacked: s.unacked.slice(1), awaitingSession: false };
     }
-    return state;
+    return s;
   }
 
   // What the page keeps in localStorage.
@@ -183,5 +236,8 @@
     return { sessionId: state.sessionId, cursor: state.cursor };
   }
 
-  return { EXPIRED_NOTE, GAP_WAIT_MS, initial, opened, resumeTimedOut, gapTimedOut, queue, flush, reduce, saved };
+  return {
+    EXPIRED_NOTE, STOP_UNSUPPORTED_NOTE, GAP_WAIT_MS,
+    initial, opened, resumeTimedOut, gapTimedOut, queue, flush, stop, reduce, saved,
+  };
 });

@@ -1,8 +1,18 @@
 """The terminal client's session rules (``scripts/chat.py`` ``Session``): the same as the chat page's
-``web/session.js``: resume after the last cursor, drop repeats, start anew on ``invalid_session``."""
+``web/session.js``: resume after the last cursor, drop repeats, start anew on ``invalid_session``, pass
+over ``skipped``, ``stop`` the reply in progress. The frame sequences both clients must agree on are
+in ``tests/web/client_vectors.json`` (run here and by ``tests/web/session.test.js``)."""
 
+import asyncio
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
 from scripts import chat
-from scripts.chat import EXPIRED_NOTE, Session
+from scripts.chat import EXPIRED_NOTE, Client, Session
 
 SID = "s-1"
 
@@ -166,3 +176,197 @@ def test_a_resume_with_no_answer_stops_holding_messages():
     assert session.flush() == []
     session.resume_timed_out()
     assert len(session.flush()) == 1
+
+
+# --- the vectors shared with the chat page's session.js (tests/web/session.test.js) ---------------
+
+VECTORS = json.loads((Path(__file__).parents[1] / "web" / "client_vectors.json").read_text())["vectors"]
+
+
+def label(frame):
+    return f"{frame['type']}:{frame['cursor']}" if chat._cursor(frame) else frame["type"]
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[re.sub(r"\W+", "-", v["name"]).strip("-") for v in VECTORS])
+def test_shared_vector(vector):
+    session = Session()
+    if vector["stored"]:
+        session.session_id, session.cursor = vector["stored"]["session_id"], vector["stored"]["cursor"]
+    for index, step in enumerate(vector["steps"]):
+        where = f"step {index}: {step}"
+        send = show = note = None
+        if "open" in step:
+            send = session.opened()
+        elif "queue" in step:
+            session.queue(step["queue"])
+        elif "flush" in step:
+            send = session.flush()
+        elif "stop" in step:
+            send = session.stop()
+        elif "receive" in step:
+            show, note = session.receive(step["receive"])
+        elif "gap_timeout" in step:
+            show = session.gap_timed_out()
+        else:
+            raise AssertionError(f"{where}: no action")
+        if "send" in step:
+            assert send == step["send"], where
+        if "show" in step:
+            assert [label(frame) for frame in show] == step["show"], where
+        if "note" in step:
+            assert note == step["note"], where
+        if "cursor" in step:
+            assert session.cursor == step["cursor"], where
+        if "session" in step:
+            assert session.session_id == step["session"], where
+        if "held" in step:
+            assert sorted(frame["cursor"] for frame in session.held) == step["held"], where
+        if "unacked" in step:
+            assert [sent["client_message_id"] for sent, _ in session.unacked] == step["unacked"], where
+
+
+def test_stop_can_name_the_message_to_stop():
+    session = known_session(0)
+    feed(session, [{**ack(1, "c1"), "message_id": "m1"}, {**ack(2, "c2"), "message_id": "m2"}])
+    assert session.stop("m2") == [{"action": "stop", "session_id": SID, "message_id": "m2"}]
+    assert session.stop() == [{"action": "stop", "session_id": SID, "message_id": "m1"}]
+
+
+# --- what the terminal prints -----------------------------------------------------------------------
+
+
+def stopped(cursor, content):
+    return {**response(cursor), "content": content, "products": [], "stopped": True}
+
+
+def test_a_stopped_reply_ends_with_a_marker_after_the_text_streamed(capsys):
+    state = {}
+    for frame in (chunk(2, 0, "Here are"), chunk(3, 1, " some"), stopped(4, "Here are some")):
+        chat.render(frame, state)
+    assert capsys.readouterr().out == "assistant> Here are some [stopped]\n"
+
+
+def test_a_reply_stopped_before_it_began_says_so(capsys):
+    chat.render(stopped(2, ""), {})
+    assert capsys.readouterr().out == "assistant> [stopped]\n"
+
+
+def test_a_skipped_frame_prints_nothing(capsys):
+    chat.render({"type": "skipped", "session_id": SID, "cursor": 4}, {})
+    assert capsys.readouterr() == ("", "")
+
+
+class FakeSocket:
+    def __init__(self):
+        self.sent = []
+
+    async def send(self, text):
+        self.sent.append(json.loads(text))
+
+    async def close(self):
+        pass
+
+
+def client_with_session(cursor):
+    client = Client("ws://127.0.0.1:1/api")
+    client.session = known_session(cursor)
+    client.ws = FakeSocket()
+    return client
+
+
+def test_slash_stop_sends_stop_for_the_reply_in_progress(capsys):
+    async def scenario():
+        client = client_with_session(0)
+        client.state["pending"] = 1
+        await client._apply(*client.session.receive({**ack(1, "c1"), "message_id": "m1"}))
+        await client._apply(*client.session.receive(chunk(2, 0, "Here")))
+        await client.stop()
+        await client._apply(*client.session.receive(stopped(3, "Here")))
+        return client
+
+    client = asyncio.run(scenario())
+    assert client.ws.sent == [{"action": "stop", "session_id": SID, "message_id": "m1"}]
+    assert client.settled.is_set() and client.state["pending"] == 0
+    assert capsys.readouterr().out == "  (queued)\nassistant> Here [stopped]\n"
+
+
+def test_slash_stop_with_no_reply_in_progress_says_so_and_sends_nothing(capsys):
+    async def scenario():
+        client = client_with_session(3)
+        await client.stop()
+        return client
+
+    client = asyncio.run(scenario())
+    assert client.ws.sent == []
+    out = capsys.readouterr().out
+    assert out.startswith("  (") and "nothing to stop" in out and out.count("\n") == 1
+
+
+def test_not_running_is_quiet_and_ends_no_message(capsys):
+    async def scenario():
+        client = client_with_session(0)
+        client.state["pending"] = 2
+        await client._apply(*client.session.receive({**ack(1, "c1"), "message_id": "m1"}))
+        await client.stop()
+        capsys.readouterr()
+        await client._apply(*client.session.receive({"type": "error", "code": "not_running", "message": "ended"}))
+        return client
+
+    client = asyncio.run(scenario())
+    assert capsys.readouterr() == ("", "")
+    assert client.state["pending"] == 2
+
+
+def test_the_stop_command_is_read_from_the_input(monkeypatch, capsys):
+    """``/stop`` is a command, not a message: with nothing in progress it is answered, never sent."""
+    sockets = []
+
+    async def connect(self):
+        self.ws = FakeSocket()
+        sockets.append(self.ws)
+
+    async def run(self):
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(Client, "connect", connect)
+    monkeypatch.setattr(Client, "run", run)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/stop\n/quit\n"))
+    assert asyncio.run(chat.chat("ws://127.0.0.1:1/api")) == 0
+    assert sockets[0].sent == []
+    out = capsys.readouterr().out
+    assert "/stop" in out.splitlines()[0] and "nothing to stop" in out
+
+
+def test_reconnect_notes_start_on_their_own_line_and_leave_the_reply_text_whole(monkeypatch):
+    """The notes go to stderr, the reply to stdout: on a terminal (both on one screen) a note must not
+    land inside the reply's line, and stdout must still hold the reply's text in one piece."""
+    screen, stdout = io.StringIO(), io.StringIO()
+
+    class Tee(io.StringIO):
+        def write(self, text):
+            stdout.write(text)
+            return screen.write(text)
+
+    monkeypatch.setattr(sys, "stdout", Tee())
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.setattr(chat, "MAX_BACKOFF_SECONDS", 0)
+
+    async def scenario():
+        client = client_with_session(1)
+        client.state["pending"] = 1
+
+        async def connect():
+            client.ws = FakeSocket()
+            await client._send_all(client.session.opened())
+
+        client.connect = connect
+        await client._apply(*client.session.receive(chunk(2, 0, "Hi the")))
+        assert await client._reconnect()
+        for frame in (chunk(3, 1, "re"), {"type": "resumed", "session_id": SID, "cursor": 3}, response(4)):
+            await client._apply(*client.session.receive(frame))
+
+    asyncio.run(scenario())
+    assert stdout.getvalue() == "assistant> Hi there\n"
+    assert screen.getvalue() == (
+        "assistant> Hi the\n  (connection lost; reconnecting...)\n  (reconnected, resuming after cursor 2)\nre\n"
+    )

@@ -222,3 +222,50 @@ test("the stored state is checked: junk in localStorage starts a new conversatio
   assert.deepEqual(S.saved(S.initial({ sessionId: SID, cursor: NaN })), { sessionId: SID, cursor: 0 });
   assert.deepEqual(S.saved(S.initial({ sessionId: SID, cursor: -3 })), { sessionId: SID, cursor: 0 });
 });
+
+// --- the vectors shared with scripts/chat.py's Session (tests/unit/test_chat_client.py) ---------
+
+const VECTORS = require(path.join(__dirname, "client_vectors.json")).vectors;
+const label = (frame) => (Number.isInteger(frame.cursor) ? `${frame.type}:${frame.cursor}` : frame.type);
+
+// One vector: each step does one thing to the state, then its expectations (where given) are checked.
+function runVector(vector) {
+  const stored = vector.stored && { sessionId: vector.stored.session_id, cursor: vector.stored.cursor };
+  let state = S.initial(stored);
+  for (const [index, step] of vector.steps.entries()) {
+    const where = `${vector.name}, step ${index}`;
+    let out = {};
+    if (step.open) out = S.opened(state);
+    else if (step.queue) out = { state: S.queue(state, step.queue) };
+    else if (step.flush) out = S.flush(state);
+    else if (step.stop) out = S.stop(state);
+    else if (step.receive) out = S.reduce(state, step.receive);
+    else if (step.gap_timeout) out = S.gapTimedOut(state);
+    else assert.fail(`${where}: no action`);
+    state = out.state;
+    if ("send" in step) assert.deepEqual(out.send, step.send, where);
+    if ("show" in step) assert.deepEqual(out.show.map(label), step.show, where);
+    if ("note" in step) assert.equal(out.note, step.note, where);
+    if ("cursor" in step) assert.equal(state.cursor, step.cursor, where);
+    if ("session" in step) assert.equal(state.sessionId, step.session, where);
+    if ("held" in step) assert.deepEqual(state.held.map((f) => f.cursor).sort((a, b) => a - b), step.held, where);
+    if ("unacked" in step) assert.deepEqual(state.unacked.map((e) => e.frame.client_message_id), step.unacked, where);
+  }
+}
+
+for (const vector of VECTORS) test(`shared vector: ${vector.name}`, () => runVector(vector));
+
+test("stop can name the message to stop (a page's button on one reply)", () => {
+  const state = feed(S.initial({ sessionId: SID, cursor: 0 }), [
+    { ...ack(1, "c1"), message_id: "m1" },
+    { ...ack(2, "c2"), message_id: "m2" },
+  ]).state;
+  assert.deepEqual(S.stop(state, "m2").send, [{ action: "stop", session_id: SID, message_id: "m2" }]);
+  assert.deepEqual(S.stop(state).send, [{ action: "stop", session_id: SID, message_id: "m1" }]);
+});
+
+test("the ack's message (the text acked) reaches the page with the ack", () => {
+  const frame = { ...ack(1, "c-other"), message: "running shoes under 100" };
+  const out = S.reduce(S.initial({ sessionId: SID, cursor: 0 }), frame);
+  assert.deepEqual(out.show, [frame]);
+});
