@@ -242,15 +242,16 @@ class FrameLog:
 
     def take_cursor(self, session_id: str, message_id: str, terminal: bool = False) -> Optional[Head]:
         """Take the session's next cursor for a frame of ``message_id`` (its terminal frame ends the
-        message); the head after it, or None when the session is gone."""
-        ending = " REMOVE msgs.#msg" if terminal else ""
+        message); the head after it, or None when the session is gone or, for a terminal frame,
+        the message already ended by a stop while it was queued (that stop posted its terminal)."""
         try:
             item = self._update(
                 session_id,
-                "ADD #cursor :one" + ending,
-                "attribute_exists(session_id)",
-                {"#msg": message_id} if terminal else None,
-                {":one": {"N": "1"}},
+                "ADD #cursor :one" + (" REMOVE msgs.#msg" if terminal else ""),
+                "attribute_exists(session_id)"
+                + (" AND (attribute_not_exists(msgs.#msg) OR msgs.#msg <> :x)" if terminal else ""),
+                {"#msg": message_id},
+                {":one": {"N": "1"}, ":x": {"S": STOPPED}},
             )
         except HeadConditionError:
             return None
@@ -259,8 +260,9 @@ class FrameLog:
     def start(self, session_id: str, message_id: str, owner: Optional[str]) -> Tuple[Optional[Head], str]:
         """chat_processor's pickup: mark the message being answered. Returns (head, state):
         (head, RUNNING) answer it; (head, UNMARKED) answer it (not stoppable); (head, STOPPING) a
-        stop came while an earlier delivery answered it; (None, "ended") it was stopped while
-        queued; (None, "invalid") the session is gone or not ``owner``'s."""
+        stop came while an earlier delivery answered it; (head, STOPPED) it was stopped while
+        queued (``forget_stopped`` once that is recorded); (None, "invalid") the session is gone
+        or not ``owner``'s."""
         now = int(time.time())
         try:
             item = self._update(
@@ -275,15 +277,13 @@ class FrameLog:
             head = refused.head(session_id)
             if not head.usable_by(owner, now):
                 return None, "invalid"
-            state = head.messages.get(message_id, UNMARKED)
-            if state == STOPPED:
-                with contextlib.suppress(HeadConditionError):  # its tombstone has done its work
-                    self._update(
-                        session_id, "REMOVE msgs.#msg", "msgs.#msg = :x", {"#msg": message_id}, {":x": {"S": STOPPED}}
-                    )
-                return None, "ended"
-            return head, state
+            return head, head.messages.get(message_id, UNMARKED)
         return Head.from_item(session_id, item), RUNNING
+
+    def forget_stopped(self, session_id: str, message_id: str) -> None:
+        """Remove the tombstone of a message stopped while queued (its pickup has recorded the end)."""
+        with contextlib.suppress(HeadConditionError):
+            self._update(session_id, "REMOVE msgs.#msg", "msgs.#msg = :x", {"#msg": message_id}, {":x": {"S": STOPPED}})
 
     def stop(self, session_id: str, owner: str, message_id: str) -> Tuple[str, Optional[Head]]:
         """Ask ``message_id`` to stop. ("queued", head): it never runs, and ``head.cursor`` is taken

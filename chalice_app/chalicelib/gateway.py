@@ -215,6 +215,8 @@ def _stop(api: management.ManagementApi, request: RequestContext, action: protoc
     """A queued message never runs (its stopped terminal frame goes out here); a running one
     ends at its worker's next boundary; anything else is ``not_running``. Never queued."""
     frames = FrameLog.from_settings(settings())
+    # Attached (as a resume would, without the replay): the stopped terminal frame reaches this tab too.
+    frames.attach(action.session_id, owner, request.connection_id)
     outcome, head = frames.stop(action.session_id, owner, action.message_id)
     logs.emit(log, "stop", connection_id=request.connection_id, message_id=action.message_id, outcome=outcome)
     if outcome == "queued":

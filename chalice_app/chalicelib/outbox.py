@@ -140,7 +140,10 @@ class Outbox:
             while True:
                 head = head or self.frames.take_cursor(self.session_id, self.message_id, terminal)
                 if head is None:
-                    logs.emit(log, "session_gone", logging.WARNING, message_id=self.message_id, frame=frame["type"])
+                    reason = "the session is gone, or a stop already ended the message"
+                    logs.emit(
+                        log, "not_sent", logging.WARNING, message_id=self.message_id, frame=frame["type"], reason=reason
+                    )
                     return 0
                 text = protocol.encode(protocol.with_cursor(frame, self.session_id, head.cursor))
                 skip = self.frames.store(self.session_id, head.cursor, text)

@@ -6,11 +6,11 @@ this order:
 
 1. parse the envelope (a malformed one is dropped and logged: retrying cannot fix it);
 2. mark the message running on the session's head (``FrameLog.start``, one conditional
-   write): a session that is gone or not the envelope's owner's is dropped; a message
-   stopped while queued is not run (its stopped terminal frame was posted by the stop);
+   write): a session that is gone or not the envelope's owner's is dropped;
 3. answer it at most once per ``message_id`` (Powertools idempotency, a conditional write
    in DynamoDB; a redelivery gets the saved result and posts nothing) through the
-   message's ``outbox.Outbox``: too old (``MESSAGE_TTL_SECONDS``)? ``expired``; else
+   message's ``outbox.Outbox``: stopped while queued? nothing (the stop posted its
+   terminal frame); too old (``MESSAGE_TTL_SECONDS``)? ``expired``; else
    ``status``, heartbeats while it works, ``chunk`` deltas, then exactly one ``response``
    (``stoppable``: a ``stop`` ends it at the next boundary with the text streamed so far).
    It is answered whether or not a connection is attached: its frames are kept for
@@ -45,7 +45,7 @@ from chalicelib import assistant, aws, coalesce, logs, management, metrics, prot
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
 from chalicelib.errors import ReplyStoppedError
-from chalicelib.framelog import STOPPING, FrameLog
+from chalicelib.framelog import STOPPED, STOPPING, FrameLog
 from chalicelib.outbox import Outbox
 from chalicelib.sessions import SessionStore
 
@@ -125,10 +125,7 @@ def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up
     frames = FrameLog.from_settings(settings())
     head, state = frames.start(envelope.session_id, envelope.message_id, envelope.owner)
     if head is None:
-        if state == "invalid":
-            _drop(envelope, "invalid session")
-        else:
-            logs.emit(log, "already_ended", message_id=envelope.message_id, session_id=envelope.session_id)
+        _drop(envelope, "invalid session")
         return
     _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms, state=state)
 
@@ -184,6 +181,10 @@ def _answer(envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int 
     box.chunks = coalesce.Coalescer(config.chunk_flush_ms)
     if state == STOPPING:
         box.stopped()
+        return {"message_id": envelope.message_id, "stopped": True}
+    if state == STOPPED:  # stopped while queued: that stop posted its terminal; recorded here, run never
+        box.frames.forget_stopped(envelope.session_id, envelope.message_id)
+        logs.emit(log, "stopped_before_pickup", message_id=envelope.message_id)
         return {"message_id": envelope.message_id, "stopped": True}
     age_ms = protocol.now_ms() - envelope.received_at_ms
     if age_ms > config.message_ttl_seconds * 1000:

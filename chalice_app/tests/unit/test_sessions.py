@@ -768,7 +768,9 @@ def test_a_stop_of_a_queued_message_takes_its_cursor_and_its_pickup_ends_it(mock
     assert head.cursor == 2 and head.messages == {"m1": STOPPED}  # the stopped response's cursor
     assert log.read(session_id).cursor == 2
     assert log.stop(session_id, NO_OWNER, "m1") == ("not_running", None)  # stopped already
-    assert log.start(session_id, "m1", NO_OWNER) == (None, "ended")  # the pickup never runs it
+    head, state = log.start(session_id, "m1", NO_OWNER)  # the pickup never runs it
+    assert state == STOPPED and head.messages == {"m1": STOPPED}
+    log.forget_stopped(session_id, "m1")  # once the pickup recorded the end
     assert log.read(session_id).messages == {}  # the tombstone is gone
     assert log.read(session_id).cursor == 2
 
@@ -857,4 +859,36 @@ def test_the_gateway_stops_a_queued_message_with_one_response_to_every_attached_
     assert frames.to(second) == [stopped]
     assert frames.to(outsider) == []
     assert drain_queue(mock_aws.queue_url) == []  # a stop is never queued
-    assert the_log().start(session_id, message_id, NO_OWNER) == (None, "ended")
+    assert the_log().start(session_id, message_id, NO_OWNER)[1] == STOPPED
+
+
+def test_a_message_stopped_while_queued_and_delivered_twice_ends_once(client, mock_aws, frames):
+    """SQS is at-least-once: both copies of a message stopped while queued post nothing more."""
+    from tests.unit.support import sqs_event, sqs_record_from_message
+
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id, "running shoes")
+    message_id = frames.to(connection_id)[0]["message_id"]
+    [message] = drain_queue(mock_aws.queue_url, delete=True)
+    send(client, connection_id, {"action": "stop", "session_id": session_id, "message_id": message_id})
+    record = sqs_record_from_message(message, mock_aws.queue_arn)
+    client.lambda_.invoke("chat_processor", sqs_event(record))
+    client.lambda_.invoke("chat_processor", sqs_event(dict(record)))
+    terminal = [f for f in frames.to(connection_id) if f["type"] in ("response", "error")]
+    assert len(terminal) == 1 and terminal[0].get("stopped") is True
+    assert [f["type"] for f in frames.to(connection_id)] == ["ack", "response"]
+
+
+def test_a_stop_between_the_ack_and_a_failed_enqueue_leaves_one_terminal_frame(client, mock_aws, frames, monkeypatch):
+    connection_id = new_connection_id()
+    session_id = start_session(client, frames, connection_id, "one")
+
+    def enqueue(envelope):  # the shopper stops it while SQS is failing
+        send(client, connection_id, {"action": "stop", "session_id": session_id, "message_id": envelope.message_id})
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(chat_queue, "enqueue", enqueue)
+    send(client, connection_id, {"action": "sendMessage", "message": "two", "session_id": session_id})
+    mid = frames.to(connection_id)[1]["message_id"]
+    ends = [f for f in frames.to(connection_id) if f.get("message_id") == mid and f["type"] in ("response", "error")]
+    assert len(ends) == 1 and ends[0].get("stopped") is True
