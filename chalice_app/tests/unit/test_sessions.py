@@ -892,3 +892,16 @@ def test_a_stop_between_the_ack_and_a_failed_enqueue_leaves_one_terminal_frame(c
     mid = frames.to(connection_id)[1]["message_id"]
     ends = [f for f in frames.to(connection_id) if f.get("message_id") == mid and f["type"] in ("response", "error")]
     assert len(ends) == 1 and ends[0].get("stopped") is True
+
+
+def test_a_stop_from_a_tab_that_never_resumed_gets_the_stopped_terminal_too(client, mock_aws, frames):
+    first, second = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, first, "running shoes")
+    message_id = frames.to(first)[0]["message_id"]
+    connect(client, second)
+
+    send(client, second, {"action": "stop", "session_id": session_id, "message_id": message_id})
+
+    for connection_id in (first, second):
+        ends = [f for f in frames.to(connection_id) if f["type"] == "response"]
+        assert [(f["message_id"], f["stopped"], f["content"]) for f in ends] == [(message_id, True, "")]
