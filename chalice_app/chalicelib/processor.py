@@ -53,6 +53,10 @@ __all__ = ["process_batch", "handle_record"]
 
 log = logging.getLogger(__name__)
 
+# A reply nobody watches live is kept as one chunk (a Lambda never runs this long).
+UNATTENDED_FLUSH_MS = 900_000
+UNATTENDED_CHUNK_BYTES = 16_000  # well inside an API Gateway frame's 32 KB, escaped as JSON
+
 
 def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     """Process an SQS batch; returns ``{"batchItemFailures": [...]}``."""
@@ -127,7 +131,8 @@ def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up
     if head is None:
         _drop(envelope, "invalid session")
         return
-    _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms, state=state)
+    attended = bool(head.connections)
+    _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms, state=state, attended=attended)
 
 
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
@@ -172,13 +177,21 @@ def _answer_once():
     )
 
 
-def _answer(envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int = 0, state: str = "") -> Dict[str, Any]:
+def _answer(
+    envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int = 0, state: str = "", attended: bool = True
+) -> Dict[str, Any]:
     """Answer the message once (a redelivery gets the saved result, nothing posted): expired,
     stopped (``state`` STOPPING: an earlier delivery died after the stop), or the turn, streamed;
-    a stop ends it with what was streamed so far."""
+    a stop ends it with what was streamed so far. Nobody ``attended`` at pickup (the client
+    dropped): the reply is kept for its resume without the live-only frames (the first status,
+    a chunk per flush): one chunk holds its text."""
     config = settings()
     box = Outbox(api, FrameLog.from_settings(config), envelope.session_id, envelope.message_id)
-    box.chunks = coalesce.Coalescer(config.chunk_flush_ms)
+    box.chunks = (
+        coalesce.Coalescer(config.chunk_flush_ms)
+        if attended
+        else coalesce.Coalescer(UNATTENDED_FLUSH_MS, UNATTENDED_CHUNK_BYTES)
+    )
     if state == STOPPING:
         box.stopped()
         return {"message_id": envelope.message_id, "stopped": True}
@@ -192,7 +205,8 @@ def _answer(envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int 
         _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
         return {"message_id": envelope.message_id, "expired": True}
     started = time.monotonic()
-    box.status(0)
+    if attended:
+        box.status(0)
     try:
         reply = stoppable.run(
             box, lambda: _turn(envelope), config.heartbeat_seconds, lambda e: _delta(box, envelope, e)

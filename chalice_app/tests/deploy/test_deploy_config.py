@@ -157,10 +157,13 @@ def test_scope_connections_narrows_to_one_api_and_keeps_the_methods():
     ]
     scope = scope_for(load_stage("dev"))
     assert policy.allows(scoped, "execute-api:ManageConnections", scope.arn("connections_post", PROCESSOR))
-    assert policy.excess(scoped, policy.forbidden_for(scope, PROCESSOR)) == []
+    # chat_processor calls no GET @connections any more (no GetConnection at pickup): least privilege names it.
+    excess = policy.excess(scoped, policy.forbidden_for(scope, PROCESSOR))
+    assert [need.resource.split("/")[-3] for need in excess] == ["GET"]
     # The wide shape of issue 14 lets a function post to another API's clients.
     wide = {"Statement": [{**document["Statement"][1], "Resource": f"{any_api}/*/@connections/*"}]}
     assert [need.why for need in policy.excess(wide, policy.forbidden_for(scope, PROCESSOR))] == [
+        "no code calls GET @connections",
         "no code calls DELETE @connections",
         "another API's clients",
     ]

@@ -128,7 +128,8 @@ def test_manage_connections_names_the_templates_own_api(packages, name):
                 if "execute-api:ManageConnections" in statement["Action"]:
                     scoped[role_id] = statement["Resource"]
     post, get = ({"Fn::Sub": f"{SUB_API}/{method}/@connections/*"} for method in ("POST", "GET"))
-    assert scoped == {"WebsocketMessageRole": [post], "ChatProcessorRole": [post, get]}
+    assert scoped == {"WebsocketMessageRole": [post], "ChatProcessorRole": [post]}
+    assert get not in scoped["ChatProcessorRole"]  # no code calls GET @connections
     processor = template["Resources"][function_logical_ids(template)[PROCESSOR]]["Properties"]
     variables = processor["Environment"]["Variables"]
     assert variables["WEBSOCKET_DOMAIN"] == {"Fn::Sub": "${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}

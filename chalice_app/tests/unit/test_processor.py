@@ -157,6 +157,7 @@ def test_a_message_whose_client_left_is_answered_and_kept_for_resume(client, moc
     fake = use_assistant(ScriptedAssistant())
     envelope = session_envelope(new_connection_id())
     frames.gone.add(envelope.connection_id)
+    FrameLog.from_settings(settings()).detach(envelope.session_id, [envelope.connection_id])  # its $disconnect
 
     payload = run(client, sqs_record(envelope))
 
@@ -168,7 +169,9 @@ def test_a_message_whose_client_left_is_answered_and_kept_for_resume(client, moc
     head = log.read(envelope.session_id)
     assert head.connections == frozenset() and head.messages == {}
     kept = [json.loads(text) for _, text in log.replay(envelope.session_id, 1, head.cursor, str)]
-    assert [frame["type"] for frame in kept][-1] == "response"
+    # Nobody watched live: no first status, and the reply's text in one chunk before the response.
+    assert [frame["type"] for frame in kept] == ["chunk", "response"]
+    assert kept[0]["delta"] == kept[1]["content"]
     assert [frame["cursor"] for frame in kept] == list(range(2, head.cursor + 1))
 
 
