@@ -30,8 +30,13 @@ class Chunk:
 
 class Coalescer:
     def __init__(
-        self, flush_ms: float, max_bytes: int = DEFAULT_MAX_BYTES, clock: Callable[[], float] = time.monotonic
+        self,
+        flush_ms: float,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+        hold_first: bool = False,
     ):
+        """``hold_first``: the first delta waits like the others (nobody watches the reply start)."""
         self.flush_seconds = flush_ms / 1000
         self.max_bytes = max_bytes
         self.clock = clock
@@ -39,7 +44,7 @@ class Coalescer:
         self.posts = 0  # chunks handed out (the next seq)
         self._pending: List[str] = []
         self._pending_bytes = 0
-        self._last_post: Optional[float] = None
+        self._last_post: Optional[float] = clock() if hold_first else None
 
     def add(self, delta: str) -> Optional[Chunk]:
         """Take one delta; returns the chunk to post now, or None to keep it pending."""

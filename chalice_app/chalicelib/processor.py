@@ -190,7 +190,7 @@ def _answer(
     box.chunks = (
         coalesce.Coalescer(config.chunk_flush_ms)
         if attended
-        else coalesce.Coalescer(UNATTENDED_FLUSH_MS, UNATTENDED_CHUNK_BYTES)
+        else coalesce.Coalescer(UNATTENDED_FLUSH_MS, UNATTENDED_CHUNK_BYTES, hold_first=True)
     )
     if state == STOPPING:
         box.stopped()
