@@ -328,6 +328,7 @@ def test_a_backlog_from_closed_connections_is_answered_and_kept_and_a_new_client
             [back] = await open_clients(stack, 1)
             session_id = gone[0].sessions[next(iter(gone[0].acks.values()))]
             await back.resume(session_id)
+            await back.wait_for_acks(1)
             report = await asyncio.to_thread(Ledger(stack, [back, fresh]).settle, 60)
             await fresh.close()
             await back.close()
