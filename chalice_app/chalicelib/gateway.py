@@ -7,7 +7,7 @@ handler itself gets ``internal_error``, logged with the Lambda request id.
 
 Sessions are the server's: a sendMessage without ``session_id`` starts one (its id
 comes back in the ack), one with an id must name a session this client owns
-(``sessions.SessionLog``), else ``invalid_session`` and nothing is queued.
+(``framelog.FrameLog``), else ``invalid_session`` and nothing is queued.
 ``resume`` attaches the connection to a session and replays its kept frames; ``stop``
 ends a message of a session this client owns (``framelog.FrameLog.stop``).
 """

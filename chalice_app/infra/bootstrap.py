@@ -52,7 +52,7 @@ def table_specs(settings) -> List[Dict[str, Any]]:
         # Powertools' idempotency layer: key "id", expiry in "expiration".
         {"name": settings.idempotency_table, "key": "id", "ttl": "expiration"},
         {"name": settings.sessions_table, "key": "session_id", "ttl": "ttl"},
-        # A session's kept frames, one item each (chalicelib.sessions.SessionLog).
+        # A session's kept frames, one item each (chalicelib.framestore).
         {"name": settings.frames_table, "key": "session_id", "sort": ("cursor", "N"), "ttl": "ttl"},
     ]
 
