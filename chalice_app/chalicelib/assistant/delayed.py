@@ -46,6 +46,8 @@ class DelayedAssistant:
     def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
         total = self.delay()
         self._sleep(total * self.first_token_share)
+        if cancel.current().cancelled:
+            return  # stopped while thinking: the backend is never asked
         # Lazy, so a streaming backend still streams: a share of the rest before each piece,
         # whatever is left before the Reply.
         remaining = total * (1 - self.first_token_share)

@@ -57,9 +57,11 @@ def replay(last_turn: Dict[str, Any], product: Callable[[str], Optional[Dict[str
 
 def record_stopped(store: SessionStore, session_id: str, message_id: Optional[str], message: str, content: str) -> None:
     """The shopper stopped the reply: keep the turn with the text streamed until then (a retried
-    delivery replays it), and nothing else the backend had changed."""
+    delivery replays it). A turn the backend had already recorded in full (the stop came with its
+    last words) is cut back to what the shopper saw."""
     state = store.load(session_id)
-    if state.replay_of(message_id) is None:
-        state.record_turn(message, content, [], message_id)
-        state.last_turn["stopped"] = True
-        store.save(state)
+    if state.replay_of(message_id) is not None and state.history:
+        state.history.pop()
+    state.record_turn(message, content, [], message_id)
+    state.last_turn["stopped"] = True
+    store.save(state)

@@ -276,3 +276,28 @@ def test_retryable_errors():
         assert not is_retryable(error(code)), code
     assert not is_retryable(ValueError("no"))
     assert backoff_seconds(1) < backoff_seconds(2) * 0.9 and backoff_seconds(30) <= 10
+
+
+def test_a_stop_closes_the_converse_stream_and_no_token_follows(bedrock, model, monkeypatch):
+    """The stop comes from another thread (chat_processor's): the stream is closed at once."""
+    from botocore.eventstream import EventStream
+
+    from chalicelib.assistant import cancel
+
+    closed = []
+    real_close = EventStream.close
+    monkeypatch.setattr(EventStream, "close", lambda self: (closed.append(self), real_close(self))[1])
+    bedrock.add_response("converse_stream", stream_response(*text_events("One ", "two ", "three.")), EXPECTED)
+    stopping = cancel.Cancellation()
+    seen = []
+    with cancel.scope(stopping):
+        events = turn.run(model, model.sessions, session(), str(uuid.uuid4()), "hello")
+        for event in events:
+            seen.append(event)
+            if len(seen) == 1:
+                stopping.cancel()  # what stoppable.run does when the shopper stops the reply
+                closed_by_the_stop = list(closed)  # before the generator itself is closed
+                break
+        events.close()
+    assert [event.text for event in seen] == ["One "]
+    assert closed_by_the_stop, "the stop did not close the ConverseStream"

@@ -12,6 +12,7 @@ from chalicelib import assistant, aws, processor, protocol
 from chalicelib.assistant import Delta, Reply
 from chalicelib.config import settings
 from chalicelib.framelog import FrameLog
+from chalicelib.sessions import SessionStore
 from tests.conftest import REGION
 from tests.unit.support import (
     ENDPOINT,
@@ -476,3 +477,53 @@ def test_heartbeat_stops_when_the_assistant_fails(client, mock_aws, frames, use_
     assert count >= 3
     time.sleep(0.15)
     assert len(frames.bare_to(envelope.connection_id)) == count
+
+
+# --- stop ------------------------------------------------------------------------------
+
+
+def test_a_stop_while_answering_ends_with_the_text_streamed_and_keeps_it_in_the_history(
+    client, mock_aws, frames, use_assistant, set_env
+):
+    set_env(CHUNK_FLUSH_MS="0")  # one chunk frame per delta
+    envelope = session_envelope(new_connection_id())
+    log = FrameLog.from_settings(settings())
+
+    def stop_at(index):
+        if index == 2:  # the shopper stops the reply while its third piece is being made
+            assert log.stop(envelope.session_id, envelope.owner or "-", envelope.message_id)[0] == "running"
+
+    use_assistant(ScriptedAssistant(deltas=["one ", "two ", "three ", "four"], on_delta=stop_at))
+
+    assert run(client, sqs_record(envelope)) == {"batchItemFailures": []}
+
+    sent = frames.bare_to(envelope.connection_id)
+    chunks = [frame["delta"] for frame in sent if frame["type"] == "chunk"]
+    (end,) = [frame for frame in sent if frame["type"] in ("response", "error")]
+    assert end["type"] == "response" and end["stopped"] is True and end["products"] == []
+    assert end["content"] == "".join(chunks) and "four" not in end["content"]
+    assert sent[-1] == end  # nothing after the terminal
+    state = SessionStore(settings().sessions_table, 3600, 10).load(envelope.session_id)
+    assert state.history[-1]["assistant"] == end["content"] and state.last_turn["stopped"] is True
+    assert log.read(envelope.session_id).messages == {}  # ended: a later stop is not_running
+
+
+def test_a_stop_reaches_a_backend_that_is_still_thinking_within_a_second(client, mock_aws, frames, use_assistant):
+    """The backend sleeps (cancellably) before its first words; the stop wakes it."""
+    from chalicelib.assistant.delayed import DelayedAssistant
+
+    envelope = session_envelope(new_connection_id())
+    log = FrameLog.from_settings(settings())
+    slow = use_assistant(DelayedAssistant(ScriptedAssistant(), seconds=30))
+    stopper = threading.Timer(0.5, lambda: log.stop(envelope.session_id, "-", envelope.message_id))
+    stopper.start()
+    started = time.monotonic()
+
+    run(client, sqs_record(envelope))
+
+    took = time.monotonic() - started
+    stopper.join()
+    (end,) = [f for f in frames.bare_to(envelope.connection_id) if f["type"] in ("response", "error")]
+    assert (end["type"], end["stopped"], end["content"]) == ("response", True, "")
+    assert took < 0.5 + 1.0, took  # not the 30 s the backend meant to think
+    assert slow.inner.calls == []  # woken before its first words, it never went on
