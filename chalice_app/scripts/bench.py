@@ -14,17 +14,35 @@ process and all its descendants (the moto server and every execution environment
 at its peak while 50 connections are busy and with 2,000 idle connections held; the
 table also shows how many execution environments were running then, and after the
 stack's idle reaping (``--idle-environment``). Results go in docs/performance.md.
+
+The ``stop`` phase starts a stack with the slow backend (its delay fixed at
+``STOP_DELAY_SECONDS``) and stops each reply while it runs: half during the wait for its
+first token, half right after its first chunk; it measures from the ``stop`` frame to the
+``response`` with ``stopped: true``.
+
+On the local stacks every AWS call the functions make is counted where it is made (a
+botocore hook in each execution environment, ``BENCH_COUNT_AWS_CALLS``, see
+``localcloud/lambdaservice/bootstrap.py``), summed over each phase and printed per
+message (per ping, per connection) by ``service.Operation``. The SQS event source's own
+``ReceiveMessage``/``DeleteMessageBatch`` (the stack's poller, Lambda's on AWS) are not
+counted.
 """
 
 import argparse
 import asyncio
+import collections
+import contextlib
+import glob
 import json
 import os
 import platform
+import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import websockets
 
@@ -106,6 +124,46 @@ async def message_latencies(uri: str, count: int, text: str, one_session: bool =
                 if kind in TERMINAL:
                     marks["reply"].append(elapsed)
                     break
+    return marks
+
+
+# The stop phase's backend: the slow one at a fixed delay, so the first token comes after 70 % of it.
+STOP_DELAY_SECONDS = 4.0
+# A stop during the wait for the first token is sent this long (drawn evenly) after the first status.
+STOP_WAIT_RANGE_SECONDS = (0.0, 1.0)
+
+
+async def stop_latencies(uri: str, count: int, text: str, seed: int = 7) -> Dict[str, List[float]]:
+    """Sequential messages on one connection (a new session each), each stopped while it runs:
+    even ones during the wait for the first token, odd ones as soon as their first chunk arrives.
+    ms from sending the stop to the ``response`` with ``stopped: true``."""
+    marks: Dict[str, List[float]] = {"waiting": [], "streaming": []}
+    draw = random.Random(seed)
+    async with websockets.connect(uri) as ws:
+
+        async def next_frame() -> Dict[str, object]:
+            return json.loads(await asyncio.wait_for(ws.recv(), 120))
+
+        for index in range(count):
+            kind = "streaming" if index % 2 else "waiting"
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"{text} {index}"}))
+            ack = await next_frame()
+            if ack.get("type") != "ack":
+                raise RuntimeError(f"message {index} was not acked: {ack}")
+            wanted = "chunk" if kind == "streaming" else "status"
+            while (frame := await next_frame()).get("type") != wanted:
+                if frame.get("type") in TERMINAL:
+                    raise RuntimeError(f"message {index} ended before its {wanted}: {frame}")
+            if kind == "waiting":
+                await asyncio.sleep(draw.uniform(*STOP_WAIT_RANGE_SECONDS))
+            stop = {"action": "stop", "session_id": ack["session_id"], "message_id": ack["message_id"]}
+            started = time.perf_counter()
+            await ws.send(json.dumps(stop))
+            while (frame := await next_frame()).get("type") not in TERMINAL:
+                pass
+            if not frame.get("stopped"):
+                raise RuntimeError(f"message {index} ({kind}) was not stopped: {frame}")
+            marks[kind].append((time.perf_counter() - started) * 1000)
     return marks
 
 
@@ -226,6 +284,80 @@ def backlog_drain(stack: LocalStackProcess, count: int) -> Dict[str, float]:
     return {"messages": count, "seconds": elapsed, "messages_per_second": count / elapsed}
 
 
+# --- AWS calls, counted in the execution environments -----------------------------------
+
+
+COUNT_CALLS_VARIABLE = "BENCH_COUNT_AWS_CALLS"  # read by localcloud/lambdaservice/bootstrap.py
+
+
+class CallCounts:
+    """The per-invocation lines the environments append to ``<directory>/<function>-<pid>.jsonl``."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def read(self) -> Dict[str, collections.Counter]:
+        """function -> Counter of ``service.Operation``, summed over every invocation so far."""
+        totals: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for path in glob.glob(os.path.join(self.directory, "*.jsonl")):
+            with open(path, encoding="utf-8") as handle:
+                *complete, _partial = handle.read().split("\n")
+            for line in complete:
+                if line:
+                    entry = json.loads(line)
+                    totals[entry["function"]].update(entry["calls"])
+        return dict(totals)
+
+    def settled(self, quiet: float = 2.0, timeout: float = 120.0) -> Dict[str, collections.Counter]:
+        """The totals once no invocation has added to them for ``quiet`` seconds (a phase's last
+        ``$disconnect`` runs come after its sockets close)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.read(), time.monotonic()
+        while time.monotonic() - since < quiet and time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = self.read()
+            if now != last:
+                last, since = now, time.monotonic()
+        return last
+
+
+@contextlib.contextmanager
+def counting(calls: Optional[CallCounts], figures: Dict[str, object], phase: str, units: int, unit: str) -> Iterator:
+    """Record in ``figures["aws_calls"][phase]`` the calls the phase made, per ``unit`` (``units`` of them)."""
+    if calls is None:
+        yield
+        return
+    before = calls.settled()
+    yield
+    after = calls.settled()
+    by_function = {}
+    for function in sorted(after):
+        made = after[function] - before.get(function, collections.Counter())
+        if made:
+            by_function[function] = {operation: made[operation] / units for operation in sorted(made)}
+    by_operation: collections.Counter = collections.Counter()
+    for made in by_function.values():
+        by_operation.update(made)
+    figures.setdefault("aws_calls", {})[phase] = {
+        "unit": unit,
+        "units": units,
+        "by_operation": dict(sorted(by_operation.items())),
+        "by_function": by_function,
+    }
+
+
+@contextlib.contextmanager
+def counted_stack(backend: str, extra: Tuple[str, ...] = ()) -> Iterator[Tuple[LocalStackProcess, CallCounts]]:
+    """A local stack whose execution environments count their AWS calls into a scratch directory."""
+    directory = tempfile.mkdtemp(prefix="bench-aws-calls-")
+    try:
+        args = stack_args(backend) + ["--env", f"{COUNT_CALLS_VARIABLE}={directory}", *extra]
+        with LocalStackProcess(extra_args=args) as stack:
+            yield stack, CallCounts(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 # --- the baseline: a bare websockets ping/pong server --------------------------------
 
 
@@ -271,26 +403,34 @@ def stack_args(backend: str) -> List[str]:
 
 
 # What --phases may select; the default runs them all, in this order.
-PHASES = ("connect", "ping", "messages", "session", "throughput", "backlog", "idle", "catalog")
+PHASES = ("connect", "ping", "messages", "session", "throughput", "backlog", "idle", "catalog", "stop")
 # The session phase: how the first and the last messages of one long session compare.
 SESSION_EDGE = 20
 
 
 def measure_stack(
-    uri: str, sizes: Dict[str, int], stack: Optional[LocalStackProcess], phases: Tuple[str, ...] = PHASES
+    uri: str,
+    sizes: Dict[str, int],
+    stack: Optional[LocalStackProcess],
+    phases: Tuple[str, ...] = PHASES,
+    calls: Optional[CallCounts] = None,
 ) -> Dict[str, object]:
     figures: Dict[str, object] = {}
     if "connect" in phases:
-        figures["connect_ms"] = percentiles(asyncio.run(connect_times(uri, sizes["connects"])))
+        with counting(calls, figures, "connect", WARMUP_CONNECTS + sizes["connects"], "connection"):
+            figures["connect_ms"] = percentiles(asyncio.run(connect_times(uri, sizes["connects"])))
     if "ping" in phases:
-        figures["ping_ms"] = percentiles(asyncio.run(ping_rtts(uri, sizes["pings"])))
+        with counting(calls, figures, "ping", sizes["pings"], "ping"):
+            figures["ping_ms"] = percentiles(asyncio.run(ping_rtts(uri, sizes["pings"])))
     if "messages" in phases:
-        marks = asyncio.run(message_latencies(uri, sizes["messages"], "bench"))
+        with counting(calls, figures, "messages", sizes["messages"], "message"):
+            marks = asyncio.run(message_latencies(uri, sizes["messages"], "bench"))
         figures["ack_ms"] = percentiles(marks["ack"])
         figures["first_status_ms"] = percentiles(marks["status"])
         figures["reply_echo_ms"] = percentiles(marks["reply"])
     if "session" in phases:
-        marks = asyncio.run(message_latencies(uri, sizes["session"], "bench", one_session=True))
+        with counting(calls, figures, "session", sizes["session"], "message"):
+            marks = asyncio.run(message_latencies(uri, sizes["session"], "bench", one_session=True))
         edge = min(SESSION_EDGE, max(1, sizes["session"] // 4))
         for kind in ("ack", "reply"):
             figures[f"session_{kind}_ms"] = {
@@ -300,20 +440,35 @@ def measure_stack(
             }
     pid = stack.process.pid if stack else None
     if "throughput" in phases:
-        figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"], pid))
+        with counting(calls, figures, "throughput", sizes["clients"] * sizes["per_client"], "message"):
+            figures["throughput"] = asyncio.run(throughput(uri, sizes["clients"], sizes["per_client"], pid))
     if stack and "backlog" in phases:
-        figures["backlog"] = backlog_drain(stack, sizes["backlog"])
+        with counting(calls, figures, "backlog", sizes["backlog"], "message"):
+            figures["backlog"] = backlog_drain(stack, sizes["backlog"])
     if "idle" in phases:
         # Last: closing thousands of connections leaves thousands of $disconnect runs behind.
         reap = BENCH_IDLE_ENVIRONMENT_SECONDS * 1.5 if stack else 0
-        figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid, reap))
+        with counting(calls, figures, "idle", sizes["idle"], "connection"):
+            figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid, reap))
     return figures
 
 
 def measure_catalog(sizes: Dict[str, int]) -> Dict[str, object]:
-    with LocalStackProcess(extra_args=stack_args("catalog")) as stack:
+    figures: Dict[str, object] = {}
+    with counted_stack("catalog") as (stack, calls), counting(calls, figures, "catalog", sizes["messages"], "message"):
         marks = asyncio.run(message_latencies(stack.websocket_url, sizes["messages"], "running shoes under 100"))
-    return {"reply_catalog_ms": percentiles(marks["reply"])}
+    figures["reply_catalog_ms"] = percentiles(marks["reply"])
+    return figures
+
+
+def measure_stop(sizes: Dict[str, int]) -> Dict[str, object]:
+    figures: Dict[str, object] = {}
+    slow = ("--env", f"ASSISTANT_DELAY_SECONDS={STOP_DELAY_SECONDS:g}")
+    with counted_stack("slow", slow) as (stack, calls), counting(calls, figures, "stop", sizes["stops"], "stop"):
+        marks = asyncio.run(stop_latencies(stack.websocket_url, sizes["stops"], "running shoes under 100"))
+    figures["stop_ms"] = {kind: percentiles(samples) for kind, samples in marks.items()}
+    figures["stop_ms"]["all"] = percentiles(marks["waiting"] + marks["streaming"])
+    return figures
 
 
 def print_table(report: Dict[str, object]) -> None:
@@ -353,16 +508,44 @@ def print_table(report: Dict[str, object]) -> None:
         rows.append(("  after idle environments are reaped", reaped, None))
     if "backlog" in report:
         rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
+    if "stop_ms" in report:
+        stops = report["stop_ms"]
+        rows.append((f"stop -> stopped p50/p99 (ms), {stops['all'].get('n', 0)} stops", _pair(stops["all"]), None))
+        rows.append(("  while waiting for the first token", _pair(stops["waiting"]), None))
+        rows.append(("  right after the first chunk", _pair(stops["streaming"]), None))
     print(f"\n{'measure':<52}{'value':>18}{'baseline':>12}{'ratio':>9}")
     for name, value, reference in rows:
         shown = value if isinstance(value, str) else f"{value:.2f}"
         ratio = f"{value / reference:.1f}x" if reference and not isinstance(value, str) else ""
         ref = f"{reference:.2f}" if reference else ""
         print(f"{name:<52}{shown:>18}{ref:>12}{ratio:>9}")
+    if report.get("aws_calls"):
+        print_calls(report["aws_calls"])
+
+
+def print_calls(calls: Dict[str, Dict[str, object]]) -> None:
+    """AWS calls per message (per ping, per connection) of each counted phase, by ``service.Operation``."""
+    phases = list(calls)
+    operations = sorted({operation for figures in calls.values() for operation in figures["by_operation"]})
+    width = max([len(name) for name in operations] + [28])
+    print("\nAWS calls per unit of each phase, counted in the execution environments")
+    print(f"{'service.Operation':<{width}}" + "".join(f"{phase:>12}" for phase in phases))
+    print(f"{'(per)':<{width}}" + "".join(f"{calls[phase]['unit'].split()[-1]:>12}" for phase in phases))
+    for operation in operations + ["total"]:
+        cells = []
+        for phase in phases:
+            made = calls[phase]["by_operation"]
+            value = sum(made.values()) if operation == "total" else made.get(operation, 0)
+            cells.append(f"{value:>12.2f}" if value else f"{'-':>12}")
+        print(f"{operation:<{width}}" + "".join(cells))
 
 
 def _triple(figures: Dict[str, float]) -> str:
     return f"{figures['p50']:.1f}/{figures['p95']:.1f}/{figures['p99']:.1f}"
+
+
+def _pair(figures: Dict[str, float]) -> str:
+    return f"{figures['p50']:.1f}/{figures['p99']:.1f}" if figures else "-"
 
 
 def _phases(text: str) -> Tuple[str, ...]:
@@ -383,9 +566,11 @@ def main(argv=None) -> int:
     parser.add_argument("--connects", type=int, help="connect samples (default 50)")
     parser.add_argument("--pings", type=int, help="ping samples (default 300)")
     args = parser.parse_args(argv)
-    sizes = dict(connects=50, pings=300, messages=100, session=200, clients=50, per_client=10, idle=2000, backlog=500)
+    sizes = dict(
+        connects=50, pings=300, messages=100, session=200, clients=50, per_client=10, idle=2000, backlog=500, stops=40
+    )
     if args.quick:
-        sizes = dict(connects=5, pings=20, messages=5, session=8, clients=2, per_client=3, idle=20, backlog=10)
+        sizes = dict(connects=5, pings=20, messages=5, session=8, clients=2, per_client=3, idle=20, backlog=10, stops=4)
     sizes.update({name: getattr(args, name) for name in ("connects", "pings") if getattr(args, name)})
     report: Dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -395,10 +580,14 @@ def main(argv=None) -> int:
     if args.uri:
         report.update(measure_stack(args.uri, sizes, None, args.phases))
     else:
-        with LocalStackProcess(extra_args=stack_args("echo")) as stack:
-            report.update(measure_stack(stack.websocket_url, sizes, stack, args.phases))
-        if "catalog" in args.phases:
-            report.update(measure_catalog(sizes))
+        if set(args.phases) - {"catalog", "stop"}:
+            with counted_stack("echo") as (stack, calls):
+                report.update(measure_stack(stack.websocket_url, sizes, stack, args.phases, calls))
+        for phase, measure in (("catalog", measure_catalog), ("stop", measure_stop)):
+            if phase in args.phases:
+                figures = measure(sizes)
+                report.setdefault("aws_calls", {}).update(figures.pop("aws_calls", {}))
+                report.update(figures)
     print_table(report)
     if args.json:
         with open(args.json, "w") as handle:

@@ -21,6 +21,7 @@ Protocol: the parent writes one JSON line per invocation on stdin
 as the function's log. EOF on stdin ends the environment.
 """
 
+import collections
 import importlib
 import importlib.util
 import json
@@ -115,6 +116,31 @@ def _routing_module():
     return module
 
 
+def _count_aws_calls(directory):
+    """A ``before-send`` handler on every botocore session; returns ``flush()`` (one line per invocation)."""
+    from botocore import handlers
+
+    counts, lock = collections.Counter(), threading.Lock()
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function")
+    path = os.path.join(directory, f"{function}-{os.getpid()}.jsonl")
+
+    def before_send(event_name="", **_kwargs):
+        _, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
+        with lock:
+            counts[f"{service}.{operation}"] += 1
+
+    def flush():
+        with lock:
+            taken = dict(counts)
+            counts.clear()
+        if taken:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"function": function, "calls": taken}) + "\n")
+
+    handlers.BUILTIN_HANDLERS.append(("before-send", before_send))
+    return flush
+
+
 def main(argv) -> int:
     started = time.perf_counter()
     channel = _Channel(int(argv[1]))
@@ -128,6 +154,8 @@ def main(argv) -> int:
     root.addHandler(_LogHandler(channel))
     root.setLevel(logging.WARNING)  # the Lambda runtime's default
     _routing_module().install(aws_endpoint, execute_api)
+    counted = os.environ.get("BENCH_COUNT_AWS_CALLS")
+    flush_counts = _count_aws_calls(counted) if counted else (lambda: None)
     handler, error = _load_handler(os.environ["_HANDLER"])
     if error is not None:
         channel.send({"type": "init_error", **error})
@@ -139,8 +167,10 @@ def main(argv) -> int:
         try:
             result = handler(request["event"], context)
         except Exception as exc:
+            flush_counts()
             _report(channel, _error(exc), exc)
             continue
+        flush_counts()
         try:
             channel.send({"type": "result", "result": json.loads(json.dumps(result))})
         except (TypeError, ValueError) as exc:
