@@ -41,6 +41,7 @@ __all__ = [
     "STOPPING",
     "STOPPED",
     "UNMARKED",
+    "REDELIVERED",
     "NO_OWNER",
     "ACK_LEASE_SECONDS",
     "STORE_WAIT_SECONDS",
@@ -55,6 +56,7 @@ ACK_LEASE_SECONDS = 10  # how long an ack lease holds when it is not given back 
 # How long a resume waits for a frame whose cursor was taken but not yet stored; then it is skipped.
 STORE_WAIT_SECONDS = 2.0
 QUEUED, RUNNING, STOPPING, STOPPED = "q", "r", "s", "x"
+REDELIVERED = "redelivered"  # picked up again while (or after a crash while) being answered
 UNMARKED = "unmarked"  # a message the head never had (queued by an older version): answered, not stoppable
 _NAMES = {"#owner": "owner", "#ttl": "ttl", "#cursor": "cursor"}
 _TOKEN = re.compile(r"[#:][A-Za-z0-9_]+")
@@ -257,27 +259,37 @@ class FrameLog:
             return None
         return Head.from_item(session_id, item)
 
-    def start(self, session_id: str, message_id: str, owner: Optional[str]) -> Tuple[Optional[Head], str]:
+    def start(
+        self, session_id: str, message_id: str, owner: Optional[str], take_cursor: bool = True
+    ) -> Tuple[Optional[Head], str]:
         """chat_processor's pickup: mark the message being answered. Returns (head, state):
-        (head, RUNNING) answer it; (head, UNMARKED) answer it (not stoppable); (head, STOPPING) a
-        stop came while an earlier delivery answered it; (head, STOPPED) it was stopped while
-        queued (``forget_stopped`` once that is recorded); (None, "invalid") the session is gone
-        or not ``owner``'s."""
+        (head, RUNNING) answer it (``take_cursor``: ``head.cursor`` is its first status's); (head, UNMARKED)
+        answer it (not stoppable); (head, REDELIVERED) picked up again, answer it (no cursor
+        taken: the idempotency claim decides who runs it); (head, STOPPING) a stop came while an earlier delivery
+        answered it; (head, STOPPED) it was stopped while queued (``forget_stopped`` once that is
+        recorded); (None, "invalid") the session is gone or not ``owner``'s."""
         now = int(time.time())
         try:
             item = self._update(
                 session_id,
-                "SET msgs.#msg = :r",
-                "attribute_exists(session_id) AND #ttl > :now AND msgs.#msg IN (:q, :r)"
+                "SET msgs.#msg = :r" + (" ADD #cursor :one" if take_cursor else ""),
+                "attribute_exists(session_id) AND #ttl > :now AND msgs.#msg = :q"
                 + (" AND #owner = :owner" if owner is not None else ""),
                 {"#msg": message_id},
-                {":r": {"S": RUNNING}, ":q": {"S": QUEUED}, ":now": {"N": str(now)}, ":owner": {"S": owner or ""}},
+                {
+                    ":r": {"S": RUNNING},
+                    ":q": {"S": QUEUED},
+                    ":one": {"N": "1"},
+                    ":now": {"N": str(now)},
+                    ":owner": {"S": owner or ""},
+                },
             )
         except HeadConditionError as refused:
             head = refused.head(session_id)
             if not head.usable_by(owner, now):
                 return None, "invalid"
-            return head, head.messages.get(message_id, UNMARKED)
+            state = head.messages.get(message_id, UNMARKED)
+            return head, (REDELIVERED if state == RUNNING else state)
         return Head.from_item(session_id, item), RUNNING
 
     def forget_stopped(self, session_id: str, message_id: str) -> None:

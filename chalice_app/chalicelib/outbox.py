@@ -89,8 +89,9 @@ class Outbox:
         """The message is enqueued (or will not be): the session's next ack may go."""
         self.frames.end_ack(self.session_id, lease=self.message_id)
 
-    def status(self, elapsed_ms: int) -> int:
-        return self._send(protocol.status(self.message_id, elapsed_ms))
+    def status(self, elapsed_ms: int, head: Optional[Head] = None) -> int:
+        """``head``: the status's cursor already taken (the pickup's write)."""
+        return self._send(protocol.status(self.message_id, elapsed_ms), head)
 
     def delta(self, text: str) -> Optional[int]:
         """One piece of reply text: the one place chunk deltas leave. The ``seq`` of the chunk

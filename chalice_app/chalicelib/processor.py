@@ -45,7 +45,7 @@ from chalicelib import assistant, aws, coalesce, logs, management, metrics, prot
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
 from chalicelib.errors import ReplyStoppedError
-from chalicelib.framelog import STOPPED, STOPPING, FrameLog
+from chalicelib.framelog import RUNNING, STOPPED, STOPPING, FrameLog
 from chalicelib.outbox import Outbox
 from chalicelib.sessions import SessionStore
 
@@ -124,15 +124,26 @@ def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int) -> N
 
 
 def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up_ms: int = 0) -> None:
-    """Mark the message running in the session's head (one conditional write: a message stopped
-    while queued, or already ended, is not run again), then answer it once."""
-    frames = FrameLog.from_settings(settings())
-    head, state = frames.start(envelope.session_id, envelope.message_id, envelope.owner)
+    """Mark the message running in the session's head (one conditional write, which also takes
+    the cursor of its first ``status``: a message stopped while queued, or already ended, is not
+    run again), then answer it once through this record's one outbox."""
+    config = settings()
+    frames = FrameLog.from_settings(config)
+    fresh = protocol.now_ms() - envelope.received_at_ms <= config.message_ttl_seconds * 1000
+    head, state = frames.start(envelope.session_id, envelope.message_id, envelope.owner, take_cursor=fresh)
     if head is None:
         _drop(envelope, "invalid session")
         return
+    box = Outbox(api, frames, envelope.session_id, envelope.message_id)
     attended = bool(head.connections)
-    _answer_once()(envelope=envelope, api=api, picked_up_ms=picked_up_ms, state=state, attended=attended)
+    box.chunks = (
+        coalesce.Coalescer(config.chunk_flush_ms)
+        if attended
+        else coalesce.Coalescer(UNATTENDED_FLUSH_MS, UNATTENDED_CHUNK_BYTES, hold_first=True)
+    )
+    if state == RUNNING and fresh:
+        box.status(0, head)  # picked up: its cursor came with the pickup's write
+    _answer_once()(envelope=envelope, api=api, box=box, picked_up_ms=picked_up_ms, state=state)
 
 
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
@@ -178,34 +189,17 @@ def _answer_once():
 
 
 def _answer(
-    envelope: ChatEnvelope, api: metrics.CountingApi, picked_up_ms: int = 0, state: str = "", attended: bool = True
+    envelope: ChatEnvelope, api: metrics.CountingApi, box: Outbox, picked_up_ms: int = 0, state: str = ""
 ) -> Dict[str, Any]:
     """Answer the message once (a redelivery gets the saved result, nothing posted): expired,
-    stopped (``state`` STOPPING: an earlier delivery died after the stop), or the turn, streamed;
-    a stop ends it with what was streamed so far. Nobody ``attended`` at pickup (the client
-    dropped): the reply is kept for its resume without the live-only frames (the first status,
-    a chunk per flush): one chunk holds its text."""
+    stopped, or the turn, streamed; a stop ends it with what was streamed so far. A reply nobody
+    was attached to at pickup (the client dropped) is kept for its resume as one chunk."""
     config = settings()
-    box = Outbox(api, FrameLog.from_settings(config), envelope.session_id, envelope.message_id)
-    box.chunks = (
-        coalesce.Coalescer(config.chunk_flush_ms)
-        if attended
-        else coalesce.Coalescer(UNATTENDED_FLUSH_MS, UNATTENDED_CHUNK_BYTES, hold_first=True)
-    )
-    if state == STOPPING:
-        box.stopped()
-        return {"message_id": envelope.message_id, "stopped": True}
-    if state == STOPPED:  # stopped while queued: that stop posted its terminal; recorded here, run never
-        box.frames.forget_stopped(envelope.session_id, envelope.message_id)
-        logs.emit(log, "stopped_before_pickup", message_id=envelope.message_id)
-        return {"message_id": envelope.message_id, "stopped": True}
-    age_ms = protocol.now_ms() - envelope.received_at_ms
-    if age_ms > config.message_ttl_seconds * 1000:
-        delivered = box.error(protocol.EXPIRED, "this message waited too long in the queue; please send it again")
-        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
-        return {"message_id": envelope.message_id, "expired": True}
+    ended = _ended_early(box, envelope, state, config)
+    if ended is not None:
+        return ended
     started = time.monotonic()
-    if attended:
+    if box.cursor is None:  # no status at pickup (a message the head never had)
         box.status(0)
     try:
         reply = stoppable.run(
@@ -221,6 +215,24 @@ def _answer(
     elapsed_ms = int((time.monotonic() - started) * 1000)
     _answered(envelope, api, elapsed_ms, picked_up_ms or protocol.now_ms() - elapsed_ms, delivered)
     return {"message_id": envelope.message_id, "elapsed_ms": elapsed_ms}
+
+
+def _ended_early(box: Outbox, envelope: ChatEnvelope, state: str, config: Any) -> Optional[Dict[str, Any]]:
+    """The message's end without a turn: stopped (``STOPPING``: an earlier delivery died after
+    the stop; ``STOPPED``: stopped while queued, that stop posted its terminal), or expired."""
+    if state == STOPPING:
+        box.stopped()
+        return {"message_id": envelope.message_id, "stopped": True}
+    if state == STOPPED:
+        box.frames.forget_stopped(envelope.session_id, envelope.message_id)
+        logs.emit(log, "stopped_before_pickup", message_id=envelope.message_id)
+        return {"message_id": envelope.message_id, "stopped": True}
+    age_ms = protocol.now_ms() - envelope.received_at_ms
+    if age_ms > config.message_ttl_seconds * 1000:
+        delivered = box.error(protocol.EXPIRED, "this message waited too long in the queue; please send it again")
+        _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
+        return {"message_id": envelope.message_id, "expired": True}
+    return None
 
 
 def _turn(envelope: ChatEnvelope):

@@ -79,6 +79,8 @@ def _take(box: Outbox, inbox: "queue.Queue[Any]", on_event: Callable[[AssistantE
         if isinstance(item, Reply):
             return item
         on_event(item)
+        if box.stop_asked:  # learnt from the chunk's own write: stop before the next event comes
+            raise ReplyStoppedError()
 
 
 def _produce(events: Callable[[], Iterator[AssistantEvent]], inbox: "queue.Queue[Any]", cancellation) -> None:

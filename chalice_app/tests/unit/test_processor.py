@@ -170,9 +170,9 @@ def test_a_message_whose_client_left_is_answered_and_kept_for_resume(client, moc
     head = log.read(envelope.session_id)
     assert head.connections == frozenset() and head.messages == {}
     kept = [json.loads(text) for _, text in log.replay(envelope.session_id, 1, head.cursor, str)]
-    # Nobody watched live: no first status, and the reply's text in one chunk before the response.
-    assert [frame["type"] for frame in kept] == ["chunk", "response"]
-    assert kept[0]["delta"] == kept[1]["content"]
+    # Nobody watched live: the reply's text in one chunk before the response.
+    assert [frame["type"] for frame in kept] == ["status", "chunk", "response"]
+    assert kept[1]["delta"] == kept[2]["content"]
     assert [frame["cursor"] for frame in kept] == list(range(2, head.cursor + 1))
 
 

@@ -21,6 +21,7 @@ from chalicelib.errors import InvalidSessionError, SessionBusyError
 from chalicelib.framelog import (
     NO_OWNER,
     QUEUED,
+    REDELIVERED,
     RUNNING,
     STOPPED,
     STOPPING,
@@ -779,10 +780,11 @@ def test_a_stop_of_a_running_message_is_asked_of_its_worker(mock_aws, frames):
     log = the_log()
     session_id = new_session(log)
     head, state = log.start(session_id, "m1", NO_OWNER)
-    assert state == RUNNING and head.messages == {"m1": RUNNING}
+    assert state == RUNNING and head.messages == {"m1": RUNNING} and head.cursor == 2  # its status's
     box = Outbox(management.for_endpoint(DOMAIN, STAGE), log, session_id, "m1")
-    box.status(0)
+    box.status(0, head)
     assert not box.stop_asked and not log.stop_asked(session_id, "m1")
+    assert log.start(session_id, "m1", NO_OWNER)[1] == REDELIVERED  # picked up again: no cursor taken
 
     assert log.stop(session_id, NO_OWNER, "m1") == ("running", None)
 
@@ -801,12 +803,12 @@ def test_a_stop_of_a_running_message_is_asked_of_its_worker(mock_aws, frames):
 def test_a_stop_of_an_ended_or_unknown_message_is_not_running(mock_aws):
     log = the_log()
     session_id = new_session(log)
-    log.start(session_id, "m1", NO_OWNER)
+    log.start(session_id, "m1", NO_OWNER)  # cursor 2: its status
     log.take_cursor(session_id, "m1", terminal=True)  # its response
 
     assert log.stop(session_id, NO_OWNER, "m1") == ("not_running", None)
     assert log.stop(session_id, NO_OWNER, "never-sent") == ("not_running", None)
-    assert log.read(session_id).cursor == 2 and log.read(session_id).messages == {}
+    assert log.read(session_id).cursor == 3 and log.read(session_id).messages == {}
 
 
 def test_a_stop_by_another_owner_is_an_invalid_session(mock_aws):
@@ -820,7 +822,7 @@ def test_a_stop_by_another_owner_is_an_invalid_session(mock_aws):
     with pytest.raises(InvalidSessionError):
         log.stop(sessions.issue_session_id(), "alice", "m1")  # no such session
     head = log.read(session_id)
-    assert head.messages == {"m1": RUNNING} and head.cursor == 1 and not log.stop_asked(session_id, "m1")
+    assert head.messages == {"m1": RUNNING} and head.cursor == 2 and not log.stop_asked(session_id, "m1")
 
 
 def test_the_gateway_answers_a_stop_of_an_unknown_message_with_not_running(client, mock_aws, frames):
