@@ -52,6 +52,7 @@ class Outbox:
         self.stop_asked = False  # the shopper stopped this message
         self.streamed: List[str] = []  # the chunk deltas posted, in order
         self._last_frame_at = time.monotonic()
+        self._reserved: Optional[Head] = None  # the first status's cursor, taken at pickup
         self._lock = threading.Lock()  # heartbeats and chunks come from two threads: one frame at a time
 
     # --- the frames of a message -------------------------------------------------------
@@ -89,9 +90,23 @@ class Outbox:
         """The message is enqueued (or will not be): the session's next ack may go."""
         self.frames.end_ack(self.session_id, lease=self.message_id)
 
-    def status(self, elapsed_ms: int, head: Optional[Head] = None) -> int:
-        """``head``: the status's cursor already taken (the pickup's write)."""
+    def status(self, elapsed_ms: int) -> int:
+        """A status at the cursor ``reserve`` kept for it, else at the next one."""
+        head, self._reserved = self._reserved, None
         return self._send(protocol.status(self.message_id, elapsed_ms), head)
+
+    def reserve(self, head: Head) -> None:
+        """Keep ``head.cursor`` (taken by the pickup's write) for the first status."""
+        self._reserved = head
+
+    def release(self) -> None:
+        """A reserved cursor no status used (another delivery answers the message) is filled with a
+        ``skipped`` frame, so cursors stay contiguous without a resume waiting for it."""
+        head, self._reserved = self._reserved, None
+        if head is not None:
+            text = protocol.encode(protocol.skipped(self.session_id, head.cursor))
+            with self._lock:
+                self._post(head.connections, self.frames.store(self.session_id, head.cursor, text) or text)
 
     def delta(self, text: str) -> Optional[int]:
         """One piece of reply text: the one place chunk deltas leave. The ``seq`` of the chunk

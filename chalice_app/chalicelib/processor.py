@@ -142,8 +142,11 @@ def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up
         else coalesce.Coalescer(UNATTENDED_FLUSH_MS, UNATTENDED_CHUNK_BYTES, hold_first=True)
     )
     if state == RUNNING and fresh:
-        box.status(0, head)  # picked up: its cursor came with the pickup's write
-    _answer_once()(envelope=envelope, api=api, box=box, picked_up_ms=picked_up_ms, state=state)
+        box.reserve(head)  # the first status's cursor came with the pickup's write
+    try:
+        _answer_once()(envelope=envelope, api=api, box=box, picked_up_ms=picked_up_ms, state=state)
+    finally:
+        box.release()
 
 
 def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
@@ -199,8 +202,7 @@ def _answer(
     if ended is not None:
         return ended
     started = time.monotonic()
-    if box.cursor is None:  # no status at pickup (a message the head never had)
-        box.status(0)
+    box.status(0)
     try:
         reply = stoppable.run(
             box, lambda: _turn(envelope), config.heartbeat_seconds, lambda e: _delta(box, envelope, e)

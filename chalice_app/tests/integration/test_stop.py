@@ -284,7 +284,9 @@ def test_stop_of_a_message_queued_behind_a_long_reply_never_runs_it(stack, laten
 
 def already_ended(stack: LocalStackProcess, message_id: str) -> bool:
     return any(
-        line["type"] == "LOG" and '"event": "already_ended"' in line["message"] and message_id in line["message"]
+        line["type"] == "LOG"
+        and '"event": "stopped_before_pickup"' in line["message"]
+        and message_id in line["message"]
         for line in stack.log_lines("chat_processor")
     )
 

@@ -782,7 +782,8 @@ def test_a_stop_of_a_running_message_is_asked_of_its_worker(mock_aws, frames):
     head, state = log.start(session_id, "m1", NO_OWNER)
     assert state == RUNNING and head.messages == {"m1": RUNNING} and head.cursor == 2  # its status's
     box = Outbox(management.for_endpoint(DOMAIN, STAGE), log, session_id, "m1")
-    box.status(0, head)
+    box.reserve(head)
+    box.status(0)
     assert not box.stop_asked and not log.stop_asked(session_id, "m1")
     assert log.start(session_id, "m1", NO_OWNER)[1] == REDELIVERED  # picked up again: no cursor taken
 
