@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from chalicelib.errors import ConnectionGoneError
+from chalicelib.management import ManagementApi
 
 REAL_TIME, REAL_MONOTONIC, REAL_SLEEP = time.time, time.monotonic, time.sleep
 SLOW_STORE_MAX = 3.0  # simulated seconds a slowed frame store may take
@@ -201,13 +202,13 @@ class SimClock:
 # --- the Management API -------------------------------------------------------------------
 
 
-class FakeApi:
+class FakeApi(ManagementApi):
     """The @connections API: records each connection's frames; a connection that left answers
-    410 (``post`` raises ConnectionGoneError, ``try_post`` is False)."""
+    410 (``post`` raises ConnectionGoneError, the inherited ``try_post`` is False)."""
 
     endpoint = "https://fake.execute-api.us-east-1.amazonaws.com/dev"
 
-    def __init__(self, sim: Sim):
+    def __init__(self, sim: Sim):  # no boto3 client: ``post`` is the simulation's
         self.sim = sim
         self.received: Dict[str, List[str]] = collections.defaultdict(list)
         self.gone: set = set()
@@ -219,13 +220,6 @@ class FakeApi:
         if connection_id in self.gone:
             raise ConnectionGoneError(connection_id)
         self.received[connection_id].append(text)
-
-    def try_post(self, connection_id: str, text: str) -> bool:
-        try:
-            self.post(connection_id, text)
-            return True
-        except ConnectionGoneError:
-            return False
 
     def is_connected(self, connection_id: str) -> bool:
         self.sim.park(wake=self.sim.now + self.sim.rng.uniform(0.0005, 0.005), what=f"get_connection {connection_id}")
