@@ -6,7 +6,7 @@ PORT ?= 8000
 STAGE ?= api
 ARGS ?=
 
-.PHONY: run cloud test lint install clean
+.PHONY: run cloud test test-fast lint install clean
 
 $(VENV)/.installed: requirements.txt chalice_app/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ cloud: install
 
 test: install
 	$(PY) -m pytest $(ARGS)
+
+# The fast tier (about a minute and a half): everything that needs no local stack or deploy.
+test-fast: install
+	$(PY) -m pytest chalice_app/tests/unit chalice_app/tests/assistant chalice_app/tests/web $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
