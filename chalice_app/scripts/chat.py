@@ -242,6 +242,8 @@ def render(frame: dict, state: dict) -> None:
     the line it is on has no end yet (a note must not land in it)."""
     kind = frame.get("type")
     if kind == "ack":
+        if state.get("streaming"):
+            return  # the next message's ack while a reply's text is coming: not in the middle of it
         print("  (queued)", flush=True)
     elif kind == "status":
         if state.get("streaming"):

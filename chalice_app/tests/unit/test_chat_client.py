@@ -246,6 +246,14 @@ def test_a_stopped_reply_ends_with_a_marker_after_the_text_streamed(capsys):
     assert capsys.readouterr().out == "assistant> Here are some [stopped]\n"
 
 
+def test_the_next_messages_ack_never_lands_inside_a_reply_being_streamed(capsys):
+    state = {}
+    ack = {"type": "ack", "message_id": "m2", "session_id": SID, "cursor": 4, "status": "queued", "message": "more"}
+    for frame in (chunk(2, 0, "Here are"), ack, chunk(3, 1, " some"), stopped(5, "Here are some")):
+        chat.render(frame, state)
+    assert capsys.readouterr().out == "assistant> Here are some [stopped]\n"
+
+
 def test_a_reply_stopped_before_it_began_says_so(capsys):
     chat.render(stopped(2, ""), {})
     assert capsys.readouterr().out == "assistant> [stopped]\n"
