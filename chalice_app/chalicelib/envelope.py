@@ -26,7 +26,9 @@ class ChatEnvelope:
     received_at_ms: int
     client_message_id: Optional[str] = None
     owner: Optional[str] = None  # who the session belongs to (sessions.owner_of), checked again at pickup
-    ack_cursor: Optional[int] = None  # the ack's cursor: where chat_processor's first frame tries to go
+    ack_cursor: Optional[int] = (
+        None  # unused since cursors are taken on the session's head; kept so envelopes queued by an older version parse
+    )
     version: int = ENVELOPE_VERSION
 
     def to_json(self) -> str:
