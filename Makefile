@@ -29,7 +29,7 @@ cloud: install
 test: install
 	$(PY) -m pytest $(ARGS)
 
-# The fast tier (about a minute and a half): everything that needs no local stack or deploy.
+# The fast tier (about a minute and a half): no deploy, no reliability storms, no browser.
 test-fast: install
 	$(PY) -m pytest chalice_app/tests/unit chalice_app/tests/assistant chalice_app/tests/web $(ARGS)
 
