@@ -69,12 +69,17 @@ def shared_botocore_loader():
 @pytest.fixture(autouse=True)
 def clean_app_env(monkeypatch, fresh_caches):
     """Unit tests start from the documented defaults, whatever the shell exported."""
+    unset_app_env(monkeypatch)
+    clear_caches()
+
+
+def unset_app_env(monkeypatch) -> None:
+    """Remove the app's settings and any AWS endpoint or Powertools override the shell exported."""
     for name in app_env_vars():
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
         if name.startswith(("AWS_ENDPOINT_URL", "POWERTOOLS_")):
             monkeypatch.delenv(name)
-    clear_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -52,7 +52,7 @@ from chalicelib.config import settings
 from chalicelib.errors import ReplyStoppedError
 from chalicelib.framelog import NO_OWNER, FrameLog
 from infra import bootstrap
-from tests.app_fixtures import app_env_vars
+from tests.app_fixtures import unset_app_env
 from tests.conftest import REGION, clear_caches
 from tests.reliability import schedules
 from tests.support import threaded_moto_server
@@ -109,11 +109,7 @@ def moto_url():
 
 @pytest.fixture
 def app_env(monkeypatch, moto_url):
-    for name in app_env_vars():
-        monkeypatch.delenv(name, raising=False)
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "POWERTOOLS_")):
-            monkeypatch.delenv(name)
+    unset_app_env(monkeypatch)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_url)
     monkeypatch.setenv("MAX_RECEIVE_COUNT", str(schedules.MAX_RECEIVE_COUNT))
     monkeypatch.setenv("CHUNK_FLUSH_MS", "0")  # every delta its own chunk (the coalescer reads the real clock)
