@@ -6,7 +6,7 @@ PORT ?= 8000
 STAGE ?= api
 ARGS ?=
 
-.PHONY: run cloud test test-fast lint install clean
+.PHONY: run cloud test check test-fast lint install clean
 
 $(VENV)/.installed: requirements.txt chalice_app/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,12 +26,15 @@ CLOUD_PORT ?= 4566
 cloud: install
 	$(PY) chalice_app/scripts/local.py --cloud --port $(CLOUD_PORT) $(ARGS)
 
+# Every tier (what CI runs), then the 25 slowest tests, so a slow newcomer shows at once.
 test: install
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest --durations=25 $(ARGS)
 
-# The fast tier (about a minute and a half): no deploy, no reliability storms, no browser.
-test-fast: install
-	$(PY) -m pytest chalice_app/tests/unit chalice_app/tests/assistant chalice_app/tests/web $(ARGS)
+# The in-process tier (tests/conftest.py: TIERS): no stack, no browser, no chalice package.
+check: install
+	$(PY) -m pytest -m inprocess --durations=10 $(ARGS)
+
+test-fast: check
 
 lint: install
 	$(VENV)/bin/ruff check .

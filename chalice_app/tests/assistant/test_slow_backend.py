@@ -18,7 +18,7 @@ import websockets
 
 from tests.support import LocalStackProcess
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.stack]
 
 
 async def ask(uri: str, message: str, timeout: float):

@@ -11,6 +11,8 @@ from chalicelib.config import REQUIRED_IN_LAMBDA, load
 from infra import bootstrap, motopatch, policy
 from infra.stage import FUNCTIONS, PROCESSOR, StageError, load_stage
 
+pytestmark = pytest.mark.inprocess  # pure pieces: no stack (see tests/conftest.py)
+
 STAGES = ("dev", "chalice-test", "prod")
 
 

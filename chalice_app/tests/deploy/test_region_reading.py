@@ -1,9 +1,13 @@
 """The deployed mode's pure pieces: reading API responses, IAM evaluation, and naming a failure's cause."""
 
+import pytest
+
 from infra.deploy.validate import cause_of
 from localcloud import region
 from localcloud.iam import MANAGE_CONNECTIONS, connection_arn, is_permitted
 from localcloud.motomain import access_key_of, json_error, resource_arn
+
+pytestmark = pytest.mark.inprocess  # pure pieces: no stack (see tests/conftest.py)
 
 FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:shopping-assistant-api-chalice-test-chat_processor"
 CONFIG = {

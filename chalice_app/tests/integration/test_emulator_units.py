@@ -13,6 +13,8 @@ from localcloud.gateway import Gateway
 from localcloud.poller import failed_message_ids
 from tests.support import free_port
 
+pytestmark = pytest.mark.inprocess  # pure pieces: no stack (see tests/conftest.py)
+
 
 class RecordingHost:
     """Answers $connect with a fixed status and records every invocation."""

@@ -5,6 +5,8 @@ import pytest
 
 from localcloud.guard import checks_for, is_loopback_host, is_same_origin, sigv4_problem, token_matches
 
+pytestmark = pytest.mark.inprocess  # pure pieces: no stack (see tests/conftest.py)
+
 SIGNATURE = "0123456789abcdef" * 4
 SIGNED = (
     "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/execute-api/aws4_request, "
