@@ -44,6 +44,5 @@ def test_this_test_is_in_the_inprocess_tier(request):
 
 
 def test_an_inprocess_test_cannot_start_a_local_stack():
-    with pytest.raises(RuntimeError, match=r"pytestmark = pytest\.mark\.stack"):
-        with LocalStackProcess(["--quiet"]):
-            pass
+    with pytest.raises(RuntimeError, match=r"pytestmark = pytest\.mark\.stack"), LocalStackProcess(["--quiet"]):
+        pass
