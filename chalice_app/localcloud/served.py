@@ -121,7 +121,7 @@ class ServedRegion:
                 continue
             if name in previous.functions:
                 self.service.retire(name)
-            print(f"function {name} ({self.name}): version {fields['version']} deployed", flush=True)
+            print(f"function {name}: version {fields['version']} deployed in {self.name}", flush=True)
         await asyncio.to_thread(self._reconcile_pollers, snapshot)
         return [api for api in snapshot.apis.values() if api.stages]
 
