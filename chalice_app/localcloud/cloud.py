@@ -1,17 +1,20 @@
-"""The deployed mode: an offline AWS region that serves what ``scripts/deploy.py`` deployed into it.
+"""The deployed mode: an offline AWS endpoint that serves what ``scripts/deploy.py`` deployed into any region of it.
 
 ``make cloud`` (``scripts/local.py --cloud``) starts ``CloudRegion``::
 
-    moto server (own process, localcloud.motomain --region)   AWS APIs, IAM enforced for role sessions
+    moto server (own process, localcloud.motomain --region)   AWS APIs of every region, IAM enforced
+                                                              for role sessions
     this process
-      watcher        every POLL_SECONDS: localcloud.region.read_region (functions, code zips,
-                     WebSocket APIs, routes, integrations, event source mappings)
-      Lambda service localcloud.lambdaservice: one execution environment (a python -I
-                     subprocess) per concurrent invocation, with the role's STS credentials
-                     (localcloud.iam.RoleSessions)
+      watcher        every POLL_SECONDS: the regions holding something (the moto server's
+                     /moto-api/localcloud/regions), each read by localcloud.region.read_region
+                     (functions, code zips, WebSocket APIs, routes, integrations, mappings)
+      per region     a localcloud.served.ServedRegion: its Lambda service (one python -I
+                     subprocess per concurrent invocation, with the role's STS credentials,
+                     AWS_REGION of the region), its SQS pollers, its logs (files and the
+                     region's CloudWatch Logs)
       edge           one aiohttp server: a localcloud.gateway.Gateway per deployed WebSocket
-                     API, and the @connections API checked for execute-api:ManageConnections
-      SQS pollers    a localcloud.poller.SqsPoller per Enabled SQS event source mapping
+                     API (whatever its region), and the @connections API checked for
+                     execute-api:ManageConnections on the API's own region
 
 Nothing is read from the source tree: a redeploy shows up at the next poll (new code or
 configuration gets fresh environments; a changed mapping gets its pollers restarted).
@@ -20,13 +23,15 @@ The edge's URLs, for API ``{apiId}`` and stage ``{stage}`` (one form, also what
 ``EndpointRoutes.execute_api`` points the functions' @connections calls at):
 
 - ``ws://127.0.0.1:{G}/_api/{apiId}/{stage}``: the WebSocket endpoint (deploy.py prints it);
-- ``http://127.0.0.1:{G}/{stage}/@connections/{connectionId}`` with the header
-  ``x-localcloud-api-id: {apiId}``: the Management API (the form of
-  ``localcloud.lambdaservice.routing``, which rewrites the functions' calls to it);
+- ``http://127.0.0.1:{G}/{stage}/@connections/{connectionId}`` with the headers
+  ``x-localcloud-api-id: {apiId}`` and ``x-localcloud-region: {region}``: the Management API
+  (the form of ``localcloud.lambdaservice.routing``, which rewrites the functions' calls to it);
 - ``GET /health``: readiness and what is served.
 
-The moto server's ``/moto-api/localcloud/info`` names the edge, so tools given only the
-AWS endpoint (deploy.py's Validate) find the WebSocket URL of what they deployed.
+A request for an API, stage or region the endpoint does not serve gets a 404 whose message
+says so and lists what it serves. The moto server's ``/moto-api/localcloud/info`` names the
+edge, so tools given only the AWS endpoint (deploy.py's Validate) find the WebSocket URL of what
+they deployed.
 """
 
 import asyncio
