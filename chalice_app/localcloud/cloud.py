@@ -1,17 +1,20 @@
-"""The deployed mode: an offline AWS region that serves what ``scripts/deploy.py`` deployed into it.
+"""The deployed mode: an offline AWS endpoint that serves what ``scripts/deploy.py`` deployed into any region of it.
 
 ``make cloud`` (``scripts/local.py --cloud``) starts ``CloudRegion``::
 
-    moto server (own process, localcloud.motomain --region)   AWS APIs, IAM enforced for role sessions
+    moto server (own process, localcloud.motomain --region)   AWS APIs of every region, IAM enforced
+                                                              for role sessions
     this process
-      watcher        every POLL_SECONDS: localcloud.region.read_region (functions, code zips,
-                     WebSocket APIs, routes, integrations, event source mappings)
-      Lambda service localcloud.lambdaservice: one execution environment (a python -I
-                     subprocess) per concurrent invocation, with the role's STS credentials
-                     (localcloud.iam.RoleSessions)
+      watcher        every POLL_SECONDS: the regions holding something (the moto server's
+                     /moto-api/localcloud/regions), each read by localcloud.region.read_region
+                     (functions, code zips, WebSocket APIs, routes, integrations, mappings)
+      per region     a localcloud.served.ServedRegion: its Lambda service (one python -I
+                     subprocess per concurrent invocation, with the role's STS credentials,
+                     AWS_REGION of the region), its SQS pollers, its logs (files and the
+                     region's CloudWatch Logs)
       edge           one aiohttp server: a localcloud.gateway.Gateway per deployed WebSocket
-                     API, and the @connections API checked for execute-api:ManageConnections
-      SQS pollers    a localcloud.poller.SqsPoller per Enabled SQS event source mapping
+                     API (whatever its region), and the @connections API checked for
+                     execute-api:ManageConnections on the API's own region
 
 Nothing is read from the source tree: a redeploy shows up at the next poll (new code or
 configuration gets fresh environments; a changed mapping gets its pollers restarted).
@@ -20,36 +23,38 @@ The edge's URLs, for API ``{apiId}`` and stage ``{stage}`` (one form, also what
 ``EndpointRoutes.execute_api`` points the functions' @connections calls at):
 
 - ``ws://127.0.0.1:{G}/_api/{apiId}/{stage}``: the WebSocket endpoint (deploy.py prints it);
-- ``http://127.0.0.1:{G}/{stage}/@connections/{connectionId}`` with the header
-  ``x-localcloud-api-id: {apiId}``: the Management API (the form of
-  ``localcloud.lambdaservice.routing``, which rewrites the functions' calls to it);
+- ``http://127.0.0.1:{G}/{stage}/@connections/{connectionId}`` with the headers
+  ``x-localcloud-api-id: {apiId}`` and ``x-localcloud-region: {region}``: the Management API
+  (the form of ``localcloud.lambdaservice.routing``, which rewrites the functions' calls to it);
 - ``GET /health``: readiness and what is served.
 
-The moto server's ``/moto-api/localcloud/info`` names the edge, so tools given only the
-AWS endpoint (deploy.py's Validate) find the WebSocket URL of what they deployed.
+A request for an API, stage or region the endpoint does not serve gets a 404 whose message
+says so and lists what it serves. The moto server's ``/moto-api/localcloud/info`` names the
+edge, so tools given only the AWS endpoint (deploy.py's Validate) find the WebSocket URL of what
+they deployed.
 """
 
 import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-import boto3
 from aiohttp import web
 
 from localcloud import guard, region
-from localcloud.cloudlogs import ShippedLogs
 from localcloud.gateway import Gateway, Limits
 from localcloud.iam import RoleSessions, connection_arn
-from localcloud.lambdaservice import API_ID_HEADER, EndpointRoutes, FunctionConfig, InvocationError, LambdaService
+from localcloud.lambdaservice import API_ID_HEADER, REGION_HEADER
 from localcloud.motomain import access_key_of
 from localcloud.motoserver import MotoServer
-from localcloud.poller import PollerConfig, SqsPoller
+from localcloud.served import DeployedFunctions, RegionSettings, ServedRegion, client_factory
 
 __all__ = ["CloudOptions", "CloudRegion", "DeployedFunctions", "EDGE_PREFIX", "POLL_SECONDS"]
 
@@ -58,7 +63,6 @@ log = logging.getLogger("localcloud")
 EDGE_PREFIX = "/_api"
 POLL_SECONDS = 1.0
 ACCOUNT = "123456789012"  # moto's default account
-DEFAULT_POLLERS = 4
 
 
 @dataclass
@@ -67,7 +71,8 @@ class CloudOptions:
     port: int = 4566  # the AWS endpoint (the moto server)
     gateway_port: int = 0  # the edge; 0: the AWS endpoint's port + 1
     region: str = "us-east-1"
-    log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="localcloud-logs-"))
+    log_dir: str = ""  # "": a temporary folder, removed on exit
+    remove_log_dir: bool = False  # set when log_dir was made here
     concurrency: int = 10  # per function, as Lambda's reserved concurrency
     idle_seconds: float = 300.0  # a warm environment unused this long is reaped
     max_environments: Optional[int] = 12  # all functions together (None: no cap)
@@ -75,54 +80,27 @@ class CloudOptions:
     limits: Limits = field(default_factory=Limits)
     verbose: bool = True
 
-
-class DeployedFunctions:
-    """The ``invoke(name, event)`` that the gateway and the pollers call, over the deployed functions.
-
-    For a WebSocket API it picks the function by the event's route key (its apigatewayv2
-    route and integration); for an event source mapping by the mapping's function, and
-    drops ``batchItemFailures`` when the mapping does not report them (Lambda then
-    treats the batch as a success).
-    """
-
-    def __init__(self, cloud: "CloudRegion", api_id: Optional[str] = None, source: Optional[region.EventSource] = None):
-        self.cloud = cloud
-        self.api_id = api_id
-        self.source = source
-
-    def invoke(self, name: str, event: Dict[str, Any]) -> Any:
-        snapshot = self.cloud.snapshot
-        if self.api_id is not None:
-            api = snapshot.apis.get(self.api_id)
-            route_key = event.get("requestContext", {}).get("routeKey", "")
-            name = (api.routes if api else {}).get(route_key, "")
-            if not name:
-                raise InvocationError(f"API {self.api_id} has no integration for route {route_key}")
-        fields = snapshot.functions.get(name)
-        if fields is None:
-            raise InvocationError(f"Function not found: {name}")
-        result = self.cloud.service.invoke(FunctionConfig(**fields), event)
-        if self.source is not None and not self.source.report_batch_item_failures:
-            return None
-        return result
+    def __post_init__(self) -> None:
+        if not self.log_dir:
+            self.log_dir = tempfile.mkdtemp(prefix="localcloud-logs-")
+            self.remove_log_dir = True
 
 
 class CloudRegion:
     def __init__(self, options: CloudOptions):
         self.options = options
         self.moto: Optional[MotoServer] = None
-        self._clients: Dict[str, Any] = {}
-        self.logs = ShippedLogs(options.log_dir, self.client, verbose=options.verbose)
         self.gateway_port = options.gateway_port or options.port + 1
-        self.snapshot = region.Snapshot()
-        self.gateways: Dict[str, Gateway] = {}
-        self.pollers: Dict[str, SqsPoller] = {}
+        self.regions: Dict[str, ServedRegion] = {}  # region name -> what is served there
+        self.gateways: Dict[str, Gateway] = {}  # API id -> its gateway
+        self.api_regions: Dict[str, str] = {}  # API id -> the region it was created in
         self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lambda")
         self.code_cache = tempfile.mkdtemp(prefix="localcloud-code-")
-        self.sessions = RoleSessions(self.client)
-        self.service: Optional[LambdaService] = None
+        self._home = client_factory(options.region, self.aws_endpoint)
+        self.sessions = RoleSessions(self._home)
+        self.settings = RegionSettings(options, self.aws_endpoint, self.edge_url, self.code_cache, None)
         self.failure: Optional[str] = None
-        self.refreshed_at = 0.0  # when the region was last read (epoch seconds, before the read)
+        self.refreshed_at = 0.0  # when the regions were last read (epoch seconds, before the read)
         self.failed = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self._watch: Optional[asyncio.Task] = None
@@ -141,16 +119,14 @@ class CloudRegion:
         return f"ws://{self.options.host}:{self.gateway_port}{EDGE_PREFIX}/{api_id}/{stage}"
 
     def client(self, service: str) -> Any:
-        """A client of the emulated region with the tooling's own (unchecked) keys."""
-        if service not in self._clients:
-            self._clients[service] = boto3.client(
-                service,
-                region_name=self.options.region,
-                endpoint_url=self.aws_endpoint,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self._clients[service]
+        """A client of the home region (``CloudOptions.region``) with the tooling's own keys."""
+        return self._home(service)
+
+    @property
+    def snapshot(self) -> region.Snapshot:
+        """The home region's snapshot (empty before it was read)."""
+        served = self.regions.get(self.options.region)
+        return served.snapshot if served is not None else region.Snapshot()
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -158,14 +134,8 @@ class CloudRegion:
         info = json.dumps({"gateway": self.edge_url, "websocket_prefix": EDGE_PREFIX})
         moto = MotoServer(self.options.host, self.options.port, args=["--region", "--info", info])
         self.moto = await asyncio.to_thread(moto.start)
-        self.service = LambdaService(
-            self.logs,
-            EndpointRoutes(aws_endpoint=self.aws_endpoint, execute_api=self.edge_url, region=self.options.region),
-            self.sessions.credentials_for,
-            concurrency=self.options.concurrency,
-            idle_seconds=self.options.idle_seconds,
-            max_environments=self.options.max_environments,
-        )
+        self.settings.credentials_for = self.sessions.credentials_for
+        self._served(self.options.region)
         app = web.Application(client_max_size=self.options.limits.message_bytes + 1024)
         app.middlewares.append(self._edge_guard)
         app.on_response_prepare.append(_security_headers)
@@ -186,25 +156,30 @@ class CloudRegion:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        for poller in self.pollers.values():
-            await asyncio.to_thread(poller.stop)
+        for served in self.regions.values():
+            await asyncio.to_thread(served.stop_pollers)
         for gateway in self.gateways.values():
             await gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
         self.executor.shutdown(wait=True, cancel_futures=True)
-        if self.service is not None:
-            await asyncio.to_thread(self.service.close)
+        for served in self.regions.values():
+            await asyncio.to_thread(served.close)
         if self.moto is not None:
             await asyncio.to_thread(self.moto.stop)
-        self.logs.close()
+        shutil.rmtree(self.code_cache, ignore_errors=True)
+        if self.options.remove_log_dir:
+            shutil.rmtree(self.options.log_dir, ignore_errors=True)
 
     def describe(self):
+        logs = f"Logs: {self.options.log_dir}/ (other regions in a subfolder named after the region)"
+        if self.options.remove_log_dir:
+            logs += ", removed on exit (keep them with --log-dir DIR)"
         return [
-            f"AWS endpoint: {self.aws_endpoint}",
+            f"AWS endpoint: {self.aws_endpoint} (every region: deploy with --region or AWS_DEFAULT_REGION)",
             f"Gateway (WebSocket APIs, @connections): {self.edge_url}{EDGE_PREFIX}/{{apiId}}/{{stage}}",
             f"Health: {self.edge_url}/health",
-            f"Logs: {self.options.log_dir}/",
+            logs,
         ]
 
     # --- following what is deployed ------------------------------------------
@@ -215,8 +190,8 @@ class CloudRegion:
             reason = self.moto.exit_reason() if self.moto is not None else ""
             if reason:
                 self.failure = reason
-                for poller in self.pollers.values():
-                    poller.halt()
+                for served in self.regions.values():
+                    served.halt()
                 for gateway in self.gateways.values():
                     await gateway.fail(reason)
                 self.failed.set()
@@ -224,83 +199,63 @@ class CloudRegion:
             try:
                 await self.refresh()
             except Exception as exc:  # a half-made deployment (function without code yet, ...): next poll
-                log.warning("reading the deployed region failed (%s); retrying", exc)
+                log.warning("reading the deployed regions failed (%s); retrying", exc)
+
+    def _served(self, name: str) -> ServedRegion:
+        if name not in self.regions:
+            self.regions[name] = ServedRegion(name, self.settings)
+        return self.regions[name]
 
     async def refresh(self) -> None:
-        """Read the region and serve what it says now."""
+        """Read every region with something deployed, and serve what each says now."""
         read_at = time.time()
-        snapshot = await asyncio.to_thread(region.read_region, self.client, self.aws_endpoint, self.code_cache)
-        previous, self.snapshot = self.snapshot, snapshot
-        changed = [
-            name
-            for name, fields in snapshot.functions.items()
-            if previous.functions.get(name, {}).get("version") != fields["version"]
-        ]
-        for name in changed:
-            if name in previous.functions:
-                self.service.retire(name)
-            print(f"function {name}: version {snapshot.functions[name]['version']} deployed", flush=True)
-        for api_id, api in snapshot.apis.items():
-            if api_id not in self.gateways and api.stages:
-                await self._serve_api(api)
-        await asyncio.to_thread(self._reconcile_pollers, snapshot)
+        names = await asyncio.to_thread(_deployed_regions, self.aws_endpoint)
+        for name in sorted({self.options.region, *names}):
+            served = self._served(name)
+            for api in await served.refresh():
+                if api.api_id not in self.gateways:
+                    await self._serve_api(served, api)
         self.refreshed_at = read_at  # everything deployed before read_at is served from now on
 
-    async def _serve_api(self, api: region.WebSocketApi) -> None:
+    async def _serve_api(self, served: ServedRegion, api: region.WebSocketApi) -> None:
         gateway = Gateway(
-            DeployedFunctions(self, api_id=api.api_id),
+            DeployedFunctions(served, api_id=api.api_id),
             self.executor,
             stage=api.stages[0],
             api_id=api.api_id,
-            domain=f"{api.api_id}.execute-api.{self.options.region}.amazonaws.com",
+            domain=f"{api.api_id}.execute-api.{served.name}.amazonaws.com",
             limits=self.options.limits,
         )
         await gateway.open()
         self.gateways[api.api_id] = gateway
+        self.api_regions[api.api_id] = served.name
         for stage in api.stages:
-            print(f"WebSocket API {api.name or api.api_id}: {self.websocket_url(api.api_id, stage)}", flush=True)
-
-    def _reconcile_pollers(self, snapshot: region.Snapshot) -> None:
-        for uuid in list(self.pollers):
-            source = snapshot.sources.get(uuid)
-            poller = self.pollers[uuid]
-            if source is None or not source.enabled or poller.host.source != source:
-                poller.stop()
-                del self.pollers[uuid]
-                print(f"event source {uuid}: stopped", flush=True)
-        for uuid, source in snapshot.sources.items():
-            if uuid in self.pollers or not source.enabled or source.function_name not in snapshot.functions:
-                continue
-            _, _, _, region_name, account, queue = source.queue_arn.split(":")
-            sqs = self.client("sqs")
-            url = sqs.get_queue_url(QueueName=queue, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            config = PollerConfig(
-                function_name=source.function_name,
-                queue_url=url,
-                queue_arn=source.queue_arn,
-                region=region_name,
-                batch_size=source.batch_size,
-                batching_window_seconds=source.batching_window_seconds,
-                concurrency=min(source.maximum_concurrency or DEFAULT_POLLERS, self.options.concurrency),
-            )
-            poller = SqsPoller(DeployedFunctions(self, source=source), sqs, config)
-            poller.start()
-            self.pollers[uuid] = poller
-            flags = "Enabled" + (f", {region.BATCH_ITEM_FAILURES}" if source.report_batch_item_failures else "")
-            print(
-                f"event source {uuid}: {queue} -> {source.function_name} "
-                f"(batch {source.batch_size}, window {source.batching_window_seconds} s, {flags})",
-                flush=True,
-            )
+            url = self.websocket_url(api.api_id, stage)
+            print(f"WebSocket API {api.name or api.api_id} in {served.name}: {url}", flush=True)
 
     # --- the edge --------------------------------------------------------------
 
-    def _gateway_for(self, request: web.Request) -> Optional[Gateway]:
+    def _refusal(self, request: web.Request) -> Optional[str]:
+        """Why this endpoint serves no API for the request (in words), or None when one does."""
         api_id = request.match_info.get("api_id") or request.headers.get(API_ID_HEADER, "")
-        gateway = self.gateways.get(api_id)
-        if gateway is None or gateway.stage != request.match_info.get("stage"):
-            return None
-        return gateway
+        stage, asked = request.match_info.get("stage", ""), request.headers.get(REGION_HEADER, "")
+        gateway, home = self.gateways.get(api_id), self.api_regions.get(api_id)
+        if gateway is None:
+            return (
+                f"no WebSocket API {api_id!r} is deployed in any region of {self.aws_endpoint}"
+                + (f" (asked for region {asked})" if asked else "")
+                + f"; it serves {self._served_list()}"
+            )
+        if asked and asked != home:
+            return f"WebSocket API {api_id} is in region {home}, not {asked}: use {api_id}.execute-api.{home}..."
+        if gateway.stage != stage:
+            return f"WebSocket API {api_id} ({home}) has stage {gateway.stage!r}, not {stage!r}"
+        return None
+
+    def _served_list(self) -> str:
+        apis = [f"{self.websocket_url(api_id, self.gateways[api_id].stage)} ({name})" for api_id, name in
+                sorted(self.api_regions.items(), key=lambda item: (item[1], item[0]))]  # fmt: skip
+        return ", ".join(apis) if apis else "no WebSocket API yet (deploy one with scripts/deploy.py)"
 
     @web.middleware
     async def _edge_guard(self, request: web.Request, handler) -> web.StreamResponse:
@@ -311,9 +266,9 @@ class CloudRegion:
         refused = guard.refusal_for(
             guard.checks_for(request.method, path, request.headers, stage), request.headers, None
         )
-        if refused is None and "connection_id" in request.match_info:
+        if refused is None and "connection_id" in request.match_info and api_id in self.api_regions:
             resource = connection_arn(
-                self.options.region, ACCOUNT, api_id, stage, request.method, request.match_info["connection_id"]
+                self.api_regions[api_id], ACCOUNT, api_id, stage, request.method, request.match_info["connection_id"]
             )
             key = access_key_of(request.headers.get("Authorization", ""))
             reason = await asyncio.to_thread(self.sessions.connections_refusal, key, resource)
@@ -325,15 +280,16 @@ class CloudRegion:
         return await handler(request)
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        gateway = self._gateway_for(request)
-        if gateway is None:
-            return _not_found(request)
-        return await gateway.websocket(request)
+        reason = self._refusal(request)
+        if reason is not None:
+            return _not_found(reason)
+        return await self.gateways[request.match_info["api_id"]].websocket(request)
 
     async def _connections(self, request: web.Request) -> web.StreamResponse:
-        gateway = self._gateway_for(request)
-        if gateway is None:
-            return _not_found(request)
+        reason = self._refusal(request)
+        if reason is not None:
+            return _not_found(reason)
+        gateway = self.gateways[request.headers.get(API_ID_HEADER, "")]
         handler = {"POST": gateway.post_to_connection, "GET": gateway.get_connection}.get(
             request.method, gateway.delete_connection
         )
@@ -343,12 +299,18 @@ class CloudRegion:
         body = {
             "status": "ok" if self.failure is None else "failed",
             "aws_endpoint": self.aws_endpoint,
+            "regions": {
+                name: {"functions": sorted(served.snapshot.functions), "event_sources": sorted(served.pollers)}
+                for name, served in sorted(self.regions.items())
+            },
             "functions": sorted(self.snapshot.functions),
             "websocket_apis": {
-                api_id: [self.websocket_url(api_id, stage) for stage in api.stages]
-                for api_id, api in self.snapshot.apis.items()
+                api_id: [self.websocket_url(api_id, stage) for stage in served.snapshot.apis[api_id].stages]
+                for served in self.regions.values()
+                for api_id in served.snapshot.apis
             },
-            "event_sources": sorted(self.pollers),
+            "websocket_api_regions": dict(self.api_regions),
+            "event_sources": sorted(uuid for served in self.regions.values() for uuid in served.pollers),
             "refreshed_at": self.refreshed_at,
         }
         if self.failure is not None:
@@ -356,9 +318,15 @@ class CloudRegion:
         return web.json_response(body, status=200 if self.failure is None else 503)
 
 
-def _not_found(request: web.Request) -> web.Response:
+def _deployed_regions(endpoint: str) -> List[str]:
+    """The regions the endpoint holds something deployed in (``/moto-api/localcloud/regions``)."""
+    with urllib.request.urlopen(f"{endpoint}/moto-api/localcloud/regions", timeout=10) as response:
+        return list(json.loads(response.read())["regions"])
+
+
+def _not_found(reason: str) -> web.Response:
     return web.json_response(
-        {"message": f"no deployed WebSocket API serves {request.path}"},
+        {"message": reason},
         status=404,
         headers={"x-amzn-ErrorType": "NotFoundException"},
     )

@@ -37,7 +37,10 @@ emulated region that ``scripts/deploy.py --endpoint-url`` deploys into:
 - ``GET /moto-api/localcloud/code?FunctionArn=...``: the function's deployment
   package (moto's ``Code.Location`` is a made-up URL nothing serves);
 - ``GET /moto-api/localcloud/info``: JSON with what ``--info`` was given (the local
-  gateway's URL), so deploy.py finds the WebSocket URL of what it deployed.
+  gateway's URL), so deploy.py finds the WebSocket URL of what it deployed;
+- ``GET /moto-api/localcloud/regions``: ``{"regions": [...]}``, every region that has a
+  Lambda function, an event source mapping or an API Gateway v2 API (any account), so
+  the deployed mode serves each region something was deployed into.
 
     python -m localcloud.motomain -H 127.0.0.1 -p 5000 [--region] [--info '{"gateway": ...}']
 """
@@ -68,12 +71,14 @@ __all__ = [
     "resource_arn",
     "json_error",
     "run",
+    "deployed_regions",
 ]
 
 # STS issues temporary credentials with this prefix (IAM identifiers, "Unique ID prefixes").
 ROLE_SESSION_PREFIX = "ASIA"
 CODE_PATH = "{0}/moto-api/localcloud/code$"
 INFO_PATH = "{0}/moto-api/localcloud/info$"
+REGIONS_PATH = "{0}/moto-api/localcloud/regions$"
 
 
 def apply_fast_sqs_clock() -> None:
@@ -277,15 +282,35 @@ def _params_of(response: Any) -> Dict[str, Any]:
 
 
 def serve_region_routes(info: Dict[str, Any]) -> None:
-    """Add ``/moto-api/localcloud/code`` and ``/moto-api/localcloud/info`` to moto's own API."""
+    """Add ``/moto-api/localcloud/code``, ``/info`` and ``/regions`` to moto's own API."""
     from moto.moto_api._internal import urls
 
     urls.url_paths[CODE_PATH] = _code_response
+    urls.url_paths[REGIONS_PATH] = lambda request, full_url, headers: (
+        200,
+        {"Content-Type": "application/json"},
+        json.dumps({"regions": deployed_regions()}),
+    )
     urls.url_paths[INFO_PATH] = lambda request, full_url, headers: (
         200,
         {"Content-Type": "application/json"},
         json.dumps(info),
     )
+
+
+def deployed_regions() -> List[str]:
+    """The regions (of any account) holding a function, a mapping or an apigatewayv2 API."""
+    from moto.apigatewayv2.models import apigatewayv2_backends
+    from moto.awslambda.models import lambda_backends
+
+    regions = set()
+    for _, name, backend in list(lambda_backends.iter_backends()):
+        if backend._lambdas._functions or backend._event_source_mappings:
+            regions.add(name)
+    for _, name, backend in list(apigatewayv2_backends.iter_backends()):
+        if backend.apis:
+            regions.add(name)
+    return sorted(regions)
 
 
 def _code_response(request: Any, full_url: str, headers: Any) -> Tuple[int, Dict[str, str], Any]:

@@ -7,6 +7,10 @@
     scripts/deploy.py --stage dev --package out/     # SAM template (sam.json) + deployment.zip, checked by cfn-lint
     scripts/deploy.py --stage chalice-test --endpoint-url http://127.0.0.1:5000   # an emulated AWS (moto)
 
+Into an emulated AWS (--endpoint-url, e.g. make cloud) the deploy runs on a working copy of the
+project under .chalice/deployed/emulated-<host>-<port>-<region>/ (git-ignored): the emulated ids
+never land in config.json or the policy files. Any region works (--region or AWS_DEFAULT_REGION).
+
 Exit status: 0 when every check holds (warnings allowed), 1 when one fails, 2 on bad usage.
 """
 
@@ -15,7 +19,13 @@ import json
 import sys
 from pathlib import Path
 
-from infra import deploy
+# The project this script is in (its chalice_app/), before any installed copy of it: run from a
+# copy of the project, the copy's code and .chalice/ are deployed.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_DIR))
+
+from infra import deploy  # noqa: E402
+from infra.deploy import workcopy  # noqa: E402
 
 SYMBOLS = {deploy.OK: "ok", deploy.CHANGED: "changed", deploy.WARN: "WARN", deploy.FAIL: "FAIL", deploy.SKIP: "skip"}
 
@@ -36,19 +46,52 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--backlog-threshold", type=int, default=10, help="warn at this many waiting messages")
     parser.add_argument("--keep-data", action="store_true", help="with --delete: keep the queue, DLQ and tables")
     parser.add_argument("--yes", action="store_true", help="with --delete: confirm deleting prod")
-    parser.add_argument("--project-dir", type=Path, help=argparse.SUPPRESS)  # tests deploy a copy
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the chalice project to deploy (default: the chalice_app/ this script is in)",
+    )
     return parser.parse_args(argv)
+
+
+def target_region(args: argparse.Namespace):
+    """The region the deploy goes to: --region, else the profile's or AWS_DEFAULT_REGION (None: unknown)."""
+    if args.region:
+        return args.region
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return boto3.session.Session(profile_name=args.profile).region_name
+    except BotoCoreError:  # ProfileNotFound: Preflight names it
+        return None
+
+
+def working_copy(args: argparse.Namespace):
+    """Into an emulator, the working copy to deploy (None: deploy the project itself)."""
+    region = target_region(args)
+    if not args.endpoint_url or args.package or not region:
+        return None
+    try:
+        return workcopy.prepare(args.project_dir, args.endpoint_url, region, args.stage)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot prepare the emulator's working copy of {args.project_dir}: {exc}")
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not (args.project_dir / ".chalice" / "config.json").exists():
+        print(f"error: {args.project_dir} has no .chalice/config.json: pass the chalice project (chalice_app/)")
+        return 2
+    copy_dir = working_copy(args)
     options = deploy.Options(
         stage=args.stage,
         mode="delete" if args.delete else "validate" if args.validate_only else "package" if args.package else "deploy",
         region=args.region,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
-        project_dir=args.project_dir,
+        project_dir=copy_dir or args.project_dir,
         skip_validate=args.skip_validate,
         smoke_url=args.smoke_url,
         backlog_threshold=args.backlog_threshold,
@@ -60,7 +103,11 @@ def main(argv=None) -> int:
     out = sys.stderr if args.json else sys.stdout
 
     def say(line: str) -> None:
-        print(line, file=out, flush=True)
+        print(workcopy.shown_as_project(line, copy_dir, args.project_dir.resolve()), file=out, flush=True)
+
+    if copy_dir is not None:
+        note = f"emulated AWS: deploying the working copy {copy_dir} (git-ignored; tracked files stay unchanged)"
+        print(note, file=out, flush=True)
 
     def on_step(number: int, total: int, title: str) -> None:
         say(f"\n[{number}/{total}] {title}")

@@ -39,6 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="default 8000 ($PORT); with --cloud the AWS endpoint's, default 4566")
     parser.add_argument("--cloud", action="store_true", help="the deployed mode: an emulated region to deploy into")
     parser.add_argument("--gateway-port", type=int, default=0, help="with --cloud: the gateway port (--port + 1)")
+    parser.add_argument(
+        "--region",
+        default="us-east-1",
+        help="with --cloud: the home region (logs at the top of --log-dir); every region is served",
+    )
     parser.add_argument("--stage", default="api", help="API Gateway stage, the path of the WebSocket URL")
     parser.add_argument("--chalice-stage", default="local", help=".chalice/config.json stage of the functions")
     parser.add_argument("--project-dir", default="", help="the chalice project to run (default chalice_app/)")
@@ -54,7 +59,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-prewarm", action="store_true", help="no warm environment per function at start")
     parser.add_argument("--moto-port", type=int, default=0, help="port for the moto server (default: a free one)")
     parser.add_argument("--moto-endpoint", help="use this running moto server instead of starting one")
-    parser.add_argument("--log-dir", default=None, help="where the per-function log files go (default logs/)")
+    parser.add_argument(
+        "--log-dir",
+        default=None,
+        help="where the per-function log files go (default logs/; with --cloud a temporary folder removed on exit)",
+    )
     parser.add_argument("--pollers", type=int, help="concurrent SQS pollers (default 4)")
     parser.add_argument("--visibility-timeout", type=int, help="queue visibility timeout in seconds")
     parser.add_argument("--idle-timeout", type=float, default=Limits.idle_seconds, help="seconds (default 600)")
@@ -130,32 +139,30 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port or 4566,
         gateway_port=args.gateway_port,
+        region=args.region,
+        log_dir=args.log_dir or "",
         concurrency=args.concurrency,
         idle_seconds=args.idle_environment,
         max_environments=args.max_environments or None,
         limits=Limits(args.frame_limit, args.message_limit, args.idle_timeout, args.max_connection),
         verbose=not args.quiet,
     )
-    if args.log_dir:
-        options.log_dir = args.log_dir
+    gateway_port = options.gateway_port or options.port + 1
+    taken = ports_taken(options.host, [("--port", options.port), ("--gateway-port", gateway_port)])
+    if taken:
+        print(f"error: {taken}", file=sys.stderr)
+        return 2
     cloud = CloudRegion(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    for port in (options.port, cloud.gateway_port):
-        try:
-            _check_port(options.host, port)
-        except OSError:
-            print(f"error: port {port} is already in use on {options.host}: pick another (--port)", file=sys.stderr)
-            return 2
     try:
         await cloud.start()
         print("shopping-assistant-api emulated region is up (IAM enforced)")
         for line in cloud.describe():
             print("  " + line)
-        deploy = "python chalice_app/scripts/deploy.py --stage chalice-test --endpoint-url"
-        print(f"Deploy into it: {deploy} {cloud.aws_endpoint}")
+        print(f"Deploy into it: {deploy_hint(cloud.aws_endpoint)}")
         print("Ready. Ctrl-C to stop.", flush=True)
         await first_of(stop.wait(), cloud.failed.wait())
         if cloud.failure is not None:
@@ -165,6 +172,36 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         await cloud.stop()
         print("Stopped.", flush=True)
     return 0 if cloud.failure is None else EMULATOR_EXIT_CODE
+
+
+def deploy_hint(endpoint: str) -> str:
+    """The deploy command, with this Python (the venv's: it has the project installed), relative when
+    it sits under the current directory, so it works without an activated venv."""
+    python = sys.executable
+    relative = os.path.relpath(python)
+    python = relative if not relative.startswith("..") else python
+    script = os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "deploy.py"))
+    return f"{python} {script} --stage chalice-test --endpoint-url {endpoint} [--region REGION]"
+
+
+def ports_taken(host: str, ports) -> str:
+    """Why the listed ``(flag, port)`` pairs cannot all be listened on ("" when they can)."""
+    seen, problems = set(), []
+    for flag, port in ports:
+        if port in seen:
+            problems.append(f"{flag} {port} is the same port as another one: pick two different ports")
+            continue
+        seen.add(port)
+        try:
+            _check_port(host, port)
+        except OSError:
+            problems.append(f"port {port} ({flag}) is already in use on {host}: stop what uses it or pick another")
+    if problems:
+        problems.append(
+            "the emulated region needs two free ports: the AWS endpoint (--port) "
+            "and its gateway (--gateway-port, default --port + 1)"
+        )
+    return "; ".join(problems)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -36,6 +36,11 @@ a table at the end. The steps::
 ``chalice package`` into DIR, then the SAM template made as correct as Wire makes
 a deployed stack (infra/deploy/package.py).
 
+Into an emulated AWS (``--endpoint-url``) ``scripts/deploy.py`` points ``Options.project_dir``
+at a git-ignored working copy of the project, one per endpoint and region
+(infra/deploy/workcopy.py), so the steps write the emulator's ids there and never into
+tracked files.
+
 ``--validate-only`` runs Preflight and Validate; ``--skip-validate`` leaves out
 Validate; ``--delete`` runs Preflight, ChaliceDelete and DeleteResources.
 

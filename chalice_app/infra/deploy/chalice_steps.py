@@ -1,11 +1,14 @@
 """ChaliceDeploy and ChaliceDelete: the real chalice CLI as a subprocess, and the deployment package check."""
 
+import re
 import zipfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from infra.deploy.base import CHANGED, OK, PACKAGING_FIX, Context, Step, chalice_command, chalice_failure, stream
 from infra.stage import PROCESSOR
+
+_CREATING = re.compile(r"^\s*Creating ")
 
 
 class ChaliceDeploy(Step):
@@ -18,24 +21,14 @@ class ChaliceDeploy(Step):
         code, lines = stream(ctx, chalice_command(ctx, "deploy"), env)
         if code != 0:
             raise chalice_failure(ctx, "chalice deploy", code, lines, "rerun deploy.py: steps already done are skipped")
-        after = self._resources(ctx)
-        functions = sum(1 for kind in after.values() if kind == "lambda_function")
-        added = sorted(set(after) - set(before))
-        removed = sorted(set(before) - set(after))
-        if added or removed:
-            detail = (
-                f"{functions} functions; added {', '.join(added) or 'nothing'}; "
-                f"removed {', '.join(removed) or 'nothing'}"
-            )
-            ctx.check("chalice deploy", CHANGED, detail)
-        else:
-            ctx.check("chalice deploy", OK, f"{functions} functions; the same resources as before (code updated)")
+        status, detail = resource_changes(before, self._resources(ctx), lines)
+        ctx.check("chalice deploy", status, detail)
         self._check_package(ctx, lines)
 
     @staticmethod
-    def _resources(ctx: Context) -> Dict[str, str]:
+    def _resources(ctx: Context) -> Dict[str, Dict]:
         deployed = ctx.stage.deployed() or {"resources": []}
-        return {resource["name"]: resource["resource_type"] for resource in deployed["resources"]}
+        return {resource["name"]: resource for resource in deployed["resources"]}
 
     @staticmethod
     def _check_package(ctx: Context, lines: List[str]) -> None:
@@ -73,6 +66,30 @@ class ChaliceDeploy(Step):
                 PACKAGING_FIX + f"; then delete {package} and rerun",
             )
         ctx.check("deployment package", OK, f"{Path(package).name} contains {', '.join(wanted) or 'no requirements'}")
+
+
+def resource_changes(before: Dict[str, Dict], after: Dict[str, Dict], lines: List[str]) -> Tuple[str, str]:
+    """(status, detail) of a chalice deploy from its deployed state before and after, and its output.
+
+    "the same resources as before" only when every resource kept its record (ARN, API id, mapping
+    UUID) and chalice created nothing: a stack deleted behind chalice's back (an emulator restarted,
+    a console delete) is created afresh under the same names, with new ids or "Creating" lines.
+    """
+    functions = sum(1 for record in after.values() if record.get("resource_type") == "lambda_function")
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    renewed = sorted(name for name in set(before) & set(after) if before[name] != after[name])
+    created = [line.strip()[len("Creating ") :] for line in lines if _CREATING.match(line)]
+    created = [item for item in created if not item.startswith("deployment package")]
+    if not (added or removed or renewed or created):
+        return OK, f"{functions} functions; the same resources as before (code updated)"
+    parts = [f"{functions} functions", f"added {', '.join(added) or 'nothing'}"]
+    parts.append(f"removed {', '.join(removed) or 'nothing'}")
+    if renewed:
+        parts.append(f"new ids for {', '.join(renewed)}")
+    if created and not added:  # created under the names chalice had recorded: the old ones were gone
+        parts.append(f"chalice created afresh: {', '.join(created)}")
+    return CHANGED, "; ".join(parts)
 
 
 class ChaliceDelete(Step):

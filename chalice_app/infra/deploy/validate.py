@@ -375,7 +375,9 @@ def smoke(url: str, timeout: float = SMOKE_TIMEOUT_SECONDS, give_up=lambda: Fals
             if frame.get("type") != "response":
                 return SmokeOutcome(False, f"chat message answered with an error frame: {frame}")
     except InvalidStatus as exc:
-        return SmokeOutcome(False, f"{step}: the handshake was refused with HTTP {exc.response.status_code}")
+        said = (exc.response.body or b"").decode("utf-8", "replace").strip()[:300]
+        answer = f"HTTP {exc.response.status_code}" + (f": {said}" if said else "")
+        return SmokeOutcome(False, f"{step}: the handshake was refused with {answer}")
     except TimeoutError:
         return SmokeOutcome(False, f"{step}: no answer in time")
     except Exception as exc:  # any failure of the handshake or the exchange is the finding

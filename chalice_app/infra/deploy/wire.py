@@ -48,10 +48,14 @@ class Wire(Step):
             ctx.check("config.json endpoint", OK, f"stage {ctx.stage.stage} already names the endpoint")
             return
         edit_processor_env(ctx.stage, wanted)
+        where = f"stages.{ctx.stage.stage}.lambda_functions.{PROCESSOR} of {ctx.stage.config_path.name}"
+        if ctx.target.emulated:  # the working copy's (infra.deploy.workcopy): nothing to commit
+            ctx.check("config.json endpoint", CHANGED, f"wrote them into {where} of the emulator's working copy")
+            return
         ctx.check(
             "config.json endpoint",
             CHANGED,
-            f"wrote them into stages.{ctx.stage.stage}.lambda_functions.{PROCESSOR} of {ctx.stage.config_path.name}",
+            f"wrote them into {where}",
             "commit .chalice/config.json so the next chalice deploy keeps them",
         )
 
@@ -82,6 +86,8 @@ class Wire(Step):
             return
         changed = ", ".join([*files, *(f"role {role}" for role in roles)])
         fix = "commit the .chalice/policy-*.json files so the next chalice deploy keeps the scope" if files else ""
+        if ctx.target.emulated and files:  # the working copy's (infra.deploy.workcopy): nothing to commit
+            changed, fix = changed + " of the emulator's working copy", ""
         ctx.check("connections policy", CHANGED, f"{detail} (set in {changed})", fix)
 
     @staticmethod

@@ -26,12 +26,13 @@ Deployed mode builds ``FunctionConfig`` from the emulated Lambda API instead of
 
 from localcloud.lambdaservice.config import EndpointRoutes, FunctionConfig, Invoker
 from localcloud.lambdaservice.errors import FunctionTimeoutError, InitError, InvocationError
-from localcloud.lambdaservice.routing import API_ID_HEADER
+from localcloud.lambdaservice.routing import API_ID_HEADER, REGION_HEADER
 from localcloud.lambdaservice.service import LambdaService
 from localcloud.lambdaservice.source import SourceFunctions, SourceProject
 
 __all__ = [
     "API_ID_HEADER",
+    "REGION_HEADER",
     "EndpointRoutes",
     "FunctionConfig",
     "FunctionTimeoutError",

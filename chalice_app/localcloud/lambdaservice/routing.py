@@ -3,8 +3,10 @@
 The rule, applied to every botocore request just before it is signed:
 
 - ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}/@connections/...`` goes to
-  ``{execute_api}/{stage}/@connections/...`` with the header ``x-localcloud-api-id: {apiId}``
-  (``API_ID_HEADER``): the gateway serves the API of that id (source mode has one);
+  ``{execute_api}/{stage}/@connections/...`` with the headers ``x-localcloud-api-id: {apiId}``
+  (``API_ID_HEADER``) and ``x-localcloud-region: {region}`` (``REGION_HEADER``): the gateway
+  serves the API of that id (source mode has one), and the deployed mode refuses, in words,
+  a region the API is not in (as AWS's regional endpoint would not know it);
 - any other ``https://….amazonaws.com/...`` goes to ``{aws_endpoint}/...``, path and query kept;
 - any other URL (a client built with a loopback ``endpoint_url``) is left alone.
 
@@ -21,12 +23,13 @@ import re
 from typing import Dict, Tuple
 from urllib.parse import urlsplit
 
-__all__ = ["API_ID_HEADER", "rewrite", "install"]
+__all__ = ["API_ID_HEADER", "REGION_HEADER", "rewrite", "install"]
 
 API_ID_HEADER = "x-localcloud-api-id"
+REGION_HEADER = "x-localcloud-region"
 
 # API Gateway's default execute-api host: {api-id}.execute-api.{region}.amazonaws.com
-_EXECUTE_API = re.compile(r"^(?P<api_id>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+_EXECUTE_API = re.compile(r"^(?P<api_id>[a-z0-9]+)\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _AWS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$")
 
 
@@ -37,7 +40,8 @@ def rewrite(url: str, aws_endpoint: str, execute_api: str) -> Tuple[str, Dict[st
     tail = parts.path + (f"?{parts.query}" if parts.query else "")
     match = _EXECUTE_API.match(host)
     if match:
-        return execute_api.rstrip("/") + tail, {API_ID_HEADER: match.group("api_id")}
+        headers = {API_ID_HEADER: match.group("api_id"), REGION_HEADER: match.group("region")}
+        return execute_api.rstrip("/") + tail, headers
     if _AWS_HOST.search(host):
         return aws_endpoint.rstrip("/") + tail, {}
     return url, {}

@@ -13,6 +13,7 @@ import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from infra import bootstrap, policy
+from infra.deploy.workcopy import working_copy_dir
 from infra.stage import load_stage
 from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, free_port, run_script
 
@@ -94,7 +95,17 @@ def first_deploy(deploy):
     return deploy()
 
 
-def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
+@pytest.fixture(scope="module")
+def work_copy(moto_endpoint, project_copy):
+    """Where a deploy into the emulator keeps chalice's state and the wired config (git-ignored)."""
+    return working_copy_dir(project_copy, moto_endpoint, REGION)
+
+
+def tracked_files(project):
+    return {path.name: path.read_text() for path in sorted((project / ".chalice").glob("*.json"))}
+
+
+def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy, work_copy):
     code, report, progress = first_deploy
     assert code == 0, progress
     assert report["ok"] is True
@@ -136,9 +147,13 @@ def test_first_deploy_builds_the_whole_stack(first_deploy, aws, project_copy):
     env = lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Environment"]["Variables"]
     assert env["WEBSOCKET_DOMAIN"] == domain and env["WEBSOCKET_STAGE"] == "api"
     assert env["CHAT_QUEUE_NAME"] == QUEUE
-    config = json.loads((project_copy / ".chalice" / "config.json").read_text())
+    config = json.loads((work_copy / ".chalice" / "config.json").read_text())
     stage_env = config["stages"][TEST_STAGE]["lambda_functions"]["chat_processor"]["environment_variables"]
     assert stage_env == {"WEBSOCKET_DOMAIN": domain, "WEBSOCKET_STAGE": "api"}
+    # An emulator's ids stay in the git-ignored working copy: the project's own files are as committed.
+    assert tracked_files(project_copy) == tracked_files(PROJECT_DIR)
+    assert not (project_copy / ".chalice" / "deployed" / f"{TEST_STAGE}.json").exists()
+    assert "tracked files stay unchanged" in progress
 
 
 def role_policy(aws, function):
@@ -171,7 +186,9 @@ def connection_resources(document):
     ]
 
 
-def test_each_function_has_its_own_role_that_allows_its_calls_and_not_the_others(first_deploy, aws, project_copy):
+def test_each_function_has_its_own_role_that_allows_its_calls_and_not_the_others(
+    first_deploy, aws, project_copy, work_copy
+):
     """moto's IAM evaluator judges the deployed roles: each function's calls on this stack, and no more."""
     scope = deployed_scope(aws, project_copy)
     roles = set()
@@ -186,8 +203,8 @@ def test_each_function_has_its_own_role_that_allows_its_calls_and_not_the_others
             assert evaluator.is_action_permitted(need.action, need.resource) != PermissionResult.PERMITTED, need
         prefix = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{scope.api_id}/api/"
         assert all(r.startswith(prefix) for r in connection_resources(document)), (function, document)
-        # The wire step wrote the same scope into the stage's policy file, so the next chalice deploy keeps it.
-        in_file = json.loads(load_stage(TEST_STAGE, project_copy).policy_path(function).read_text())
+        # The wire step wrote the same scope into the working copy's policy file: the next chalice deploy keeps it.
+        in_file = json.loads(load_stage(TEST_STAGE, work_copy).policy_path(function).read_text())
         assert connection_resources(in_file) == connection_resources(document)
     assert len(roles) == len(FUNCTIONS)
     connect = IAMPolicy(json.dumps(role_policy(aws, "websocket_connect")[1]))
@@ -199,11 +216,11 @@ def test_each_function_has_its_own_role_that_allows_its_calls_and_not_the_others
     assert message.is_action_permitted("execute-api:ManageConnections", other_api) != PermissionResult.PERMITTED
 
 
-def snapshot(aws, project_copy):
+def snapshot(aws, work_copy):
     lam = aws("lambda")
     return {
-        "deployed": (project_copy / ".chalice" / "deployed" / f"{TEST_STAGE}.json").read_text(),
-        "config": (project_copy / ".chalice" / "config.json").read_text(),
+        "deployed": (work_copy / ".chalice" / "deployed" / f"{TEST_STAGE}.json").read_text(),
+        "config": (work_copy / ".chalice" / "config.json").read_text(),
         "mapping": {k: v for k, v in mapping_of(aws).items() if k not in ("LastModified", "ResponseMetadata")},
         "env": lam.get_function_configuration(FunctionName=function_name("chat_processor"))["Environment"],
         "apis": [a["ApiId"] for a in aws("apigatewayv2").get_apis()["Items"]],
@@ -211,12 +228,12 @@ def snapshot(aws, project_copy):
     }
 
 
-def test_second_deploy_changes_nothing(first_deploy, deploy, aws, project_copy):
-    before = snapshot(aws, project_copy)
+def test_second_deploy_changes_nothing(first_deploy, deploy, aws, work_copy):
+    before = snapshot(aws, work_copy)
     code, report, progress = deploy()
     assert code == 0, progress
     assert not checks(report, "changed"), checks(report, "changed")
-    assert snapshot(aws, project_copy) == before
+    assert snapshot(aws, work_copy) == before
 
 
 def test_validate_only_changes_nothing_and_holds(first_deploy, deploy):
@@ -430,18 +447,19 @@ def test_an_unknown_stage_is_named_with_the_known_ones(project_copy):
     assert 'stage "nope" is not in' in done.stdout and "chalice-test, dev, local, prod" in done.stdout
 
 
-def test_delete_removes_the_stack_and_a_second_delete_is_a_no_op(first_deploy, deploy, aws, project_copy):
+def test_delete_removes_the_stack_and_a_second_delete_is_a_no_op(first_deploy, deploy, aws, project_copy, work_copy):
     code, report, progress = deploy("--delete")
     assert code == 0, progress
     assert aws("lambda").list_functions()["Functions"] == []
     assert aws("apigatewayv2").get_apis()["Items"] == []
     assert aws("sqs").list_queues().get("QueueUrls", []) == []
     assert not [t for t in aws("dynamodb").list_tables()["TableNames"] if "chalice-test" in t]
-    config = json.loads((project_copy / ".chalice" / "config.json").read_text())
+    config = json.loads((work_copy / ".chalice" / "config.json").read_text())
     assert "environment_variables" not in config["stages"][TEST_STAGE]["lambda_functions"]["chat_processor"]
     # The deleted API's id is gone from the policy files: back to the stage's committed shape.
+    assert tracked_files(project_copy) == tracked_files(PROJECT_DIR)
     for name in ("websocket_message", "chat_processor"):
-        path = project_copy / ".chalice" / f"policy-{TEST_STAGE}-{name}.json"
+        path = work_copy / ".chalice" / f"policy-{TEST_STAGE}-{name}.json"
         assert path.read_text() == (PROJECT_DIR / ".chalice" / path.name).read_text()
 
     code, report, progress = deploy("--delete")

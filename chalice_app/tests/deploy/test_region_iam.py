@@ -147,3 +147,32 @@ def test_the_info_route_names_the_gateway(region):
     endpoint, _ = region
     with urllib.request.urlopen(f"{endpoint}/moto-api/localcloud/info", timeout=10) as response:
         assert json.loads(response.read())["gateway"] == "http://127.0.0.1:1"
+
+
+def test_the_regions_route_names_every_region_with_something_deployed(region):
+    """The deployed mode serves each region this names: a function in one region, an API in another,
+    a region only read from (no resources) left out."""
+    endpoint, _ = region
+    role = client(endpoint, "iam").get_role(RoleName="fn-role")["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("app.py", "def handler(event, context):\n    return event\n")
+    boto3.client(
+        "lambda", region_name="ap-southeast-1", endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).create_function(
+        FunctionName="far", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": buffer.getvalue()}
+    )  # fmt: skip
+    boto3.client(
+        "apigatewayv2", region_name="eu-west-1", endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).create_api(Name="ws", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")  # fmt: skip
+    boto3.client(
+        "lambda", region_name="sa-east-1", endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).list_functions()  # fmt: skip
+    with urllib.request.urlopen(f"{endpoint}/moto-api/localcloud/regions", timeout=10) as response:
+        regions = json.loads(response.read())["regions"]
+    assert {"ap-southeast-1", "eu-west-1"} <= set(regions)
+    assert "sa-east-1" not in regions
+    assert regions == sorted(regions)

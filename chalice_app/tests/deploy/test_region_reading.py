@@ -1,5 +1,8 @@
 """The deployed mode's pure pieces: reading API responses, IAM evaluation, and naming a failure's cause."""
 
+import shutil
+from types import SimpleNamespace
+
 import pytest
 
 from infra.deploy.validate import cause_of
@@ -105,3 +108,37 @@ def test_causes_name_the_error_and_the_change():
     cause = cause_of("a-b-chat_processor", "ForbiddenException: execute-api:ManageConnections", "dev")
     assert "policy-dev-chat_processor.json" in cause.fix
     assert cause_of("fn", "START RequestId: 1", "dev") is None
+
+
+@pytest.fixture
+def edge():
+    """A CloudRegion's edge, not started, serving one API in ap-southeast-1."""
+    from localcloud.cloud import CloudOptions, CloudRegion
+
+    cloud = CloudRegion(CloudOptions(port=1))
+    cloud.gateways["k3yq9z"] = SimpleNamespace(stage="api")
+    cloud.api_regions["k3yq9z"] = "ap-southeast-1"
+    yield cloud
+    shutil.rmtree(cloud.code_cache, ignore_errors=True)
+    shutil.rmtree(cloud.options.log_dir, ignore_errors=True)
+
+
+def connections_request(api_id, region_name, stage="api"):
+    from aiohttp.test_utils import make_mocked_request
+
+    from localcloud.lambdaservice import API_ID_HEADER, REGION_HEADER
+
+    headers = {API_ID_HEADER: api_id, REGION_HEADER: region_name}
+    request = make_mocked_request("POST", f"/{stage}/@connections/c1", headers=headers)
+    request.match_info.update({"stage": stage, "connection_id": "c1"})
+    return request
+
+
+def test_the_edge_serves_an_api_in_its_own_region_and_names_any_other(edge):
+    assert edge._refusal(connections_request("k3yq9z", "ap-southeast-1")) is None
+    reason = edge._refusal(connections_request("k3yq9z", "us-east-1"))
+    assert "k3yq9z is in region ap-southeast-1, not us-east-1" in reason
+    reason = edge._refusal(connections_request("other1", "eu-west-1"))
+    assert "no WebSocket API 'other1' is deployed in any region" in reason and "(asked for region eu-west-1)" in reason
+    assert "/_api/k3yq9z/api (ap-southeast-1)" in reason
+    assert "has stage 'api', not 'dev'" in edge._refusal(connections_request("k3yq9z", "ap-southeast-1", "dev"))

@@ -13,6 +13,7 @@ import pytest
 
 from localcloud.lambdaservice import (
     API_ID_HEADER,
+    REGION_HEADER,
     EndpointRoutes,
     FunctionConfig,
     FunctionTimeoutError,
@@ -273,7 +274,9 @@ def test_calls_to_aws_and_to_execute_api_reach_the_emulated_region_and_the_local
     "url, expected, headers",
     [
         ("https://abc123.execute-api.us-east-1.amazonaws.com/api/@connections/x%3D", "http://gw/api/@connections/x%3D",
-         {API_ID_HEADER: "abc123"}),
+         {API_ID_HEADER: "abc123", REGION_HEADER: "us-east-1"}),
+        ("https://k9z.execute-api.ap-southeast-1.amazonaws.com/api/@connections/c", "http://gw/api/@connections/c",
+         {API_ID_HEADER: "k9z", REGION_HEADER: "ap-southeast-1"}),
         ("https://sqs.us-east-1.amazonaws.com/123456789012/q?Action=x", "http://aws/123456789012/q?Action=x", {}),
         ("https://dynamodb.eu-west-1.amazonaws.com/", "http://aws/", {}),
         ("http://127.0.0.1:8000/api/@connections/x", "http://127.0.0.1:8000/api/@connections/x", {}),
