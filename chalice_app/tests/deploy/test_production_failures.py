@@ -88,6 +88,7 @@ def test_a_processor_policy_without_manage_connections_is_named(region, project)
 
 
 def test_a_dependency_missing_from_the_package_is_named(region, project):
+    """Named by Preflight, before anything is deployed, by its distribution name (issue 19)."""
     requirements = project / "requirements.txt"
     requirements.write_text(
         "\n".join(line for line in requirements.read_text().splitlines() if "aws-lambda-powertools" not in line) + "\n"
@@ -95,6 +96,6 @@ def test_a_dependency_missing_from_the_package_is_named(region, project):
     done = deploy_into(region, project)
     assert done.returncode == 1, done.stdout
     failed = failed_lines(done)
-    assert CONNECT in failed, done.stdout  # the first function the smoke test runs
-    assert "Runtime.ImportModuleError: No module named 'aws_lambda_powertools'" in failed
-    assert "chalice_app/requirements.txt" in failed and "aws-lambda-powertools" in failed
+    assert "imports" in failed and "chalicelib/" in failed and "imports aws_lambda_powertools" in failed, done.stdout
+    assert "add aws_lambda_powertools==" in failed and "chalice_app/requirements.txt" in failed
+    assert "chalice deploy" not in done.stdout  # nothing was deployed
