@@ -144,6 +144,17 @@ def _access_denied(function: str, line: str, where: Where) -> Optional[Cause]:
     )
 
 
+def _handler_not_found(function: str, line: str, where: Where) -> Optional[Cause]:
+    if "Runtime.HandlerNotFound" not in line:
+        return None
+    return Cause(
+        function,
+        _last_line(line),
+        f"{function}'s handler names no function of app.py: rerun deploy.py (chalice sets the handler), or rename "
+        "the handler back in app.py",
+    )
+
+
 def _timed_out(function: str, line: str, where: Where) -> Optional[Cause]:
     if "Task timed out" not in line:
         return None
@@ -178,6 +189,7 @@ RULES: List[Callable[[str, str, Where], Optional[Cause]]] = [
     _websocket_api,
     _forbidden,
     _access_denied,
+    _handler_not_found,
     _timed_out,
     _gone,
     _any_error,

@@ -14,6 +14,7 @@ with the version the development virtualenv has (``import yaml`` ->
 """
 
 import ast
+import functools
 import importlib.metadata
 import re
 import sys
@@ -40,10 +41,16 @@ class MissingModule:
         return f"{self.where} imports {self.module}"
 
 
+@functools.lru_cache(maxsize=1)
+def _distributions() -> Dict[str, List[str]]:
+    """Top-level module -> the distributions installed here that provide it (read once: it scans them all)."""
+    return importlib.metadata.packages_distributions()
+
+
 def requirement_line(module: str) -> str:
     """``Distribution==version`` providing top-level ``module`` in this (the development) environment."""
     top = module.split(".")[0]
-    distributions = importlib.metadata.packages_distributions().get(top) or []
+    distributions = _distributions().get(top) or []
     if not distributions:
         return f"<the distribution that provides {top}>==<version> (install it here first to learn both)"
     name = distributions[0]
@@ -113,7 +120,7 @@ def required_distributions(requirements: Path) -> Set[str]:
 
 
 def _provided_by(module: str, distributions: Iterable[str]) -> bool:
-    providers = importlib.metadata.packages_distributions().get(module) or [module]
+    providers = _distributions().get(module) or [module]
     return any(_normalize(name) in distributions for name in providers)
 
 

@@ -11,8 +11,10 @@ Each rule returns a list of ``(problem, fix)``; an empty list means it holds.
   redrives to its DLQ after ``MAX_RECEIVE_COUNT`` (at least 5) receives.
 """
 
+import ast
 import json
-from typing import Dict, List, Mapping, Tuple
+from pathlib import Path
+from typing import Dict, FrozenSet, List, Mapping, Tuple
 
 from infra.bootstrap import FIFO_SUFFIX, RECOMMENDED_MAX_RECEIVE_COUNT
 from infra.stage import FUNCTIONS, PROCESSOR, VISIBILITY_TIMEOUT_FACTOR
@@ -140,6 +142,24 @@ def _redrive_rules(redrive: Mapping, dlq_arn: str, receives: int, rerun: str) ->
         # processor.py posts processing_failed on attempt MAX_RECEIVE_COUNT: it must be the DLQ's count.
         return [(f"redrive after {count} receives, MAX_RECEIVE_COUNT is {receives}", rerun)]
     return []
+
+
+def app_handlers(project_dir: Path) -> FrozenSet[str]:
+    """``app.<name>`` for each top-level function of app.py: the handlers chalice can deploy."""
+    tree = ast.parse((Path(project_dir) / "app.py").read_text())
+    return frozenset(f"app.{node.name}" for node in tree.body if isinstance(node, ast.FunctionDef))
+
+
+def handler_rule(function: str, handler: str, handlers: FrozenSet[str], rerun: str) -> List[Finding]:
+    """A function whose handler names nothing app.py defines fails every invocation (Runtime.HandlerNotFound)."""
+    if handler in handlers:
+        return []
+    return [
+        (
+            f"{function} handler {handler} is not a function of app.py ({', '.join(sorted(handlers))})",
+            f"{rerun}: chalice sets each function's handler",
+        )
+    ]
 
 
 def stage_config_rules(stage, settings) -> List[Finding]:

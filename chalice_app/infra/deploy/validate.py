@@ -391,6 +391,9 @@ def _function_findings(ctx: Context, function: str, config: dict) -> list:
     absent = [key for key in REQUIRED_IN_LAMBDA if not variables.get(key)]
     if absent:
         found.append((f"{name} lacks {', '.join(absent)}", _rerun(ctx)))
+    found += limits.handler_rule(
+        function, config.get("Handler", ""), limits.app_handlers(ctx.stage.project_dir), _rerun(ctx)
+    )
     found += limits.function_limits(function, config.get("Timeout", 3), config.get("MemorySize", 128), where)
     found += limits.own_resources(function, variables, ctx.settings, where)
     return found

@@ -454,7 +454,7 @@ def _configure(aws, name, **changes):
     )
     before = lam.get_function_configuration(FunctionName=function_name(name))
     lam.update_function_configuration(FunctionName=function_name(name), **changes)
-    return {"Timeout": before["Timeout"], "MemorySize": before["MemorySize"], "Environment": before["Environment"]}
+    return {key: before[key] for key in changes}
 
 
 def test_a_deployed_function_beyond_lambdas_limits_is_named(first_deploy, deploy, aws):
@@ -485,6 +485,31 @@ def test_websocket_message_pointed_at_another_stages_queue_is_named_before_a_smo
     problem = failed(report)["functions"]
     assert f"websocket_message has CHAT_QUEUE_NAME={other}, the stage's is {QUEUE}" in problem["detail"]
     assert f'set CHAT_QUEUE_NAME to "{QUEUE}" for websocket_message' in problem["fix"]
+
+
+def test_a_wrong_handler_is_named(first_deploy, deploy, aws):
+    restore = _configure(aws, "websocket_connect", Handler="app.on_connect")
+    try:
+        code, report, _ = deploy("--validate-only")
+    finally:
+        _configure(aws, "websocket_connect", **restore)
+    assert code == 1
+    problem = failed(report)["functions"]
+    assert "websocket_connect handler app.on_connect is not a function of app.py" in problem["detail"]
+    assert "app.connect" in problem["detail"] and "chalice sets each function's handler" in problem["fix"]
+
+
+def test_a_missing_table_is_named_and_a_deploy_creates_it(first_deploy, deploy, aws):
+    sessions = "shopping-assistant-chalice-test-sessions"
+    aws("dynamodb").delete_table(TableName=sessions)
+    code, report, _ = deploy("--validate-only")
+    assert code == 1
+    problem = failed(report)["tables"]
+    assert f"{sessions}: ResourceNotFoundException" in problem["detail"]
+    assert "rerun scripts/deploy.py --stage chalice-test (step 2 creates them)" in problem["fix"]
+    code, report, progress = deploy()
+    assert code == 0, progress
+    assert checks(report)[("Validate", "tables")]["status"] == "ok"
 
 
 def test_a_standard_queue_in_place_of_the_fifo_one_is_named(first_deploy, deploy, aws, project_copy):

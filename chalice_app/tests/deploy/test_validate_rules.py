@@ -279,3 +279,19 @@ def test_stage_config_rules_hold_for_every_committed_stage():
     for name in ("dev", "chalice-test", "prod"):
         stage = load_stage(name)
         assert limits.stage_config_rules(stage, stage.settings(REGION)) == [], name
+
+
+def test_a_handler_not_found_names_the_redeploy():
+    line = "[ERROR] Runtime.HandlerNotFound: Handler 'on_connect' missing on module 'app'"
+    cause = diagnosis.cause_of("x-websocket_connect", line, "chalice-test", WHERE)
+    assert cause.error.startswith("[ERROR] Runtime.HandlerNotFound") and "chalice sets the handler" in cause.fix
+
+
+def test_app_handlers_are_the_functions_chalice_deploys():
+    from tests.deploy.conftest import PROJECT_DIR
+
+    handlers = limits.app_handlers(PROJECT_DIR)
+    assert {"app.connect", "app.message", "app.disconnect", "app.chat_processor"} <= handlers
+    assert limits.handler_rule("f", "app.connect", handlers, "rerun") == []
+    ((problem, fix),) = limits.handler_rule("f", "app.nope", handlers, "rerun")
+    assert "f handler app.nope is not a function of app.py" in problem and fix.startswith("rerun")
