@@ -130,7 +130,7 @@ def _access_denied(function: str, line: str, where: Where) -> Optional[Cause]:
     if where.resource_names and name not in where.resource_names:
         return Cause(
             function,
-            f"AccessDenied: {action} on {resource}, not a resource of stage {where.stage}",
+            f"{_last_line(line)} ({resource} is not a resource of stage {where.stage})",
             f"{function} is configured with {name}, which is not stage {where.stage}'s: set its "
             f"CHAT_QUEUE_NAME/*_TABLE in .chalice/config.json to the stage's own names (preflight's `stage "
             "resources` check names the key), then redeploy",
@@ -138,7 +138,7 @@ def _access_denied(function: str, line: str, where: Where) -> Optional[Cause]:
     statement = json.dumps({"Effect": "Allow", "Action": action, "Resource": resource})
     return Cause(
         function,
-        f"AccessDenied: {action} on {resource}",
+        _last_line(line),
         f"add {statement} to {_policy_file(function, where)} and add {action} to infra/policy.py NEEDS, then rerun "
         "deploy.py",
     )

@@ -243,7 +243,7 @@ def test_access_denied_on_another_stages_queue_names_the_config_key():
         "sqs:SendMessage on resource: arn:aws:sqs:us-east-1:123456789012:shopping-assistant-prod-chat.fifo"
     )
     cause = diagnosis.cause_of("x-websocket_message", line, "chalice-test", WHERE)
-    assert "not a resource of stage chalice-test" in cause.error and "CHAT_QUEUE_NAME" in cause.fix
+    assert "is not a resource of stage chalice-test" in cause.error and "CHAT_QUEUE_NAME" in cause.fix
 
 
 def test_access_denied_on_the_stages_own_resource_names_the_policy_statement():
