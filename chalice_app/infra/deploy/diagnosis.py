@@ -13,7 +13,7 @@ log group since a moment and returns the first specific cause of each.
 import json
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, FrozenSet, List, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,7 +42,6 @@ class Where:
     endpoint_url: Optional[str] = None
     region: Optional[str] = None
     since_ms: Optional[int] = None
-    extra: dict = field(default_factory=dict)
 
 
 def log_command(function: str, where: Where) -> str:
