@@ -116,7 +116,9 @@ def ensure_queue(sqs, name: str, visibility_timeout: int, max_receive_count: int
     queue_url = _create_queue(sqs, name, queue_attributes(name, attributes))
     # create_queue refuses to change an existing queue's attributes; make them right
     # (FifoQueue is fixed at creation and cannot be set again).
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    # ContentBasedDeduplication too: the code deduplicates by message id, whatever the queue was made with.
+    fixed = {key: value for key, value in queue_attributes(name, attributes).items() if key != "FifoQueue"}
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=fixed)
     return {"queue_url": queue_url, "queue_arn": _queue_arn(sqs, queue_url), "dlq_url": dlq_url, "dlq_arn": dlq_arn}
 
 

@@ -36,6 +36,8 @@ emulated region that ``scripts/deploy.py --endpoint-url`` deploys into:
   own, ``AKIA...`` or ``testing``) are not checked, as with an administrator;
 - ``GET /moto-api/localcloud/code?FunctionArn=...``: the function's deployment
   package (moto's ``Code.Location`` is a made-up URL nothing serves);
+- CloudFormation's ``AWS::ApiGatewayV2::*`` types (``localcloud.cfntypes``), so the
+  packaged template (``deploy.py --package``) deploys as a stack;
 - ``GET /moto-api/localcloud/info``: JSON with what ``--info`` was given (the local
   gateway's URL), so deploy.py finds the WebSocket URL of what it deployed;
 - ``GET /moto-api/localcloud/regions``: ``{"regions": [...]}``, every region that has a
@@ -353,8 +355,10 @@ def run(argv=None) -> None:
     serialize_item_writes()
     if region:
         from infra import motopatch
+        from localcloud import cfntypes
 
         motopatch.apply()
+        cfntypes.register()  # CloudFormation's AWS::ApiGatewayV2::* types
         enforce_role_sessions()
         serve_region_routes(info or {})
     main(argv)

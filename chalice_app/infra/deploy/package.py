@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from infra import policy
+from infra.deploy import template as stage_template
 from infra.deploy.base import (
     BATCH_ITEM_FAILURES,
     CHANGED,
@@ -42,6 +43,7 @@ from infra.stage import PROCESSOR
 __all__ = ["TEMPLATE", "Package", "harden", "report_batch_item_failures", "scope_to_own_api", "websocket_api"]
 
 TEMPLATE = "sam.json"
+PLAIN_TEMPLATE = "cloudformation.json"  # the same stack without the SAM transform
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 IAM_ROLE = "AWS::IAM::Role"
 WEBSOCKET_API = "AWS::ApiGatewayV2::Api"
@@ -145,9 +147,20 @@ class Package(Step):
             hardened, notes = harden(json.loads(path.read_text()), ctx.stage.api_gateway_stage)
         except (OSError, ValueError) as exc:
             raise ctx.fail("template", f"{path}: {exc}")
+        stage = ctx.stage
+        added = stage_template.add_stage(hardened, ctx.settings, stage.visibility_timeout, stage.app_name, stage.stage)
+        notes.append(f"added {', '.join(added)}; FunctionName on every function")
+        mismatches = stage_template.log_permission_mismatches(hardened)
+        if mismatches:
+            raise ctx.fail("template", "; ".join(mismatches), "name the function's log group in its WriteOwnLogs")
         path.write_text(json.dumps(hardened, indent=2) + "\n")
         ctx.check("template", CHANGED, "; ".join(notes))
+        plain = out / PLAIN_TEMPLATE
+        description = f"{stage.app_name} stage {stage.stage}: upload deployment.zip to CodeBucket/CodeKey first"
+        plain.write_text(json.dumps(stage_template.to_cloudformation(hardened, description), indent=2) + "\n")
+        ctx.check("plain template", OK, f"{plain} (no SAM transform; code from the CodeBucket/CodeKey parameters)")
         ctx.check("cfn-lint", *self._lint(path))
+        ctx.check("cfn-lint plain", *self._lint(plain))
 
     @staticmethod
     def _lint(path: Path) -> Tuple[str, str, str]:

@@ -6,6 +6,7 @@ import subprocess
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import bootstrap, policy
+from infra.deploy import imports, limits
 from infra.deploy.base import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_PROCESSOR_TIMEOUT,
@@ -41,6 +42,8 @@ class Preflight(Step):
             self._chalice(ctx)
         self._settings(ctx)
         if options.mode != "delete":
+            self._aws_limits(ctx)
+            self._imports(ctx)
             self._timeouts(ctx)
             self._policy_file(ctx)
 
@@ -149,6 +152,31 @@ class Preflight(Step):
                 "no AUTH_TOKEN_SECRET or AUTH_API_KEYS: $connect accepts anyone who has the URL",
                 f"set one for this stage ({where}); keep the value itself out of git",
             )
+
+    def _aws_limits(self, ctx: Context) -> None:
+        """What AWS would refuse (Lambda's limits) or silently degrade (a standard queue, another stage's
+        queue or table), from config.json, before anything is created."""
+        found = limits.stage_config_rules(ctx.stage, ctx.settings)
+        if found:
+            raise ctx.fail("aws limits", "; ".join(p for p, _ in found), "; ".join(dict.fromkeys(f for _, f in found)))
+        ctx.check(
+            "aws limits",
+            OK,
+            "timeouts and memory within Lambda's limits; a FIFO queue and tables of this stage only, for every "
+            "function",
+        )
+
+    def _imports(self, ctx: Context) -> None:
+        """Every module the bundle's code imports (lazy imports too) is in the package chalice builds."""
+        missing = imports.missing_requirements(ctx.stage.project_dir)
+        if missing:
+            raise ctx.fail(
+                "imports",
+                "the deployment package would lack "
+                + "; ".join(f"{item.module} ({item.describe()})" for item in missing),
+                imports.fix_for(missing),
+            )
+        ctx.check("imports", OK, "every module app.py and chalicelib import is in the package or the runtime")
 
     def _timeouts(self, ctx: Context) -> None:
         timeout, visibility = ctx.stage.processor_timeout, ctx.stage.visibility_timeout

@@ -8,17 +8,17 @@ names each failing function, its error and what to change (``cause_of``).
 """
 
 import json
-import re
 import socket
 import time
 import urllib.request
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import bootstrap, policy, queues
+from infra.deploy import diagnosis, limits
 from infra.deploy.base import (
     BATCH_ITEM_FAILURES,
     FAIL,
@@ -33,6 +33,7 @@ from infra.deploy.base import (
     find_mapping,
     role_policies,
 )
+from infra.deploy.diagnosis import Cause, Where, cause_of, diagnose  # noqa: F401 (cause_of: the rules' entry)
 from infra.stage import FUNCTIONS, PROCESSOR
 
 
@@ -42,6 +43,7 @@ class Validate(Step):
     def run(self, ctx: Context) -> None:
         ctx.deployed()  # stops here when the stage was never deployed
         failed = False
+        self.blocked = []  # the checks whose failure makes a smoke test pointless (it would wait out its timeout)
         for name, check in (
             ("functions", self._functions),
             ("websocket api", self._websocket_api),
@@ -61,6 +63,8 @@ class Validate(Step):
                 status, detail, fix = FAIL, error(exc), self._redeploy(ctx)
             ctx.check(name, status, detail, fix)
             failed = failed or status == FAIL
+            if status == FAIL and name in BLOCKS_SMOKE_TEST:
+                self.blocked.append(name)
         if failed:
             raise DeployStoppedError("validation failed")
 
@@ -70,25 +74,21 @@ class Validate(Step):
         return f"rerun scripts/deploy.py --stage {ctx.stage.stage}"
 
     def _functions(self, ctx: Context):
-        from chalicelib.config import REQUIRED_IN_LAMBDA
-
         lam = ctx.client("lambda")
-        problems = []
+        problems, fixes = [], []
         for function in FUNCTIONS:
             name = ctx.stage.function_name(function)
             try:
                 config = lam.get_function_configuration(FunctionName=name)
             except ClientError as exc:
                 problems.append(f"{name}: {error(exc)}")
+                fixes.append(self._redeploy(ctx))
                 continue
-            if config.get("State", "Active") != "Active" or config.get("LastUpdateStatus") == "Failed":
-                problems.append(f"{name} is {config.get('State')}/{config.get('LastUpdateStatus')}")
-            variables = config.get("Environment", {}).get("Variables", {})
-            absent = [key for key in REQUIRED_IN_LAMBDA if not variables.get(key)]
-            if absent:
-                problems.append(f"{name} lacks {', '.join(absent)}")
+            for problem, fix in _function_findings(ctx, function, config):
+                problems.append(problem)
+                fixes.append(fix)
         if problems:
-            return FAIL, "; ".join(problems), self._redeploy(ctx)
+            return FAIL, "; ".join(problems), "; ".join(dict.fromkeys(fixes))
         return OK, f"{len(FUNCTIONS)} functions Active: {', '.join(FUNCTIONS)}", ""
 
     def _websocket_api(self, ctx: Context):
@@ -158,21 +158,11 @@ class Validate(Step):
         timeout = ctx.client("lambda").get_function_configuration(FunctionName=ctx.stage.function_name(PROCESSOR))[
             "Timeout"
         ]
-        problems = []
-        visibility = int(attributes.get("VisibilityTimeout", 0))
-        if visibility < 6 * timeout:
-            problems.append(f"VisibilityTimeout {visibility} s < 6 x {PROCESSOR} timeout {timeout} s")
-        redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
-        if redrive.get("deadLetterTargetArn") != dlq_arn:
-            problems.append(f"no redrive to {dlq_arn}")
-        elif str(redrive.get("maxReceiveCount")) != str(ctx.settings.max_receive_count):
-            # processor.py posts processing_failed on attempt MAX_RECEIVE_COUNT: it must be the DLQ's count.
-            problems.append(
-                f"redrive after {redrive.get('maxReceiveCount')} receives, MAX_RECEIVE_COUNT is "
-                f"{ctx.settings.max_receive_count}"
-            )
-        if problems:
-            return FAIL, "; ".join(problems), self._redeploy(ctx) + " (step 2 sets the queue attributes)"
+        found = limits.queue_rules(
+            ctx.settings.queue_name, attributes, dlq_arn, timeout, ctx.settings.max_receive_count
+        )
+        if found:
+            return FAIL, "; ".join(p for p, _ in found), "; ".join(dict.fromkeys(f for _, f in found))
         main, dead = queues.depth(sqs, urls["queue"]), queues.depth(sqs, urls["dlq"])
         detail = (
             f"{main.name}: {main.visible} waiting, {main.in_flight} in flight; "
@@ -253,6 +243,12 @@ class Validate(Step):
                 "deploy into `make cloud` (scripts/local.py --cloud) to smoke-test offline, or pass --smoke-url",
             )
         ctx.report.websocket_url = url
+        if self.blocked:
+            return (
+                SKIP,
+                f"not run: {', '.join(self.blocked)} failed above, so a chat message could not be answered",
+                "fix what those checks name, then rerun",
+            )
         parsed = urlparse(url)
         port = parsed.port or (443 if parsed.scheme == "wss" else 80)
         try:
@@ -264,13 +260,15 @@ class Validate(Step):
         except ImportError:
             return SKIP, "the websockets package is not installed", "pip install -r requirements.txt"
         since_ms = int(time.time() * 1000)
-        outcome = smoke(url, give_up=lambda: bool(diagnose(ctx, since_ms)))
+        outcome = smoke(url, give_up=lambda: bool(_diagnose(ctx, since_ms)))
         if outcome.ok:
             return OK, f"{url}: {outcome.detail}", ""
         time.sleep(LOG_DELAY_SECONDS)  # the failing function's lines reach CloudWatch Logs
-        causes = diagnose(ctx, since_ms)
+        causes = _diagnose(ctx, since_ms)
         if not causes:
-            return FAIL, f"{url}: {outcome.detail}", "follow scripts/tail_websocket_logs.sh while retrying"
+            where = _where(ctx, since_ms)
+            commands = " ; ".join(diagnosis.log_command(ctx.stage.function_name(f), where) for f in FUNCTIONS)
+            return FAIL, f"{url}: {outcome.detail}", f"no function logged an error; read their logs: {commands}"
         detail = f"{url}: {outcome.detail}; " + "; ".join(f"{cause.function}: {cause.error}" for cause in causes)
         return FAIL, detail, "; ".join(dict.fromkeys(cause.fix for cause in causes))
 
@@ -288,13 +286,6 @@ REGION_WAIT_SECONDS = 20.0  # the emulated region reads what is deployed every s
 class SmokeOutcome:
     ok: bool
     detail: str
-
-
-@dataclass(frozen=True)
-class Cause:
-    function: str
-    error: str
-    fix: str
 
 
 def served_url(ctx: Context, wait_seconds: float = REGION_WAIT_SECONDS) -> Optional[str]:
@@ -386,83 +377,49 @@ def smoke(url: str, timeout: float = SMOKE_TIMEOUT_SECONDS, give_up=lambda: Fals
     return SmokeOutcome(True, f"connect + ping -> pong in {ping_ms} ms, chat message answered in {total_ms} ms")
 
 
-# What a function's log says went wrong, and what to change (first match wins).
-_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+# The checks whose failure means a chat message cannot be answered: the smoke test is not run after them.
+BLOCKS_SMOKE_TEST = ("functions", "sqs mapping", "queue")
 
 
-def cause_of(function: str, line: str, stage: str) -> Optional[Cause]:
-    """The cause a function's log line names, with the change that fixes it; None if it names none."""
-    error = line.strip().splitlines()[-1][:300] if line.strip() else line
-    missing = _MISSING_MODULE.search(line)
-    if "Runtime.ImportModuleError" in line and missing:
-        module = missing.group(1).split(".")[0]
-        return Cause(
-            function,
-            f"Runtime.ImportModuleError: No module named '{missing.group(1)}'",
-            f"the deployment package lacks {module}: add its distribution (pinned, e.g. "
-            f"{module.replace('_', '-')}==VERSION) to chalice_app/requirements.txt and redeploy",
-        )
-    if "websocket_api.session" in line:
-        return Cause(
-            function,
-            "ValueError: Assign app.websocket_api.session to a boto3 session before using the WebsocketAPI "
-            "(WebSocket API session error)",
-            f"{function} posts through app.websocket_api, which Chalice configures only inside WebSocket "
-            "handlers: post with chalicelib.management (an apigatewaymanagementapi client built from "
-            "WEBSOCKET_DOMAIN/WEBSOCKET_STAGE)",
-        )
-    if "ForbiddenException" in line or "execute-api:ManageConnections" in line:
-        return Cause(
-            function,
-            "ForbiddenException on @connections: its role lacks execute-api:ManageConnections",
-            f"allow execute-api:ManageConnections on this API's @connections in .chalice/policy-{stage}-"
-            f"{function.rsplit('-', 1)[-1]}.json, then rerun deploy.py (step 4 scopes it to the API)",
-        )
-    if "AccessDenied" in line:
-        return Cause(function, error, f"the role of {function} lacks a permission its code uses: fix its policy file")
-    if "Task timed out" in line:
-        return Cause(
-            function, error, f"raise lambda_timeout of {function} in .chalice/config.json, or find what is slow"
-        )
-    if "GoneException" in line:
-        return Cause(
-            function,
-            error,
-            "the function posts to a connection its endpoint does not know: check WEBSOCKET_DOMAIN and "
-            "WEBSOCKET_STAGE of the processor (rerun deploy.py: step 4 wires them)",
-        )
-    logged = _json_error(line)
-    if "[ERROR]" in line or "Traceback" in line or logged:
-        return Cause(function, logged or error, f"read the log: aws logs tail /aws/lambda/{function}")
-    return None
+def _function_findings(ctx: Context, function: str, config: dict) -> list:
+    """(problem, fix) of one deployed function: its state, variables, Lambda's limits, the stage's own resources."""
+    from chalicelib.config import REQUIRED_IN_LAMBDA
+
+    name, where = ctx.stage.function_name(function), str(ctx.stage.config_path)
+    found = []
+    if config.get("State", "Active") != "Active" or config.get("LastUpdateStatus") == "Failed":
+        found.append((f"{name} is {config.get('State')}/{config.get('LastUpdateStatus')}", _rerun(ctx)))
+    variables = config.get("Environment", {}).get("Variables", {})
+    absent = [key for key in REQUIRED_IN_LAMBDA if not variables.get(key)]
+    if absent:
+        found.append((f"{name} lacks {', '.join(absent)}", _rerun(ctx)))
+    found += limits.handler_rule(
+        function, config.get("Handler", ""), limits.app_handlers(ctx.stage.project_dir), _rerun(ctx)
+    )
+    found += limits.function_limits(function, config.get("Timeout", 3), config.get("MemorySize", 128), where)
+    found += limits.own_resources(function, variables, ctx.settings, where)
+    return found
 
 
-def _json_error(line: str) -> str:
-    """The ``error`` of one of the app's JSON log lines ("" if it is not one)."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return ""
-    return str(record.get("error") or "")[:300] if isinstance(record, dict) else ""
+def _rerun(ctx: Context) -> str:
+    return f"rerun scripts/deploy.py --stage {ctx.stage.stage}"
 
 
-def diagnose(ctx: Context, since_ms: int) -> List[Cause]:
-    """The first cause each function's CloudWatch log group names since ``since_ms``."""
-    logs = ctx.client("logs")
-    causes = []
-    for function in FUNCTIONS:
-        name = ctx.stage.function_name(function)
-        try:
-            events = logs.filter_log_events(logGroupName=ctx.stage.log_group(function), startTime=since_ms)["events"]
-        except (ClientError, BotoCoreError):
-            continue
-        found = [cause_of(name, event["message"], ctx.stage.stage) for event in events]
-        found = [cause for cause in found if cause is not None]
-        if found:
-            # The specific causes first: a generic "[ERROR]" line only when nothing more precise was logged.
-            specific = [cause for cause in found if not cause.fix.startswith("read the log")]
-            causes.append((specific or found)[0])
-    return causes
+def _where(ctx: Context, since_ms: int) -> Where:
+    names = {getattr(ctx.settings, attribute) for attribute in limits.RESOURCE_KEYS.values()}
+    names.add(bootstrap.dlq_name(ctx.settings.queue_name))
+    return Where(
+        stage=ctx.stage.stage,
+        resource_names=frozenset(names),
+        endpoint_url=ctx.options.endpoint_url,
+        region=ctx.target.region,
+        since_ms=since_ms,
+    )
+
+
+def _diagnose(ctx: Context, since_ms: int):
+    functions = [ctx.stage.function_name(function) for function in FUNCTIONS]
+    return diagnose(ctx.client("logs"), functions, _where(ctx, since_ms))
 
 
 def _queue_arn(ctx: Context) -> str:

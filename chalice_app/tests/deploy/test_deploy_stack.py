@@ -441,6 +441,113 @@ def test_smoke_test_pings_a_reachable_websocket(first_deploy, deploy):
     assert code == 1 and "unknown_action" in failed(report)["smoke test"]["detail"]
 
 
+def test_a_disabled_mapping_is_named_and_the_smoke_test_does_not_wait_for_it(first_deploy, deploy, aws):
+    """Issue 19: the smoke test used to wait 60 s for an answer a Disabled mapping never gives."""
+    uuid = mapping_of(aws)["UUID"]
+    aws("lambda").update_event_source_mapping(UUID=uuid, Enabled=False)
+    server, url = _pong_server({"type": "pong", "timestamp": 1})
+    try:
+        code, report, _ = deploy("--validate-only", "--smoke-url", url)
+    finally:
+        server.shutdown()
+        aws("lambda").update_event_source_mapping(UUID=uuid, Enabled=True)
+    assert code == 1 and "Disabled" in failed(report)["sqs mapping"]["detail"]
+    smoke = checks(report)[("Validate", "smoke test")]
+    assert smoke["status"] == "skip" and "not run: sqs mapping failed above" in smoke["detail"]
+
+
+def _configure(aws, name, **changes):
+    """update-function-configuration as any tool could send it (botocore's own checks off: the limits are
+    what AWS enforces, and an emulator may not)."""
+    from botocore.config import Config
+
+    lam = boto3.client(
+        "lambda",
+        region_name=REGION,
+        endpoint_url=aws("lambda").meta.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(parameter_validation=False),
+    )
+    before = lam.get_function_configuration(FunctionName=function_name(name))
+    lam.update_function_configuration(FunctionName=function_name(name), **changes)
+    return {key: before[key] for key in changes}
+
+
+def test_a_deployed_function_beyond_lambdas_limits_is_named(first_deploy, deploy, aws):
+    restore = _configure(aws, "chat_processor", Timeout=1000, MemorySize=64)
+    try:
+        code, report, _ = deploy("--validate-only")
+    finally:
+        _configure(aws, "chat_processor", **restore)
+    assert code == 1
+    problem = failed(report)["functions"]
+    assert "chat_processor timeout 1000 s is outside Lambda's 1-900 s" in problem["detail"]
+    assert "chat_processor memory 64 MB is outside Lambda's 128-10240 MB" in problem["detail"]
+    assert 'lambda_functions."chat_processor".lambda_timeout to at most 900' in problem["fix"]
+    assert checks(report)[("Validate", "smoke test")]["status"] == "skip"
+
+
+def test_websocket_message_pointed_at_another_stages_queue_is_named_before_a_smoke_test(first_deploy, deploy, aws):
+    variables = aws("lambda").get_function_configuration(FunctionName=function_name("websocket_message"))[
+        "Environment"
+    ]["Variables"]
+    other = "shopping-assistant-prod-chat.fifo"
+    restore = _configure(aws, "websocket_message", Environment={"Variables": {**variables, "CHAT_QUEUE_NAME": other}})
+    try:
+        code, report, _ = deploy("--validate-only")
+    finally:
+        _configure(aws, "websocket_message", **restore)
+    assert code == 1
+    problem = failed(report)["functions"]
+    assert f"websocket_message has CHAT_QUEUE_NAME={other}, the stage's is {QUEUE}" in problem["detail"]
+    assert f'set CHAT_QUEUE_NAME to "{QUEUE}" for websocket_message' in problem["fix"]
+
+
+def test_a_wrong_handler_is_named(first_deploy, deploy, aws):
+    restore = _configure(aws, "websocket_connect", Handler="app.on_connect")
+    try:
+        code, report, _ = deploy("--validate-only")
+    finally:
+        _configure(aws, "websocket_connect", **restore)
+    assert code == 1
+    problem = failed(report)["functions"]
+    assert "websocket_connect handler app.on_connect is not a function of app.py" in problem["detail"]
+    assert "app.connect" in problem["detail"] and "chalice sets each function's handler" in problem["fix"]
+
+
+def test_a_missing_table_is_named_and_a_deploy_creates_it(first_deploy, deploy, aws):
+    sessions = "shopping-assistant-chalice-test-sessions"
+    aws("dynamodb").delete_table(TableName=sessions)
+    code, report, _ = deploy("--validate-only")
+    assert code == 1
+    problem = failed(report)["tables"]
+    assert f"{sessions}: ResourceNotFoundException" in problem["detail"]
+    assert "rerun scripts/deploy.py --stage chalice-test (step 2 creates them)" in problem["fix"]
+    code, report, progress = deploy()
+    assert code == 0, progress
+    assert checks(report)[("Validate", "tables")]["status"] == "ok"
+
+
+def test_a_standard_queue_in_place_of_the_fifo_one_is_named(first_deploy, deploy, aws, project_copy):
+    """A stage configured with a standard queue (created by hand): named before anything is deployed."""
+    path = project_copy / ".chalice" / "config.json"
+    original = path.read_text()
+    config = json.loads(original)
+    config["stages"][TEST_STAGE]["environment_variables"]["CHAT_QUEUE_NAME"] = "hand-made-chat"
+    hand_made = aws("sqs").create_queue(QueueName="hand-made-chat")["QueueUrl"]
+    path.write_text(json.dumps(config))
+    try:
+        code, report, _ = deploy()
+    finally:
+        path.write_text(original)
+        aws("sqs").delete_queue(QueueUrl=hand_made)
+    assert code == 1 and {c["step"] for c in report["checks"]} == {"Preflight"}
+    problem = failed(report)["aws limits"]
+    assert "CHAT_QUEUE_NAME=hand-made-chat names a standard queue" in problem["detail"]
+    assert 'set CHAT_QUEUE_NAME to "hand-made-chat.fifo"' in problem["fix"]
+
+
 def test_an_unknown_stage_is_named_with_the_known_ones(project_copy):
     done = run_script("deploy.py", "--stage", "nope", "--project-dir", str(project_copy))
     assert done.returncode == 1

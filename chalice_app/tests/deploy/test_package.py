@@ -164,3 +164,57 @@ def test_packaging_reports_what_it_changed(packages):
     kinds = ("connections", "idempotency", "sessions", "frames")
     tables = ", ".join(f"shopping-assistant-chalice-test-{kind}" for kind in kinds)
     assert f"tables {tables};" in done.stdout  # preflight names every table the stage uses
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_template_holds_the_whole_stage(packages, project_copy, name):
+    """Issue 19: the queue, its DLQ and the tables are in the template, with the names and attributes step 2
+    gives them, and the SQS event reads the template's own queue."""
+    _, _, template = packages[name]
+    settings = load_stage(name, project_copy).settings("eu-west-1")
+    queues = {r["Properties"]["QueueName"]: r["Properties"] for r in resources_of(template, "AWS::SQS::Queue").values()}
+    queue = queues[settings.queue_name]
+    assert queue["FifoQueue"] is True and queue["ContentBasedDeduplication"] is False
+    assert queue["VisibilityTimeout"] == 6 * 120
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ChatDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": settings.max_receive_count,
+    }
+    assert set(queues) == {settings.queue_name, settings.queue_name.replace(".fifo", "-dlq.fifo")}
+    tables = {
+        r["Properties"]["TableName"]: r["Properties"] for r in resources_of(template, "AWS::DynamoDB::Table").values()
+    }
+    assert set(tables) == {settings.connections_table, settings.idempotency_table, settings.sessions_table,
+                           settings.frames_table}  # fmt: skip
+    assert [k["AttributeName"] for k in tables[settings.frames_table]["KeySchema"]] == ["session_id", "cursor"]
+    assert all(t["TimeToLiveSpecification"]["Enabled"] for t in tables.values())
+    processor = template["Resources"][function_logical_ids(template)[PROCESSOR]]["Properties"]
+    (event,) = processor["Events"].values()
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["ChatQueue", "Arn"]}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_each_function_is_named_as_its_log_permission_names_it(packages, name):
+    _, _, template = packages[name]
+    for function, logical_id in function_logical_ids(template).items():
+        properties = template["Resources"][logical_id]["Properties"]
+        assert properties["FunctionName"] == f"shopping-assistant-api-{name}-{function}"
+        role_id = properties["Role"]["Fn::GetAtt"][0]
+        (entry,) = template["Resources"][role_id]["Properties"]["Policies"]
+        (logs,) = [s for s in entry["PolicyDocument"]["Statement"] if s.get("Sid") == "WriteOwnLogs"]
+        assert f"log-group:/aws/lambda/{properties['FunctionName']}" in logs["Resource"][0]
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_plain_cloudformation_template_has_no_transform_and_lints_clean(packages, name):
+    done, out, _ = packages[name]
+    plain = json.loads((out / "cloudformation.json").read_text())
+    assert "Transform" not in plain and not resources_of(plain, "AWS::Serverless::Function")
+    assert len(resources_of(plain, "AWS::Lambda::Function")) == 4
+    (mapping,) = resources_of(plain, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert set(plain["Parameters"]) >= {"CodeBucket", "CodeKey"}
+    lint = subprocess.run(
+        [str(CFN_LINT), str(out / "cloudformation.json")], capture_output=True, text=True, timeout=300
+    )
+    assert (lint.returncode, lint.stdout) == (0, ""), lint.stdout + lint.stderr

@@ -62,17 +62,28 @@ class _ThroughChalice(management.ManagementApi):  # the production bug, put back
 """
 
 
-def test_the_processor_posting_through_app_websocket_api_is_named(region, project):
+# As Chalice's docs set it up for posting from elsewhere: a session assigned, configure() never called.
+WITH_SESSION = PUT_BACK.replace(
+    "        chalice_app.app.websocket_api.send(",
+    "        import boto3\n\n"
+    "        chalice_app.app.websocket_api.session = boto3.session.Session()\n"
+    "        chalice_app.app.websocket_api.send(",
+)
+
+
+@pytest.mark.parametrize("put_back", [PUT_BACK, WITH_SESSION], ids=["bare", "docs-session"])
+def test_the_processor_posting_through_app_websocket_api_is_named(region, project, put_back):
     processor = project / "chalicelib" / "processor.py"
     source = processor.read_text()
     assert source.count("management.for_endpoint(") == 1  # one @connections client per record
-    processor.write_text(source.replace("management.for_endpoint(", "_ThroughChalice(") + PUT_BACK)
+    processor.write_text(source.replace("management.for_endpoint(", "_ThroughChalice(") + put_back)
     done = deploy_into(region, project)
     assert done.returncode == 1, done.stdout
     failed = failed_lines(done)
     assert "smoke test" in failed and PROCESSOR in failed, done.stdout
-    assert "Assign app.websocket_api.session" in failed  # the error
-    assert "chalicelib.management" in failed and "WEBSOCKET_DOMAIN" in failed  # what to change
+    assert "app.websocket_api is not configured outside a WebSocket handler" in failed  # the error
+    assert "chalicelib.management.for_endpoint(WEBSOCKET_DOMAIN, WEBSOCKET_STAGE).post" in failed  # what to change
+    assert "read its log" not in failed
 
 
 def test_a_processor_policy_without_manage_connections_is_named(region, project):
@@ -88,6 +99,7 @@ def test_a_processor_policy_without_manage_connections_is_named(region, project)
 
 
 def test_a_dependency_missing_from_the_package_is_named(region, project):
+    """Named by Preflight, before anything is deployed, by its distribution name (issue 19)."""
     requirements = project / "requirements.txt"
     requirements.write_text(
         "\n".join(line for line in requirements.read_text().splitlines() if "aws-lambda-powertools" not in line) + "\n"
@@ -95,6 +107,6 @@ def test_a_dependency_missing_from_the_package_is_named(region, project):
     done = deploy_into(region, project)
     assert done.returncode == 1, done.stdout
     failed = failed_lines(done)
-    assert CONNECT in failed, done.stdout  # the first function the smoke test runs
-    assert "Runtime.ImportModuleError: No module named 'aws_lambda_powertools'" in failed
-    assert "chalice_app/requirements.txt" in failed and "aws-lambda-powertools" in failed
+    assert "imports" in failed and "chalicelib/" in failed and "imports aws_lambda_powertools" in failed, done.stdout
+    assert "add aws_lambda_powertools==" in failed and "chalice_app/requirements.txt" in failed
+    assert "chalice deploy" not in done.stdout  # nothing was deployed

@@ -100,7 +100,7 @@ def test_causes_name_the_error_and_the_change():
         "[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'aws_lambda_powertools'",
         "chalice-test",
     )
-    assert "aws-lambda-powertools" in cause.fix and "chalice_app/requirements.txt" in cause.fix
+    assert "aws_lambda_powertools==" in cause.fix and "chalice_app/requirements.txt" in cause.fix
     cause = cause_of(
         "fn-chat_processor", '{"error": "ValueError(\'Assign app.websocket_api.session to a boto3 session\')"}', "s"
     )
