@@ -4,7 +4,8 @@ Validate reads what a deploy made from ``.chalice/deployed/<stage>.json``, which
 ``chalice deploy`` writes. A stack made from the packaged template has the same
 resources under the same names; this writes that file from the stack's resources
 (``DescribeStackResources``), so ``deploy.py --validate-only`` runs every check and
-the smoke test against the stack::
+the smoke test against the stack (into an emulator, in the working copy deploy.py reads for that
+endpoint and region, so the project's tracked files stay as committed)::
 
     python -m infra.deploy.fromstack --stack NAME --stage S [--project-dir P] \\
         [--region R] [--endpoint-url URL]
@@ -13,11 +14,13 @@ the smoke test against the stack::
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from infra.stage import FUNCTIONS, PROCESSOR, Target, load_stage
+from infra.deploy import workcopy
+from infra.stage import FUNCTIONS, PROCESSOR, PROJECT_DIR, Target, load_stage
 
 __all__ = ["deployed_record", "main"]
 
@@ -69,6 +72,16 @@ def deployed_record(target: Target, stack: str, stage) -> Dict[str, Any]:
     return {"resources": resources, "schema_version": "2.0", "backend": "api", "stack": stack}
 
 
+def _state_dir(args) -> Optional[Path]:
+    """Where deploy.py reads the stage's state: the project, or into an emulator its working copy
+    for that endpoint and region (infra.deploy.workcopy), as ``deploy.py --validate-only`` will."""
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not args.endpoint_url or not region:
+        return args.project_dir
+    project = Path(args.project_dir or PROJECT_DIR).resolve()
+    return workcopy.prepare(project, args.endpoint_url, region, args.stage)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="the CloudFormation stack's name")
@@ -78,7 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile")
     parser.add_argument("--endpoint-url")
     args = parser.parse_args(argv)
-    stage = load_stage(args.stage, args.project_dir)
+    stage = load_stage(args.stage, _state_dir(args))
     record = deployed_record(Target(args.region, args.profile, args.endpoint_url), args.stack, stage)
     stage.deployed_path.parent.mkdir(parents=True, exist_ok=True)
     stage.deployed_path.write_text(json.dumps(record, indent=2) + "\n")
