@@ -17,7 +17,16 @@ Origin, SigV4 on ``@connections``) and sets every response's security headers.
 Handlers run in a thread pool (a slow Lambda never stalls other connections),
 fairly: each connection's frames wait in its own backlog, drained by at most
 ``connection_workers`` invocations at a time, so a flood on one connection waits
-behind itself only (and a full backlog stops reading that socket).
+behind itself only (and a full backlog stops reading that socket). ``$disconnect``
+runs at most ``disconnect_workers`` at a time, so a storm of closes waits in its own
+line and a new client's ``$connect`` never queues behind it.
+
+A post to ``@connections`` never waits for the client to read: it puts the frame on the
+socket and answers, and when the bytes the client has not taken reach
+``Limits.outgoing_buffer_bytes`` it answers 429 ``LimitExceededException`` at once, as
+API Gateway does; a connection whose buffer stays that full for
+``Limits.unreadable_seconds`` is closed (its ``$disconnect`` runs). A TCP connection that
+has not completed its upgrade request within ``Limits.upgrade_seconds`` is closed.
 API Gateway's limits are enforced: frame and message size (close 1009, see
 ``localcloud.wsframes``), idle timeout and maximum connection duration (close 1001).
 
@@ -135,6 +144,7 @@ class Gateway:
         static_dir: Optional[str] = None,
         health_info: Optional[Dict[str, Any]] = None,
         connection_workers: int = 4,
+        disconnect_workers: int = 4,
     ):
         self.host = host
         self.executor = executor
@@ -145,6 +155,9 @@ class Gateway:
         self.static_dir = static_dir
         self.health_info = dict(health_info or {})
         self.connection_workers = connection_workers
+        # $disconnect runs at most this many at a time: a storm of closes waits here, in its own
+        # line, not in the executor's queue where every $connect and message would wait behind it.
+        self._disconnect_lane = asyncio.Semaphore(disconnect_workers)
         self.connections: Dict[str, LiveConnection] = {}
         self.failure: Optional[str] = None  # why the service is unavailable, once it is
         self._tasks: Set[asyncio.Task] = set()
@@ -277,7 +290,8 @@ class Gateway:
         code = ws.close_code if ws.close_code is not None else 1006
         reason = _close_reason(ws)
         event = websocket_event("$disconnect", info, disconnect_code=code, disconnect_reason=reason)
-        await self._invoke_quietly("websocket_disconnect", event)
+        async with self._disconnect_lane:
+            await self._invoke_quietly("websocket_disconnect", event)
 
     async def _invoke(self, name: str, event: Dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
