@@ -36,6 +36,7 @@ counted.
 
 import argparse
 import asyncio
+import base64
 import collections
 import contextlib
 import glob
@@ -44,6 +45,7 @@ import os
 import platform
 import random
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -274,15 +276,14 @@ async def slow_readers(uri: str, messages: int = SLOW_SESSION_MESSAGES) -> Dict[
     session_id = await _large_session(uri, messages)
     async with websockets.connect(uri) as pinger:
         quiet = await _pings(pinger, SLOW_PING_SECONDS / 3)
-        readers = [await websockets.connect(uri, max_queue=1, open_timeout=60) for _ in range(SLOW_READERS)]
-        for reader in readers:  # they send resume, then never read again
-            await reader.send(json.dumps({"action": "resume", "session_id": session_id, "after": 0}))
+        resume = json.dumps({"action": "resume", "session_id": session_id, "after": 0})
+        readers = [await _not_reading(uri, resume) for _ in range(SLOW_READERS)]
         started = time.perf_counter()
         async with websockets.connect(uri, open_timeout=60):
             connect_ms = (time.perf_counter() - started) * 1000
         during = await _pings(pinger, SLOW_PING_SECONDS)
     for reader in readers:
-        reader.transport.abort()
+        reader.close()
     return {
         "session_kb": messages * 8,
         "quiet_ping_ms": percentiles(quiet["rtts"]),
@@ -290,6 +291,29 @@ async def slow_readers(uri: str, messages: int = SLOW_SESSION_MESSAGES) -> Dict[
         "unanswered": during["unanswered"],
         "connect_ms": connect_ms,
     }
+
+
+async def _not_reading(uri: str, text: str) -> socket.socket:
+    """A client made by hand: a 4 KB receive buffer, upgraded, sends one masked text frame, never reads."""
+    host, port = uri.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    path = "/" + uri.split("//", 1)[1].split("/", 1)[1]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")  # fmt: skip
+    await loop.sock_sendall(sock, request.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await loop.sock_recv(sock, 1)  # byte by byte: nothing after the response is taken
+    payload, mask = text.encode(), os.urandom(4)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    assert len(payload) < 126, "a short frame: one length byte"
+    await loop.sock_sendall(sock, bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return sock
 
 
 async def _large_session(uri: str, messages: int) -> str:
