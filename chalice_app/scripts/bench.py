@@ -17,8 +17,8 @@ stack's idle reaping (``--idle-environment``). Results go in docs/performance.md
 
 The ``storm`` phase holds 2,000 connections, closes them all at once and connects new
 clients meanwhile (against the same connects just before). The ``slow`` phase builds one
-session of about 400 KB, has three clients that never read resume it (the replay fills
-their buffers: the gateway answers the posts 429, as API Gateway does) and measures
+session of about 400 KB, has three clients that never read resume it 12 times each (the
+replays fill their buffers: the gateway answers the posts 429, as API Gateway does) and measures
 another client's pings and a fresh connect meanwhile (against its pings just before).
 
 The ``stop`` phase starts a stack with the slow backend (its delay fixed at
@@ -267,6 +267,9 @@ async def disconnect_storm(uri: str, count: int, samples: int = 5) -> Dict[str, 
 # (about 8 KB of frames each: ~400 KB), replayed by resume to three clients that do not read.
 SLOW_SESSION_MESSAGES = 50
 SLOW_READERS = 3
+# Resumes each slow reader sends: 12 x 400 KB is more than a loopback socket's buffers hold
+# (tcp_wmem's 4 MB; one 400 KB replay fits in them and stalls nothing locally).
+SLOW_RESUMES = 12
 SLOW_PING_SECONDS = 15.0
 
 
@@ -277,7 +280,7 @@ async def slow_readers(uri: str, messages: int = SLOW_SESSION_MESSAGES) -> Dict[
     async with websockets.connect(uri) as pinger:
         quiet = await _pings(pinger, SLOW_PING_SECONDS / 3)
         resume = json.dumps({"action": "resume", "session_id": session_id, "after": 0})
-        readers = [await _not_reading(uri, resume) for _ in range(SLOW_READERS)]
+        readers = [await _not_reading(uri, resume, SLOW_RESUMES) for _ in range(SLOW_READERS)]
         started = time.perf_counter()
         async with websockets.connect(uri, open_timeout=60):
             connect_ms = (time.perf_counter() - started) * 1000
@@ -293,8 +296,9 @@ async def slow_readers(uri: str, messages: int = SLOW_SESSION_MESSAGES) -> Dict[
     }
 
 
-async def _not_reading(uri: str, text: str) -> socket.socket:
-    """A client made by hand: a 4 KB receive buffer, upgraded, sends one masked text frame, never reads."""
+async def _not_reading(uri: str, text: str, times: int) -> socket.socket:
+    """A client made by hand: a 4 KB receive buffer, upgraded, sends a masked text frame ``times``
+    times, never reads."""
     host, port = uri.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
     path = "/" + uri.split("//", 1)[1].split("/", 1)[1]
     sock = socket.socket()
@@ -312,7 +316,7 @@ async def _not_reading(uri: str, text: str) -> socket.socket:
     payload, mask = text.encode(), os.urandom(4)
     masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
     assert len(payload) < 126, "a short frame: one length byte"
-    await loop.sock_sendall(sock, bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    await loop.sock_sendall(sock, (bytes([0x81, 0x80 | len(payload)]) + mask + masked) * times)
     return sock
 
 
@@ -509,6 +513,8 @@ def stack_args(backend: str) -> List[str]:
         "RATE_LIMIT_MESSAGES=0",
         "--env",
         "PING_RATE_LIMIT=0",
+        "--env",
+        "RESUME_RATE_LIMIT=0",
     ]
 
 
@@ -676,7 +682,7 @@ def _pressure_rows(report: Dict[str, object]) -> List[Tuple[str, object, Optiona
                      _pair_max(storm["during_ms"]), storm["quiet_ms"]["p50"]))  # fmt: skip
     if "slow_readers" in report:
         slow = report["slow_readers"]
-        name = f"ping with {SLOW_READERS} slow readers of {slow['session_kb']} KB, p50/p99 (ms)"
+        name = f"ping, {SLOW_READERS} not reading {SLOW_RESUMES} x {slow['session_kb']} KB, p50/p99 (ms)"
         rows.append((name, _pair(slow["ping_ms"]), slow["quiet_ping_ms"].get("p99")))
         rows.append(("  pings unanswered in 5 s / fresh connect (ms)",
                      f"{slow['unanswered']} / {slow['connect_ms']:.0f}", None))  # fmt: skip
