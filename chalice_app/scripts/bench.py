@@ -270,6 +270,7 @@ SLOW_READERS = 3
 # Resumes each slow reader sends, one every 0.5 s: 12 x 400 KB is more than a loopback socket's
 # buffers hold (tcp_wmem's 4 MB; one 400 KB replay fits in them and stalls nothing locally).
 SLOW_RESUMES = 12
+SLOW_RESUME_SECONDS = float(os.environ.get("BENCH_SLOW_RESUME_SECONDS", "0.5"))
 SLOW_PING_SECONDS = 15.0
 
 
@@ -281,7 +282,7 @@ async def slow_readers(uri: str, messages: int = SLOW_SESSION_MESSAGES) -> Dict[
         quiet = await _pings(pinger, SLOW_PING_SECONDS / 3)
         resume = json.dumps({"action": "resume", "session_id": session_id, "after": 0})
         readers = [await _not_reading(uri) for _ in range(SLOW_READERS)]
-        asking = asyncio.gather(*(_send_every(reader, resume, SLOW_RESUMES, 0.5) for reader in readers))
+        asking = asyncio.gather(*(_send_every(reader, resume, SLOW_RESUMES, SLOW_RESUME_SECONDS) for reader in readers))
         started = time.perf_counter()
         async with websockets.connect(uri, open_timeout=60):
             connect_ms = (time.perf_counter() - started) * 1000
