@@ -644,8 +644,6 @@ def print_table(report: Dict[str, object]) -> None:
         rows.append(("idle connections held / stack RSS MB (processes)", held, None))
         reaped = f"{idle['stack_rss_mb_after_reaping']:.0f} ({idle['processes_after_reaping']})"
         rows.append(("  after idle environments are reaped", reaped, None))
-    if "backlog" in report:
-        rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
     rows += _pressure_rows(report)
     if "stop_ms" in report:
         stops = report["stop_ms"]
@@ -680,8 +678,10 @@ def print_calls(calls: Dict[str, Dict[str, object]]) -> None:
 
 
 def _pressure_rows(report: Dict[str, object]) -> List[Tuple[str, object, Optional[float]]]:
-    """The storm and slow-readers rows: each against its own quiet measure of the same run."""
+    """The backlog, storm and slow-readers rows (the last two against their own quiet measure)."""
     rows: List[Tuple[str, object, Optional[float]]] = []
+    if "backlog" in report:
+        rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
     if "storm" in report:
         storm = report["storm"]
         rows.append((f"connect while {storm['closing']} close, p50/max (ms)",
