@@ -56,6 +56,7 @@ class Settings:
     rate_limit_subject_messages: int
     rate_limit_ip_messages: int
     ping_rate_limit: int
+    resume_rate_limit: int
     chunk_flush_ms: int
 
 
@@ -125,9 +126,10 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         rate_limit_messages=per_connection,
         rate_limit_window_seconds=read.number("RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1),
         rate_limit_subject_messages=read.number("RATE_LIMIT_SUBJECT_MESSAGES", per_connection),
-        # Loose: one address can be a whole office or carrier behind a NAT.
-        rate_limit_ip_messages=read.number("RATE_LIMIT_IP_MESSAGES", 4 * per_connection),
+        # Off: one address can be a whole office or carrier behind a NAT (chalicelib/ratelimit.py).
+        rate_limit_ip_messages=read.number("RATE_LIMIT_IP_MESSAGES", 0),
         ping_rate_limit=read.number("PING_RATE_LIMIT", 20),
+        resume_rate_limit=read.number("RESUME_RATE_LIMIT", 10),
         # At most one chunk post per this many ms (0: one post per delta); see chalicelib/coalesce.py.
         chunk_flush_ms=read.number("CHUNK_FLUSH_MS", 100),
     )

@@ -16,6 +16,9 @@ so a caller can catch all of them, or one kind. Errors from libraries (botocore'
     |                              understands; retrying cannot fix it (also a ValueError)
     +-- ConnectionGoneError        the client has disconnected (HTTP 410 GoneException);
     |                              never worth a retry
+    +-- ConnectionBusyError        the client's outgoing buffer is full (HTTP 429
+    |                              LimitExceededException): the frame was not sent, it
+    |                              stays in the frame log for the client's resume
     +-- AssistantError             an assistant backend broke its contract (say,
     |                              finished without a reply)
     +-- InvalidSessionError        a session id the server did not issue, that has
@@ -50,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "EnvelopeError",
     "ConnectionGoneError",
+    "ConnectionBusyError",
     "AssistantError",
     "InvalidSessionError",
     "SessionBusyError",
@@ -83,6 +87,14 @@ class ConnectionGoneError(ShoppingAssistantError):
 
     def __init__(self, connection_id: str):
         super().__init__(f"connection {connection_id} is gone")
+        self.connection_id = connection_id
+
+
+class ConnectionBusyError(ShoppingAssistantError):
+    """The client is not reading: the Management API answered 429 LimitExceededException."""
+
+    def __init__(self, connection_id: str):
+        super().__init__(f"connection {connection_id} is not reading (its outgoing buffer is full)")
         self.connection_id = connection_id
 
 

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 NO_OWNER = "-"  # the owner of a session made without auth (or with an API key): whoever holds the id
+SUBJECT_OWNER_PREFIX = "s:"  # a signed token's subject as an owner (owner_of)
 ACK_LEASE_SECONDS = 10  # how long an ack lease holds when it is not given back (the invocation died)
 # How long a resume waits for a frame whose cursor was taken but not yet stored; then it is skipped.
 STORE_WAIT_SECONDS = 2.0
@@ -63,8 +64,10 @@ _TOKEN = re.compile(r"[#:][A-Za-z0-9_]+")
 
 
 def owner_of(subject: Optional[str]) -> str:
-    """Who a session belongs to: the token subject, or (no auth) the holder of the id."""
-    return subject or NO_OWNER
+    """Who a session belongs to: ``s:<subject>`` for a signed token's subject, or (no auth, an
+    API key) ``NO_OWNER``, the holder of the id. A subject never holds ``:``
+    (auth.SUBJECT_PATTERN), so no subject, not even ``-``, can name the no-subject owner."""
+    return f"{SUBJECT_OWNER_PREFIX}{subject}" if subject else NO_OWNER
 
 
 def log_key(session_id: str) -> str:

@@ -123,7 +123,7 @@ def on_message(request: RequestContext, body: Any) -> Dict[str, Any]:
             return {"statusCode": 200}
         # A new session's id is issued first, so the rate-limit update can record it with the connection.
         session_id = action.session_id or issue_session_id()
-        verdict = ratelimit.allow(request.connection_id, request.source_ip, session_id=session_id)
+        verdict = _count(request, action, session_id)
         if not _within_rate_limit(api, request, verdict):
             return {"statusCode": 200}
         subject = _subject(request, verdict)
@@ -176,6 +176,13 @@ def _within_rate_limit(api: management.ManagementApi, request: RequestContext, v
     metrics.count("rate_limited")
     outbox.refuse(api, request.connection_id, protocol.RATE_LIMITED, verdict.hint())
     return False
+
+
+def _count(request: RequestContext, action: Any, session_id: str) -> ratelimit.Verdict:
+    """A resume has its own budget (ratelimit's module doc); anything else counts as a message."""
+    if isinstance(action, protocol.Resume):
+        return ratelimit.allow_resume(request.connection_id, session_id)
+    return ratelimit.allow(request.connection_id, request.source_ip, session_id=session_id)
 
 
 def _subject(request: RequestContext, verdict: ratelimit.Verdict) -> Optional[str]:

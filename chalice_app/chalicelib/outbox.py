@@ -5,8 +5,13 @@ terminal frame (``response`` or ``error``). A frame flows one way: take its curs
 (one UpdateItem on the session's head, ``framelog.FrameLog``, which also returns
 the connections attached at that instant), render it, store it, post it to exactly
 those connections. A connection that answers 410 is detached and the message goes
-on (its frames stay kept for a resume). If a resume skipped the cursor while the
-store was slow, the skip is posted instead and the frame takes the next cursor.
+on (its frames stay kept for a resume); so is one that answers 429 (it is not reading:
+its outgoing buffer is full), at once and without a retry, so the other connections are
+not held up: the frame is kept, and the client's resume (on this connection, or on the
+next one: the gateway closes a connection that stays unreadable) replays every frame
+after its cursor, this one included.
+If a resume skipped the cursor while the store was slow, the skip is posted instead and
+the frame takes the next cursor.
 
 The same head tells the outbox when the shopper stopped this message (``stop_asked``);
 between frames ``poll_stop`` reads it. ``delta`` is the single place chunk text
@@ -26,7 +31,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 from chalicelib import logs, protocol
 from chalicelib.coalesce import Coalescer
 from chalicelib.framelog import STOPPING, FrameLog, Head
-from chalicelib.management import ConnectionGoneError, ManagementApi
+from chalicelib.management import BUSY, GONE, SENT, ConnectionBusyError, ConnectionGoneError, ManagementApi
 
 __all__ = ["Outbox", "pong", "refuse", "replay"]
 
@@ -175,17 +180,18 @@ class Outbox:
         return self._post(head.connections, text)
 
     def _post(self, connections: FrozenSet[str], text: str) -> int:
-        delivered, gone = 0, []
+        outcomes: Dict[str, List[str]] = {SENT: [], GONE: [], BUSY: []}
         for connection_id in sorted(connections):
-            if self.api.try_post(connection_id, text):
-                delivered += 1
-            else:
-                gone.append(connection_id)
+            outcomes[self.api.deliver(connection_id, text)].append(connection_id)
+        if outcomes[BUSY]:
+            logs.emit(log, "busy", session_id=self.session_id, message_id=self.message_id, connections=outcomes[BUSY])
+        # Detached either way: a resume replays only what was taken before it attached.
+        gone = outcomes[GONE] + outcomes[BUSY]
         if gone:
             self.frames.detach(self.session_id, gone)
             self.connections = self.connections - set(gone)
             logs.emit(log, "detached", session_id=self.session_id, message_id=self.message_id, connections=gone)
-        return delivered
+        return len(outcomes[SENT])
 
 
 # --- frames that belong to no message --------------------------------------------------
@@ -211,12 +217,17 @@ def replay(
 ) -> int:
     """Post a resume's kept frames (``FrameLog.replay``) in order, then, with ``last`` (the
     last cursor replayed or already known), ``resumed``; how many were posted, -1 if the
-    connection left."""
+    connection left. At a 429 (the client is not reading) it stops there, without
+    ``resumed``: the rest stay kept, for the client's next resume."""
+    posted = 0
     try:
         for _, text in frames:
             api.post(connection_id, text)
+            posted += 1
         if last is not None:
             api.post(connection_id, protocol.encode(protocol.resumed(session_id, last)))
     except ConnectionGoneError:
         return -1
-    return len(frames)
+    except ConnectionBusyError:
+        logs.emit(log, "replay_busy", connection_id=connection_id, session_id=session_id, posted=posted)
+    return posted

@@ -9,9 +9,24 @@ connection          ``RATE_LIMIT_MESSAGES`` (5)      the connection's record
 token subject       ``RATE_LIMIT_SUBJECT_MESSAGES``  item ``rl#subject#<subject>``
                     (default: the per-connection)
 source IP           ``RATE_LIMIT_IP_MESSAGES``       item ``rl#ip#<address>``
-                    (default: 4 x per-connection)
+                    (default 0: off)
 pings, connection   ``PING_RATE_LIMIT`` (20)         the connection's record
+resumes, connection ``RESUME_RATE_LIMIT`` (10)       the connection's record
 ==================  ===============================  ====================================
+
+The per-IP limit is off by default: API Gateway has none, and one address is the normal
+case for shoppers (an office, a mobile carrier's NAT: hundreds or thousands of clients),
+so any fixed default would refuse honest traffic somewhere. Abuse from one client stays
+bounded by the per-connection and per-subject limits; a flood spread over many
+connections is what a WAF rate-based rule in front of the API is for. An operator who
+turns it on sizes it as (shoppers behind the largest shared address at the peak) x
+(messages one sends per window: about 1 per 10 s) x 2 for bursts and resends, e.g.
+500 shoppers behind one carrier address with a 10 s window: 1000.
+
+Resumes have their own budget per connection and no per-subject or per-IP one: a resume
+follows a reconnect, so a storm of reconnects behind one address (a Wi-Fi drop in an
+office) is one resume per new connection and is never refused; the budget only bounds
+one connection replaying the same session over and over. Stops count as messages.
 
 All items live in the connections table, whose ``ttl`` attribute lets DynamoDB
 delete them. A sendMessage is checked per connection first (that update also
@@ -46,10 +61,18 @@ from botocore.exceptions import ClientError
 from chalicelib import aws
 from chalicelib.config import Settings, settings
 
-__all__ = ["Verdict", "SCOPES", "allow", "allow_ping", "counter_key"]
+__all__ = ["Verdict", "SCOPES", "allow", "allow_ping", "allow_resume", "counter_key"]
 
 # scope -> how a refusal names it to the client
-SCOPES = {"connection": "connection", "subject": "user", "ip": "network address", "ping": "connection"}
+SCOPES = {
+    "connection": "connection",
+    "subject": "user",
+    "ip": "network address",
+    "ping": "connection",
+    "resume": "connection",
+}
+# What a scope counts, in the hint a refusal carries (messages when not named here).
+_COUNTED = {"ping": "pings", "resume": "resumes"}
 # Counter items for a subject or IP outlive their window by this much (a clock a bit behind still finds them).
 _COUNTER_TTL_MARGIN_SECONDS = 60
 
@@ -67,7 +90,7 @@ class Verdict:
 
     def hint(self) -> str:
         """What the client is told with ``rate_limited``."""
-        what = "pings" if self.scope == "ping" else "messages"
+        what = _COUNTED.get(self.scope or "", "messages")
         return (
             f"at most {self.limit} {what} per {self.window_seconds} s per {SCOPES.get(self.scope, 'connection')}; "
             "wait a moment"
@@ -110,6 +133,19 @@ def allow_ping(connection_id: str, now: Optional[float] = None) -> Verdict:
     if count > config.ping_rate_limit:
         return _refused(config, "ping", config.ping_rate_limit)
     return Verdict(True)
+
+
+def allow_resume(connection_id: str, session_id: str, now: Optional[float] = None) -> Verdict:
+    """Count one resume against ``RESUME_RATE_LIMIT`` (its own budget, never a message's).
+
+    The update runs even with the limit off: it records the session on the connection (for
+    $disconnect) and returns the token subject, as a sendMessage's does."""
+    config = settings()
+    moment = time.time() if now is None else now
+    count, item = _hit_connection(config, connection_id, "resume", moment, session_id)
+    if 0 < config.resume_rate_limit < count:
+        return _refused(config, "resume", config.resume_rate_limit)
+    return Verdict(True, subject=(item.get("subject") or {}).get("S"), subject_known=True)
 
 
 def _refused(config: Settings, scope: str, limit: int) -> Verdict:

@@ -17,7 +17,16 @@ Origin, SigV4 on ``@connections``) and sets every response's security headers.
 Handlers run in a thread pool (a slow Lambda never stalls other connections),
 fairly: each connection's frames wait in its own backlog, drained by at most
 ``connection_workers`` invocations at a time, so a flood on one connection waits
-behind itself only (and a full backlog stops reading that socket).
+behind itself only (and a full backlog stops reading that socket). ``$disconnect``
+runs at most ``disconnect_workers`` at a time, so a storm of closes waits in its own
+line and a new client's ``$connect`` never queues behind it.
+
+A post to ``@connections`` never waits for the client to read: it puts the frame on the
+socket and answers, and when the bytes the client has not taken reach
+``Limits.outgoing_buffer_bytes`` it answers 429 ``LimitExceededException`` at once, as
+API Gateway does; a connection whose buffer stays that full for
+``Limits.unreadable_seconds`` is closed (its ``$disconnect`` runs). A TCP connection that
+has not completed its upgrade request within ``Limits.upgrade_seconds`` is closed.
 API Gateway's limits are enforced: frame and message size (close 1009, see
 ``localcloud.wsframes``), idle timeout and maximum connection duration (close 1001).
 
@@ -61,10 +70,18 @@ class Limits:
     message_bytes: int = 128 * 1024
     idle_seconds: float = 10 * 60
     max_connection_seconds: float = 2 * 3600
+    # A TCP connection that has not completed its upgrade request by then is closed.
+    upgrade_seconds: float = 10.0
+    # Bytes waiting to reach a client past which @connections answers 429 LimitExceededException.
+    outgoing_buffer_bytes: int = 256 * 1024
+    # A connection whose outgoing buffer stays that full this long is closed (it does not read).
+    unreadable_seconds: float = 30.0
 
 
 # Frames of one connection read ahead of its handlers; past this the socket is not read.
 BACKLOG_LIMIT = 256
+# How long a post waits for its frame to drain before answering (it is on the socket by then).
+POST_SETTLE_SECONDS = 0.05
 # WebSocket close reasons are at most 123 bytes (RFC 6455 section 5.5: 125 minus the code).
 MAX_CLOSE_REASON_BYTES = 123
 
@@ -77,6 +94,13 @@ class LiveConnection:
     workers: int = 0
     room: asyncio.Event = field(default_factory=asyncio.Event)  # set when the backlog shrinks
     in_flight: Dict[str, None] = field(default_factory=dict)  # acked message ids without a terminal frame
+    transport: Optional[asyncio.Transport] = None
+    full_since: Optional[float] = None  # monotonic time the outgoing buffer was first seen full
+
+    def buffered(self) -> int:
+        """Bytes written to the client's socket that it has not taken yet (the outgoing buffer)."""
+        transport = self.transport
+        return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
 
 
 def route_failure_frame(event: Dict[str, Any]) -> Dict[str, Any]:
@@ -120,6 +144,7 @@ class Gateway:
         static_dir: Optional[str] = None,
         health_info: Optional[Dict[str, Any]] = None,
         connection_workers: int = 4,
+        disconnect_workers: int = 4,
     ):
         self.host = host
         self.executor = executor
@@ -130,13 +155,21 @@ class Gateway:
         self.static_dir = static_dir
         self.health_info = dict(health_info or {})
         self.connection_workers = connection_workers
+        # $disconnect runs at most this many at a time: a storm of closes waits here, in its own
+        # line, not in the executor's queue where every $connect and message would wait behind it.
+        self._disconnect_lane = asyncio.Semaphore(disconnect_workers)
         self.connections: Dict[str, LiveConnection] = {}
         self.failure: Optional[str] = None  # why the service is unavailable, once it is
         self._tasks: Set[asyncio.Task] = set()
 
     def make_app(self, local_token: Optional[str] = None) -> web.Application:
         """The aiohttp app; ``local_token`` opens the ``/_local/*`` routes the stack adds."""
-        app = web.Application(client_max_size=self.limits.message_bytes + 1024)
+        # aiohttp's keep-alive timer also runs from the moment a connection opens: a client that
+        # never completes its (upgrade) request is closed after upgrade_seconds.
+        app = web.Application(
+            client_max_size=self.limits.message_bytes + 1024,
+            handler_args={"keepalive_timeout": self.limits.upgrade_seconds},
+        )
         guard.install(app, self.stage, local_token)
         base = f"/{self.stage}"
         app.router.add_get(base, self.websocket)
@@ -185,7 +218,7 @@ class Gateway:
         )
         await ws.prepare(request)
         info.touch()
-        live = LiveConnection(info, ws)
+        live = LiveConnection(info, ws, transport=request.transport)
         self.connections[info.connection_id] = live
         try:
             await self._receive_loop(live)
@@ -257,7 +290,8 @@ class Gateway:
         code = ws.close_code if ws.close_code is not None else 1006
         reason = _close_reason(ws)
         event = websocket_event("$disconnect", info, disconnect_code=code, disconnect_reason=reason)
-        await self._invoke_quietly("websocket_disconnect", event)
+        async with self._disconnect_lane:
+            await self._invoke_quietly("websocket_disconnect", event)
 
     async def _invoke(self, name: str, event: Dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -292,6 +326,10 @@ class Gateway:
             text: Optional[str] = data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
+        if live.buffered() >= self.limits.outgoing_buffer_bytes:
+            # As API Gateway: the client is not taking what it was sent; the sender is told at once.
+            live.full_since = live.full_since or time.monotonic()
+            return _aws_error(429, "LimitExceededException", "The connection's outgoing buffer is full")
         if text is not None:
             # Counted before the send, so that a failure meanwhile sees it.
             started, ended = in_flight_change(text)
@@ -299,15 +337,23 @@ class Gateway:
                 live.in_flight[started] = None
             if ended:
                 live.in_flight.pop(ended, None)
-        try:
-            if text is None:
-                await live.ws.send_bytes(data)
-            else:
-                await live.ws.send_str(text)
-        except (ConnectionError, RuntimeError):
+        if not await self._write(live, data if text is None else text):
             return _gone()
         live.info.touch()
         return web.Response(status=200)
+
+    async def _write(self, live: LiveConnection, payload: Any) -> bool:
+        """Put one frame on the socket without waiting for the client to read it (False: it closed).
+
+        The send's write happens in its first step, which runs before this returns (the
+        loop runs ready callbacks in order), so posts reach the socket in the order they
+        were answered; only its wait for the socket to drain is left running."""
+        send = live.ws.send_bytes(payload) if isinstance(payload, bytes) else live.ws.send_str(payload)
+        task = asyncio.ensure_future(_quiet(send))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.wait({task}, timeout=POST_SETTLE_SECONDS)
+        return not task.done() or task.result()
 
     async def get_connection(self, request: web.Request) -> web.Response:
         live = self._live(request)
@@ -381,16 +427,30 @@ class Gateway:
         app[WATCHDOG] = task
 
     async def _watchdog(self) -> None:
-        interval = max(0.05, min(1.0, self.limits.idle_seconds / 4, self.limits.max_connection_seconds / 4))
+        limits = self.limits
+        interval = max(
+            0.05, min(1.0, limits.idle_seconds / 4, limits.max_connection_seconds / 4, limits.unreadable_seconds / 4)
+        )
         while True:
             await asyncio.sleep(interval)
             now_ms = time.time() * 1000
             for live in list(self.connections.values()):
                 idle = (now_ms - live.info.last_active_ms) / 1000
                 age = (now_ms - live.info.connected_at_ms) / 1000
-                if idle > self.limits.idle_seconds or age > self.limits.max_connection_seconds:
+                if self._unreadable(live):
+                    # It does not read: a close frame would wait behind the full buffer too.
+                    live.transport.abort()
+                elif idle > self.limits.idle_seconds or age > self.limits.max_connection_seconds:
                     reason = b"Idle timeout" if idle > self.limits.idle_seconds else b"Maximum connection duration"
                     await live.ws.close(code=WSCloseCode.GOING_AWAY, message=reason)
+
+    def _unreadable(self, live: LiveConnection) -> bool:
+        """Whether the connection's outgoing buffer has stayed full for ``unreadable_seconds``."""
+        if live.buffered() < self.limits.outgoing_buffer_bytes:
+            live.full_since = None
+            return False
+        live.full_since = live.full_since or time.monotonic()
+        return time.monotonic() - live.full_since > self.limits.unreadable_seconds
 
     # --- served by another app (the deployed mode's edge, localcloud.cloud) --
 
@@ -421,6 +481,15 @@ class Gateway:
             live.room.set()  # a receive loop held by a full backlog sees the close
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _quiet(send) -> bool:
+    """Await a send; False if the connection closed meanwhile."""
+    try:
+        await send
+    except (ConnectionError, RuntimeError):
+        return False
+    return True
 
 
 def _close_reason(ws: web.WebSocketResponse) -> str:

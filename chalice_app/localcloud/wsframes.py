@@ -1,4 +1,4 @@
-"""API Gateway's WebSocket frame-size limit, enforced on the frames themselves.
+"""API Gateway's WebSocket frame-size limit and RFC 6455 masking, enforced on the frames themselves.
 
 API Gateway (WebSocket API quotas): a frame is at most 32 KB and a message at most
 128 KB, so a larger message must arrive as several frames (fragments). aiohttp joins
@@ -6,7 +6,9 @@ the fragments of a message before anyone sees them and only knows a message limi
 so ``FrameLimitedResponse`` puts a ``FrameSizeGuard`` in front of aiohttp's own
 reader: it reads each frame's header as the bytes arrive, passes the bytes on
 unchanged, and fails the connection with 1009 when a data frame declares more than
-the limit. The message limit stays with aiohttp's reader (``max_msg_size``).
+the limit, and with 1002 at an unmasked frame (RFC 6455 section 5.1: a client masks
+every frame; aiohttp's reader would take it). The message limit stays with aiohttp's
+reader (``max_msg_size``).
 """
 
 from typing import Any, Optional, Tuple
@@ -74,20 +76,34 @@ class FrameSizeGuard:
                 self._header += data[position:]
                 break
             header_length, opcode, payload_length = header
-            if frame_too_big(opcode, payload_length, self.frame_bytes):
+            failure = _refusal(pending[1] & 0x80, opcode, payload_length, self.frame_bytes)
+            if failure is not None:
                 self.reader.feed_data(data[:position])  # the frames before it are fine
-                return self._fail(payload_length)
+                return self._fail(*failure)
             position += header_length - len(self._header)
             self._header = b""
             self._skip = payload_length
         return self.reader.feed_data(data)
 
-    def _fail(self, payload_length: int) -> Tuple[bool, bytes]:
+    def _fail(self, code: int, message: str) -> Tuple[bool, bytes]:
         self._failed = True
-        message = f"Frame size limit exceeded: a {payload_length}-byte frame, the limit is {self.frame_bytes}"
         # What aiohttp's reader does with a bad frame: the receiving side closes with this code.
-        self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, message))
+        self.queue.set_exception(WebSocketError(code, message))
         return True, b""
+
+
+def _refusal(masked: int, opcode: int, payload_length: int, frame_bytes: int) -> Optional[Tuple[int, str]]:
+    """``(close code, reason)`` for a frame the connection must fail at, else None.
+
+    RFC 6455 section 5.1: a client masks every frame it sends, and a server that gets an
+    unmasked one closes the connection (1002, protocol error)."""
+    if not masked:
+        return WSCloseCode.PROTOCOL_ERROR, "Client frames must be masked (RFC 6455 section 5.1)"
+    if frame_too_big(opcode, payload_length, frame_bytes):
+        return WSCloseCode.MESSAGE_TOO_BIG, (
+            f"Frame size limit exceeded: a {payload_length}-byte frame, the limit is {frame_bytes}"
+        )
+    return None
 
 
 class FrameLimitedResponse(web.WebSocketResponse):

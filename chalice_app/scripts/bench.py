@@ -15,6 +15,12 @@ at its peak while 50 connections are busy and with 2,000 idle connections held; 
 table also shows how many execution environments were running then, and after the
 stack's idle reaping (``--idle-environment``). Results go in docs/performance.md.
 
+The ``storm`` phase holds 2,000 connections, closes them all at once and connects new
+clients meanwhile (against the same connects just before). The ``slow`` phase builds one
+session of about 400 KB, has three clients that never read resume it 12 times each (the
+replays fill their buffers: the gateway answers the posts 429, as API Gateway does) and measures
+another client's pings and a fresh connect meanwhile (against its pings just before).
+
 The ``stop`` phase starts a stack with the slow backend (its delay fixed at
 ``STOP_DELAY_SECONDS``) and stops each reply while it runs: half during the wait for its
 first token, half right after its first chunk; it measures from the ``stop`` frame to the
@@ -30,6 +36,7 @@ counted.
 
 import argparse
 import asyncio
+import base64
 import collections
 import contextlib
 import glob
@@ -38,6 +45,7 @@ import os
 import platform
 import random
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -236,6 +244,118 @@ async def idle_connections(uri: str, count: int, pid: Optional[int], reap_second
     }
 
 
+async def disconnect_storm(uri: str, count: int, samples: int = 5) -> Dict[str, object]:
+    """ms to connect a new client while ``count`` connections close at once, against the same
+    connect with nothing else going on, measured just before (the baseline of this phase)."""
+
+    async def connect_ms() -> float:
+        started = time.perf_counter()
+        async with websockets.connect(uri, open_timeout=120):
+            return (time.perf_counter() - started) * 1000
+
+    quiet = [await connect_ms() for _ in range(samples)]
+    sockets = [await websockets.connect(uri, ping_interval=None, open_timeout=120) for _ in range(count)]
+    await asyncio.sleep(1)
+    closing = asyncio.ensure_future(asyncio.gather(*(ws.close() for ws in sockets)))
+    await asyncio.sleep(0.2)  # the closes are in: their $disconnects are waiting to run
+    during = [await connect_ms() for _ in range(samples)]
+    await closing
+    return {"closing": count, "quiet_ms": percentiles(quiet), "during_ms": percentiles(during)}
+
+
+# The slow-readers phase: one session of this many echo replies of a 4,000-character message
+# (about 8 KB of frames each: ~400 KB), replayed by resume to three clients that do not read.
+SLOW_SESSION_MESSAGES = 50
+SLOW_READERS = 3
+# Resumes each slow reader sends, one every 0.5 s: 12 x 400 KB is more than a loopback socket's
+# buffers hold (tcp_wmem's 4 MB; one 400 KB replay fits in them and stalls nothing locally).
+SLOW_RESUMES = 12
+SLOW_RESUME_SECONDS = float(os.environ.get("BENCH_SLOW_RESUME_SECONDS", "0.5"))
+SLOW_PING_SECONDS = 15.0
+
+
+async def slow_readers(uri: str, messages: int = SLOW_SESSION_MESSAGES) -> Dict[str, object]:
+    """Another client's ping round trips (and a fresh connect) while three clients that stopped
+    reading are replayed a large session, against the same pings just before."""
+    session_id = await _large_session(uri, messages)
+    async with websockets.connect(uri) as pinger:
+        quiet = await _pings(pinger, SLOW_PING_SECONDS / 3)
+        resume = json.dumps({"action": "resume", "session_id": session_id, "after": 0})
+        readers = [await _not_reading(uri) for _ in range(SLOW_READERS)]
+        asking = asyncio.gather(*(_send_every(reader, resume, SLOW_RESUMES, SLOW_RESUME_SECONDS) for reader in readers))
+        started = time.perf_counter()
+        async with websockets.connect(uri, open_timeout=60):
+            connect_ms = (time.perf_counter() - started) * 1000
+        during = await _pings(pinger, SLOW_PING_SECONDS)
+        await asking
+    for reader in readers:
+        reader.close()
+    return {
+        "session_kb": messages * 8,
+        "quiet_ping_ms": percentiles(quiet["rtts"]),
+        "ping_ms": percentiles(during["rtts"]),
+        "unanswered": during["unanswered"],
+        "connect_ms": connect_ms,
+    }
+
+
+async def _not_reading(uri: str) -> socket.socket:
+    """A client made by hand: a 4 KB receive buffer, upgraded, then never reading."""
+    host, port = uri.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    path = "/" + uri.split("//", 1)[1].split("/", 1)[1]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")  # fmt: skip
+    await loop.sock_sendall(sock, request.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await loop.sock_recv(sock, 1)  # byte by byte: nothing after the response is taken
+    return sock
+
+
+async def _send_every(sock: socket.socket, text: str, times: int, seconds: float) -> None:
+    """Send ``text`` as a masked text frame ``times`` times, ``seconds`` apart."""
+    payload, mask = text.encode(), os.urandom(4)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    assert len(payload) < 126, "a short frame: one length byte"
+    for _ in range(times):
+        await asyncio.get_running_loop().sock_sendall(sock, bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+        await asyncio.sleep(seconds)
+
+
+async def _large_session(uri: str, messages: int) -> str:
+    text = "x" * 3990  # one word: the echo reply comes in one chunk, then the response
+    session_id = None
+    async with websockets.connect(uri, max_size=None) as ws:
+        for _ in range(messages):
+            frame = {"action": "sendMessage", "message": text}
+            await ws.send(json.dumps({**frame, "session_id": session_id} if session_id else frame))
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                session_id = session_id or reply.get("session_id")
+                if reply.get("type") in TERMINAL:
+                    break
+    return session_id
+
+
+async def _pings(ws, seconds: float, late: float = 5.0) -> Dict[str, object]:
+    """One ping at a time, each waited for (so no pong is taken for another's); how many took over ``late``."""
+    rtts = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        await ws.send('{"action":"ping"}')
+        await asyncio.wait_for(ws.recv(), 120)
+        rtts.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.05)
+    return {"rtts": rtts, "unanswered": sum(rtt > late * 1000 for rtt in rtts)}
+
+
 def stack_memory(pid: Optional[int]) -> Tuple[float, int]:
     """``(RSS MB, process count)`` of ``pid`` and all its descendants (Linux /proc)."""
     if not pid:
@@ -399,11 +519,25 @@ def stack_args(backend: str) -> List[str]:
         "RATE_LIMIT_MESSAGES=0",
         "--env",
         "PING_RATE_LIMIT=0",
+        "--env",
+        "RESUME_RATE_LIMIT=0",
     ]
 
 
 # What --phases may select; the default runs them all, in this order.
-PHASES = ("connect", "ping", "messages", "session", "throughput", "backlog", "idle", "catalog", "stop")
+PHASES = (
+    "connect",
+    "ping",
+    "messages",
+    "session",
+    "throughput",
+    "backlog",
+    "slow",
+    "idle",
+    "storm",
+    "catalog",
+    "stop",
+)
 # The session phase: how the first and the last messages of one long session compare.
 SESSION_EDGE = 20
 
@@ -445,11 +579,15 @@ def measure_stack(
     if stack and "backlog" in phases:
         with counting(calls, figures, "backlog", sizes["backlog"], "message"):
             figures["backlog"] = backlog_drain(stack, sizes["backlog"])
+    if "slow" in phases:
+        figures["slow_readers"] = asyncio.run(slow_readers(uri, sizes["slow_session"]))
     if "idle" in phases:
         # Last: closing thousands of connections leaves thousands of $disconnect runs behind.
         reap = BENCH_IDLE_ENVIRONMENT_SECONDS * 1.5 if stack else 0
         with counting(calls, figures, "idle", sizes["idle"], "connection"):
             figures["idle"] = asyncio.run(idle_connections(uri, sizes["idle"], pid, reap))
+    if "storm" in phases:
+        figures["storm"] = asyncio.run(disconnect_storm(uri, sizes["storm"]))
     return figures
 
 
@@ -506,8 +644,7 @@ def print_table(report: Dict[str, object]) -> None:
         rows.append(("idle connections held / stack RSS MB (processes)", held, None))
         reaped = f"{idle['stack_rss_mb_after_reaping']:.0f} ({idle['processes_after_reaping']})"
         rows.append(("  after idle environments are reaped", reaped, None))
-    if "backlog" in report:
-        rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
+    rows += _pressure_rows(report)
     if "stop_ms" in report:
         stops = report["stop_ms"]
         rows.append((f"stop -> stopped p50/p99 (ms), {stops['all'].get('n', 0)} stops", _pair(stops["all"]), None))
@@ -540,6 +677,28 @@ def print_calls(calls: Dict[str, Dict[str, object]]) -> None:
         print(f"{operation:<{width}}" + "".join(cells))
 
 
+def _pressure_rows(report: Dict[str, object]) -> List[Tuple[str, object, Optional[float]]]:
+    """The backlog, storm and slow-readers rows (the last two against their own quiet measure)."""
+    rows: List[Tuple[str, object, Optional[float]]] = []
+    if "backlog" in report:
+        rows.append(("backlog drain (msgs/s)", report["backlog"]["messages_per_second"], None))
+    if "storm" in report:
+        storm = report["storm"]
+        rows.append((f"connect while {storm['closing']} close, p50/max (ms)",
+                     _pair_max(storm["during_ms"]), storm["quiet_ms"]["p50"]))  # fmt: skip
+    if "slow_readers" in report:
+        slow = report["slow_readers"]
+        name = f"ping, {SLOW_READERS} not reading {SLOW_RESUMES} x {slow['session_kb']} KB, p50/p99 (ms)"
+        rows.append((name, _pair(slow["ping_ms"]), slow["quiet_ping_ms"].get("p99")))
+        rows.append(("  pings over 5 s / fresh connect (ms)",
+                     f"{slow['unanswered']} / {slow['connect_ms']:.0f}", None))  # fmt: skip
+    return rows
+
+
+def _pair_max(figures: Dict[str, float]) -> str:
+    return f"{figures['p50']:.1f}/{max(figures['p99'], figures['p95']):.1f}" if figures else "-"
+
+
 def _triple(figures: Dict[str, float]) -> str:
     return f"{figures['p50']:.1f}/{figures['p95']:.1f}/{figures['p99']:.1f}"
 
@@ -567,10 +726,12 @@ def main(argv=None) -> int:
     parser.add_argument("--pings", type=int, help="ping samples (default 300)")
     args = parser.parse_args(argv)
     sizes = dict(
-        connects=50, pings=300, messages=100, session=200, clients=50, per_client=10, idle=2000, backlog=500, stops=40
-    )
+        connects=50, pings=300, messages=100, session=200, clients=50, per_client=10, idle=2000, backlog=500, stops=40,
+        storm=2000, slow_session=SLOW_SESSION_MESSAGES,
+    )  # fmt: skip
     if args.quick:
-        sizes = dict(connects=5, pings=20, messages=5, session=8, clients=2, per_client=3, idle=20, backlog=10, stops=4)
+        sizes = dict(connects=5, pings=20, messages=5, session=8, clients=2, per_client=3, idle=20, backlog=10, stops=4,
+                     storm=20, slow_session=5)  # fmt: skip
     sizes.update({name: getattr(args, name) for name in ("connects", "pings") if getattr(args, name)})
     report: Dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

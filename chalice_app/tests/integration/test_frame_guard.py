@@ -61,7 +61,7 @@ def test_frames_within_the_limit_pass_unchanged_however_the_bytes_are_split(chun
         + frame(0x9, b"ping")  # a control frame between fragments
         + frame(0x0, b"y" * LIMIT, fin=False)
         + frame(0x0, b"z" * 100)
-        + frame(0x2, b"\x01" * 125, masked=False)
+        + frame(0x2, b"\x01" * 125)
     )
     reader, queue, results = feed(stream, chunk)
     assert reader.received == stream
@@ -87,6 +87,20 @@ def test_a_64_bit_length_continuation_over_the_limit_is_refused_before_its_paylo
     reader, queue, results = feed(frame(0x1, b"a", fin=False) + header_only, 1 << 20)
     assert queue.exception.code == 1009
     assert not reader.received.endswith(header_only)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000, 1 << 20])
+@pytest.mark.parametrize("opcode", [0x1, 0x2, 0x8, 0x9])
+def test_an_unmasked_frame_fails_the_connection_with_1002(chunk, opcode):
+    """RFC 6455 section 5.1: the server closes on an unmasked client frame (it used to be answered)."""
+    good, bad = frame(0x1, b"ok"), frame(opcode, b"unmasked", masked=False)
+    reader, queue, results = feed(good + bad + frame(0x1, b"x"), chunk)
+    assert queue.exception.code == 1002
+    assert "masked" in str(queue.exception)
+    # The good frame, then at most the first byte of the bad frame's header: never the frame.
+    assert reader.received == (good + bad)[: len(reader.received)]
+    assert len(good) <= len(reader.received) <= len(good) + 1
+    assert (True, b"") in results
 
 
 def test_header_parsing_and_the_rule():

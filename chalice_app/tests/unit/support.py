@@ -219,6 +219,7 @@ class FrameRecorder:
     def __init__(self) -> None:
         self.posted: List[Posted] = []
         self.gone: set = set()
+        self.busy: set = set()  # connections answering 429 LimitExceededException (not reading)
         self._lock = threading.Lock()
 
     def client_for(self, endpoint: str) -> "_RecordingClient":
@@ -259,6 +260,9 @@ class _RecordingClient:
         assert isinstance(Data, (bytes, bytearray)), f"Data must be bytes, got {type(Data).__name__}"
         if ConnectionId in self.recorder.gone:
             raise gone_error("PostToConnection")
+        if ConnectionId in self.recorder.busy:
+            error = {"Code": "LimitExceededException", "Message": ""}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 429}}, "PostToConnection")
         self.recorder._record(self.endpoint, ConnectionId, bytes(Data))
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 

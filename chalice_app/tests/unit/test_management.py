@@ -64,9 +64,17 @@ def test_try_post_reports_delivery(stubbed):
     assert api.try_post("Left=", PONG) is False
 
 
-@pytest.mark.parametrize(
-    ("code", "status"), [("LimitExceededException", 429), ("ForbiddenException", 403), ("InternalServerError", 500)]
-)
+def test_a_429_is_busy_not_gone_and_not_an_error(stubbed):
+    """The client's outgoing buffer is full: the frame was not sent, the connection is still there."""
+    api, stubber = stubbed
+    stubber.add_client_error("post_to_connection", service_error_code="LimitExceededException", http_status_code=429)
+    stubber.add_client_error("post_to_connection", service_error_code="LimitExceededException", http_status_code=429)
+
+    assert api.deliver("Full=", PONG) == management.BUSY
+    assert api.try_post("Full=", PONG) is False
+
+
+@pytest.mark.parametrize(("code", "status"), [("ForbiddenException", 403), ("InternalServerError", 500)])
 def test_other_errors_are_not_mistaken_for_gone(stubbed, code, status):
     api, stubber = stubbed
     stubber.add_client_error("post_to_connection", service_error_code=code, http_status_code=status)

@@ -12,7 +12,7 @@ import types
 
 import boto3
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chalicelib import auth, chat_queue, framelog, management, protocol, sessions
@@ -143,9 +143,17 @@ def test_a_new_session_is_owned_by_the_connection_that_made_it(client, mock_aws,
 
 
 def test_owner_of_is_the_subject_or_whoever_holds_the_id():
-    assert owner_of("alice") == "alice"
+    assert owner_of("alice") == "s:alice"
     assert owner_of(None) == owner_of("") == NO_OWNER
     assert log_key("abc") == "abc#log"
+
+
+@given(st.from_regex(auth.SUBJECT_PATTERN, fullmatch=True), st.from_regex(auth.SUBJECT_PATTERN, fullmatch=True))
+@example("-", "alice")
+def test_no_subject_shares_an_owner_with_no_subject_or_another_subject(subject, other):
+    """A subject of ``-`` used to be the owner of every session made without auth or with an API key."""
+    assert owner_of(subject) != owner_of(None)
+    assert (owner_of(subject) == owner_of(other)) == (subject == other)
 
 
 # --- owners ---------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def test_with_auth_another_subject_cannot_read_write_or_stop_the_session(client,
     assert [(f["type"], f["code"]) for f in frames.to(mallory)] == [("error", "invalid_session")] * 3
     assert drain_queue(mock_aws.queue_url) == []
     head = the_log().read(session_id)
-    assert head.owner == "alice" and head.connections == frozenset({alice})
+    assert head.owner == owner_of("alice") and head.connections == frozenset({alice})
     assert head.cursor == 1 and head.messages == {message_id: QUEUED}  # not stopped
 
 
@@ -209,7 +217,24 @@ def test_the_owner_check_holds_with_the_rate_limits_off(client, mock_aws, frames
     send(client, mallory, {"action": "resume", "session_id": session_id, "after": 0})
 
     assert [(f["type"], f.get("code")) for f in frames.to(mallory)] == [("error", "invalid_session")]
-    assert the_log().read(session_id).owner == "alice"
+    assert the_log().read(session_id).owner == owner_of("alice")
+
+
+def test_a_subject_of_dash_cannot_use_a_session_of_an_api_key_connection(client, mock_aws, frames, set_env):
+    set_env(AUTH_TOKEN_SECRET=SECRET, AUTH_API_KEYS="integration-key")
+    integration, dash = new_connection_id(), new_connection_id()
+    session_id = start_session(client, frames, integration, token="integration-key")
+    message_id = frames.to(integration)[0]["message_id"]
+    connect(client, dash, token=auth.sign(SECRET, "-", 600))
+    drain_queue(mock_aws.queue_url, delete=True)
+
+    send(client, dash, {"action": "resume", "session_id": session_id, "after": 0})
+    send(client, dash, {"action": "sendMessage", "message": "mine now", "session_id": session_id})
+    send(client, dash, {"action": "stop", "session_id": session_id, "message_id": message_id})
+
+    assert [(f["type"], f.get("code")) for f in frames.to(dash)] == [("error", "invalid_session")] * 3
+    assert drain_queue(mock_aws.queue_url) == []
+    assert the_log().read(session_id).connections == frozenset({integration})
 
 
 def test_an_expired_session_is_invalid(client, mock_aws, frames):
@@ -736,18 +761,35 @@ def test_a_malformed_resume_gets_invalid_message(client, mock_aws, frames, body)
     assert (frame["type"], frame["code"]) == ("error", "invalid_message")
 
 
-def test_resume_counts_against_the_rate_limit_and_is_never_queued(client, mock_aws, frames, set_env):
-    set_env(RATE_LIMIT_MESSAGES="2", RATE_LIMIT_WINDOW_SECONDS="86400")  # no window ends mid-test
+def test_resume_has_its_own_budget_and_is_never_queued(client, mock_aws, frames, set_env):
+    """Resumes used to count as messages: a connection out of messages could not resume."""
+    set_env(RATE_LIMIT_MESSAGES="1", RESUME_RATE_LIMIT="2", RATE_LIMIT_WINDOW_SECONDS="86400")
     connection_id = new_connection_id()
-    session_id = start_session(client, frames, connection_id)
+    session_id = start_session(client, frames, connection_id)  # the one message of the window
     drain_queue(mock_aws.queue_url, delete=True)
 
-    for _ in range(2):
+    for _ in range(3):
         send(client, connection_id, {"action": "resume", "session_id": session_id, "after": 1})
+    send(client, connection_id, {"action": "sendMessage", "message": "again", "session_id": session_id})
 
-    assert [f["type"] for f in frames.to(connection_id)] == ["ack", "resumed", "error"]
-    assert frames.to(connection_id)[-1]["code"] == "rate_limited"
+    sent = frames.to(connection_id)
+    assert [f["type"] for f in sent] == ["ack", "resumed", "resumed", "error", "error"]
+    assert "at most 2 resumes per 86400 s per connection" in sent[3]["message"]
+    assert "at most 1 messages per 86400 s" in sent[4]["message"]
     assert drain_queue(mock_aws.queue_url) == []
+
+
+def test_a_reconnect_storm_behind_one_address_resumes_with_the_defaults(client, mock_aws, frames):
+    """50 shoppers behind one address lose Wi-Fi together: each resumes on a new connection."""
+    owners = [new_connection_id() for _ in range(50)]
+    sessions = [start_session(client, frames, owner) for owner in owners]
+    resumed = []
+    for session_id in sessions:
+        connection_id = new_connection_id()
+        connect(client, connection_id)
+        send(client, connection_id, {"action": "resume", "session_id": session_id, "after": 0})
+        resumed.append([f["type"] for f in frames.to(connection_id)])
+    assert resumed == [["ack", "resumed"]] * 50
 
 
 def test_resume_parses_into_its_action():
