@@ -95,6 +95,10 @@ class Outbox:
         head, self._reserved = self._reserved, None
         return self._send(protocol.status(self.message_id, elapsed_ms), head)
 
+    def retrying(self, attempt: int, reason: str, retry_in_seconds: int) -> int:
+        """Tell the shopper attempt ``attempt`` failed and when the next one starts."""
+        return self._send(protocol.retrying(self.message_id, attempt, reason, retry_in_seconds))
+
     def reserve(self, head: Head) -> None:
         """Keep ``head.cursor`` (taken by the pickup's write) for the first status."""
         self._reserved = head
