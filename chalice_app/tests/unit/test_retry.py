@@ -60,7 +60,8 @@ def received(mock_aws, envelope):
 def visible_after(mock_aws, seconds: float) -> bool:
     time.sleep(seconds)
     sqs = boto3.client("sqs", region_name=REGION)
-    return bool(sqs.receive_message(QueueUrl=mock_aws.queue_url, VisibilityTimeout=0, WaitTimeSeconds=0).get("Messages"))
+    found = sqs.receive_message(QueueUrl=mock_aws.queue_url, VisibilityTimeout=0, WaitTimeSeconds=0)
+    return bool(found.get("Messages"))
 
 
 def context(seconds: float):
