@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
-from chalicelib import logs, protocol
+from chalicelib import causes, logs, protocol
 from chalicelib.coalesce import Coalescer
 from chalicelib.framelog import STOPPING, FrameLog, Head
 from chalicelib.management import ConnectionGoneError, ManagementApi
@@ -181,7 +181,14 @@ class Outbox:
     def _post(self, connections: FrozenSet[str], text: str) -> int:
         delivered, gone = 0, []
         for connection_id in sorted(connections):
-            if self.api.try_post(connection_id, text):
+            try:
+                posted = self.api.try_post(connection_id, text)
+            except Exception as exc:
+                # The frame is stored (a resume replays it); the log keeps why it did not go out.
+                cause = causes.cause(exc)
+                logs.emit(log, "post_failed", logging.ERROR, message_id=self.message_id, error=cause)
+                raise
+            if posted:
                 delivered += 1
             else:
                 gone.append(connection_id)
