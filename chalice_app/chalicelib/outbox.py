@@ -97,7 +97,7 @@ class Outbox:
 
     def retrying(self, attempt: int, reason: str, retry_in_seconds: int) -> int:
         """Tell the shopper attempt ``attempt`` failed and when the next one starts."""
-        return self._send(protocol.retrying(self.message_id, attempt, reason, retry_in_seconds))
+        return self._send(protocol.retrying(self.message_id, attempt, reason, retry_in_seconds), unfinished=True)
 
     def reserve(self, head: Head) -> None:
         """Keep ``head.cursor`` (taken by the pickup's write) for the first status."""
@@ -153,12 +153,14 @@ class Outbox:
 
     # --- take a cursor, render, store, post ----------------------------------------------
 
-    def _send(self, frame: Dict[str, Any], head: Optional[Head] = None, terminal: bool = False) -> int:
+    def _send(
+        self, frame: Dict[str, Any], head: Optional[Head] = None, terminal: bool = False, unfinished: bool = False
+    ) -> int:
         """Deliver the frame at the session's next cursor (or ``head``'s, already taken); how many
-        connections got it (0 when the session is gone)."""
+        connections got it (0 when the session is gone; ``unfinished``: or the message ended)."""
         with self._lock:
             while True:
-                head = head or self.frames.take_cursor(self.session_id, self.message_id, terminal)
+                head = head or self.frames.take_cursor(self.session_id, self.message_id, terminal, unfinished)
                 if head is None:
                     reason = "the session is gone, or a stop already ended the message"
                     logs.emit(

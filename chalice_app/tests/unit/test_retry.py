@@ -210,3 +210,23 @@ def test_a_bad_backoff_schedule_says_what_to_write(raw):
 def test_the_in_flight_visibility_must_outlast_two_heartbeats():
     with pytest.raises(ConfigError, match="IN_FLIGHT_VISIBILITY_SECONDS .* twice HEARTBEAT_SECONDS"):
         load({"IN_FLIGHT_VISIBILITY_SECONDS": "15", "HEARTBEAT_SECONDS": "10"})
+
+
+def test_a_retrying_status_never_follows_the_terminal_frame(mock_aws, frames):
+    """A copy that meets the claim of a delivery which then answered must not post ``retrying``
+    after that answer: the status takes its cursor only while the head holds the message."""
+    from chalicelib.management import ManagementApi
+    from chalicelib.outbox import Outbox
+
+    envelope = session_envelope(new_connection_id())
+    log = FrameLog.from_settings(settings())
+    log.start(envelope.session_id, envelope.message_id, envelope.owner)
+    api = ManagementApi("https://example.execute-api.us-east-1.amazonaws.com/api")
+    box = Outbox(api, log, envelope.session_id, envelope.message_id)
+
+    assert box.retrying(1, "the assistant failed", 5) == 1  # still being answered: told
+    box.response("done", [])
+    assert box.retrying(2, retry.IN_PROGRESS_REASON, 15) == 0  # ended: nothing after the terminal
+
+    sent = frames.bare_to(envelope.connection_id)
+    assert [f.get("status") or f["type"] for f in sent] == ["retrying", "response"]
