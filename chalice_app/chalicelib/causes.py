@@ -28,14 +28,29 @@ _REASONS: List[Tuple[Callable[[BaseException], bool], str]] = [
 ]
 
 
+def _chain(exc: BaseException) -> List[BaseException]:
+    """The exception and what caused it (``raise ... from``, or raised while handling), a few deep:
+    a library's wrapper (Powertools' persistence error) keeps the AWS error as its cause."""
+    chain: List[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 5 and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def shopper_reason(exc: BaseException) -> str:
-    """What went wrong, in words for the shopper (no internals)."""
+    """What went wrong, in words for the shopper (no internals): the first rule that matches the
+    exception or one of its causes."""
+    chain = _chain(exc)
     for test, words in _REASONS:
-        if test(exc):
+        if any(test(link) for link in chain):
             return words
     return "an unexpected error"
 
 
 def cause(exc: BaseException) -> str:
-    """What went wrong, for the log: ``Type: message``."""
-    return f"{type(exc).__name__}: {exc}"
+    """What went wrong, for the log: ``Type: message``, then ``(caused by Type: message)`` for each cause."""
+    first, *causes = _chain(exc)
+    text = f"{type(first).__name__}: {first}"
+    return text + "".join(f" (caused by {type(link).__name__}: {link})" for link in causes)

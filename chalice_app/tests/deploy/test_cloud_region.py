@@ -7,13 +7,16 @@ a restart, IAM enforced on @connections and on DynamoDB, and the configuration f
 failure 2: ``WEBSOCKET_DOMAIN`` of another API) named by ``--validate-only``.
 """
 
+import asyncio
 import json
 import shutil
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
+import websockets
 
 from tests.deploy.cloud_region import CloudRegionProcess, deploy_into
 from tests.deploy.conftest import PROJECT_DIR, REGION, copy_project, tool_env
@@ -154,6 +157,52 @@ def test_a_role_without_its_table_permission_gets_access_denied(deployed, region
 
     done = deploy_into(region, project)
     assert done.returncode == 0, done.stdout
+
+
+def test_a_processor_role_missing_a_table_is_told_within_30_s_and_ended_within_3_min(deployed, region, project):
+    """Item "told within seconds" on the deployed mode: IAM enforced, the queue's visibility timeout
+    as deployed (6 x 120 s), the record's visibility changed by the function's own role. The retry
+    backoffs are shortened through the function's configuration so the test takes seconds."""
+    lam = client(region, "lambda")
+    variables = lam.get_function_configuration(FunctionName=PROCESSOR)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=PROCESSOR, Environment={"Variables": {**variables, "RETRY_BACKOFF_SECONDS": "1,2,3"}}
+    )
+    iam = client(region, "iam")
+    role = lam.get_function_configuration(FunctionName=PROCESSOR)["Role"].split("/")[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+    for statement in document["Statement"]:
+        if "idempotency" in json.dumps(statement.get("Resource")):
+            statement["Action"] = [action for action in statement["Action"] if action != "dynamodb:PutItem"]
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    async def chat():
+        async with websockets.connect(websocket_url(deployed)) as ws:
+            await ws.send(json.dumps({"action": "sendMessage", "message": "any hiking boots?"}))
+            frames, acked, told = [], None, None
+            async with asyncio.timeout(200):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    frames.append(frame)
+                    if frame["type"] == "ack":
+                        acked = time.monotonic()
+                    if told is None and (frame.get("status") == "retrying" or frame["type"] == "error"):
+                        told = time.monotonic() - acked
+                    if frame["type"] in ("response", "error"):
+                        return frames, told, time.monotonic() - acked
+
+    try:
+        frames, told, settled = asyncio.run(chat())
+    finally:
+        done = deploy_into(region, project)  # puts the policy and the configuration back
+    print(f"deployed mode, role missing a table: told {told:.1f} s, settled {settled:.1f} s")
+    assert done.returncode == 0, done.stdout
+    first = next(frame for frame in frames if frame.get("status") == "retrying")
+    assert first["attempt"] == 1 and first["reason"] == "the service could not reach its storage"
+    assert told < 30 and settled < 180
+    assert (frames[-1]["type"], frames[-1]["code"]) == ("error", "processing_failed")
+    assert sum(frame.get("status") == "retrying" for frame in frames) == 4  # attempts 1-4; the 5th is the last
 
 
 def test_a_websocket_domain_of_another_api_is_named(deployed, region, project):

@@ -180,6 +180,23 @@ def test_every_cause_has_shopper_words_and_a_log_line_with_type_and_message(exc,
     assert retry.cause(exc).startswith(type(exc).__name__ + ": ")
 
 
+def test_a_wrapped_aws_error_is_told_and_logged_by_its_cause():
+    """Powertools wraps DynamoDB's AccessDenied (a role missing a table) in its own error."""
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "PutItem")
+    try:
+        try:
+            raise denied
+        except ClientError as inner:
+            raise LookupError("Failed to save in progress record to idempotency store") from inner
+    except LookupError as wrapped:
+        exc = wrapped
+    assert retry.shopper_reason(exc) == "the service could not reach its storage"
+    assert retry.cause(exc) == (
+        "LookupError: Failed to save in progress record to idempotency store (caused by ClientError: An error"
+        " occurred (AccessDeniedException) when calling the PutItem operation: not authorized)"
+    )
+
+
 @given(st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=6), st.integers(1, 20))
 def test_backoff_is_the_attempts_entry_then_the_last_repeated(schedule, attempt):
     expected = schedule[attempt - 1] if attempt <= len(schedule) else schedule[-1]
