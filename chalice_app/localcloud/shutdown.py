@@ -16,13 +16,16 @@ In this order (``LocalStack.shutdown``):
    through its frame log (``Outbox.error``): attached clients get it, a resume replays it;
 5. read the heads again: a message still there is lost, and counted as such.
 
-``StopReport.line()`` is what the console prints.
+``StopReport.line()`` is what the console prints. ``make cloud`` (``CloudRegion.shutdown``) does
+the same for every deployed WebSocket API, reading the tables its chat_processor is configured
+with, and posts the terminal frames straight to the gateways' sockets (``DirectPost``).
 """
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Set, Tuple
 
 from chalicelib import protocol
 from chalicelib.framelog import QUEUED, RUNNING, STOPPING, FrameLog
@@ -90,3 +93,26 @@ def tell_unavailable(api: ManagementApi, frames: FrameLog, pending: Pending) -> 
             Outbox(api, frames, session_id, message_id).error(protocol.SERVICE_UNAVAILABLE, STOP_MESSAGE)
         except Exception as exc:  # counted as lost by the next read of the heads
             log.warning("could not tell %s service_unavailable: %s: %s", message_id, type(exc).__name__, exc)
+
+
+class DirectPost:
+    """What ``Outbox`` needs of a ManagementApi, posting straight to the gateways' sockets (run
+    from a worker thread; the sockets belong to ``loop``)."""
+
+    def __init__(self, gateways: Iterable[Any], loop: asyncio.AbstractEventLoop):
+        self.gateways, self.loop = list(gateways), loop
+
+    def try_post(self, connection_id: str, text: str) -> bool:
+        for gateway in self.gateways:
+            live = gateway.connections.get(connection_id)
+            if live is not None and not live.ws.closed:
+                try:
+                    asyncio.run_coroutine_threadsafe(live.ws.send_str(text), self.loop).result(5)
+                except (ConnectionError, RuntimeError):
+                    return False
+                return True
+        return False
+
+
+def read_all(readers: Dict[str, Callable[[], Pending]]) -> Pending:
+    return set().union(*(read() for read in readers.values())) if readers else set()

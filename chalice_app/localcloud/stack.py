@@ -161,13 +161,12 @@ class LocalStack:
         self.functions.start_watching()
         self._watch = asyncio.ensure_future(self._watch_moto())
 
-    async def shutdown(self, notify=lambda line: None) -> Optional["shutdown.StopReport"]:
+    async def shutdown(self, grace: float, notify=lambda line: None) -> Optional["shutdown.StopReport"]:
         """A clean stop's first half (``localcloud.shutdown``): take no new work, give the messages
-        in flight ``stop_grace_seconds``, tell the rest ``service_unavailable``; then ``stop()``.
+        in flight ``grace`` seconds, tell the rest ``service_unavailable``; then ``stop()``.
         None when the stack has failed (the gateway already told everyone) or never started."""
         if self.failure is not None or self.gateway is None or self.resources is None:
             return None
-        grace = self.options.stop_grace_seconds
         await self.gateway.drain("the local stack is stopping", timeout=grace)
         frames, read = await asyncio.to_thread(self._frame_log)
         before = await asyncio.to_thread(read)

@@ -131,14 +131,15 @@ async def serve(options: StackOptions) -> int:
             await first_of(stop.wait(), asyncio.sleep(options.failed_grace_seconds))
     finally:
         print("Stopping: new connections and messages are refused...", flush=True)
-        await stop_cleanly(stack)
+        await stop_cleanly(stack, options.stop_grace_seconds)
     return 0 if stack.failure is None else EMULATOR_EXIT_CODE
 
 
-async def stop_cleanly(stack: LocalStack) -> None:
-    """Tell every acked message how it ends (answered in the grace, or service_unavailable), then stop."""
+async def stop_cleanly(stack, grace: float) -> None:
+    """Tell every acked message how it ends (answered in the grace, or service_unavailable), then
+    stop; ``stack`` is a LocalStack or (``--cloud``) a CloudRegion."""
     try:
-        report = await stack.shutdown(notify=lambda line: print(line, flush=True))
+        report = await stack.shutdown(grace, notify=lambda line: print(line, flush=True))
     except Exception as exc:  # the stop itself goes on; the count is what is missing
         print(f"error: the clean stop failed ({type(exc).__name__}: {exc}); stopping anyway", file=sys.stderr)
         report = None
@@ -185,9 +186,8 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         if cloud.failure is not None:
             print(f"error: {cloud.failure}; the region's state is gone with it, stopping", file=sys.stderr, flush=True)
     finally:
-        print("Stopping...", flush=True)
-        await cloud.stop()
-        print("Stopped.", flush=True)
+        print("Stopping: new connections and messages are refused...", flush=True)
+        await stop_cleanly(cloud, args.stop_grace)
     return 0 if cloud.failure is None else EMULATOR_EXIT_CODE
 
 

@@ -10,6 +10,7 @@ failure 2: ``WEBSOCKET_DOMAIN`` of another API) named by ``--validate-only``.
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -230,3 +231,48 @@ def test_a_websocket_domain_of_another_api_is_named(deployed, region, project):
 
     done = deploy_into(region, project)
     assert done.returncode == 0, done.stdout
+
+
+def test_ctrl_c_of_make_cloud_tells_every_acked_message(deployed, region):
+    """Last in the module: it stops the region. Replies slowed to 60 s are in flight at SIGINT:
+    new connections are refused, each acked message is told service_unavailable, none lost."""
+    lam = client(region, "lambda")
+    variables = lam.get_function_configuration(FunctionName=PROCESSOR)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=PROCESSOR, Environment={"Variables": {**variables, "ASSISTANT_DELAY_SECONDS": "60"}}
+    )
+    url = websocket_url(deployed)
+    time.sleep(2)  # the region reads the new configuration within its poll (1 s)
+
+    async def scenario():
+        sockets = [await websockets.connect(url) for _ in range(5)]
+        for index, ws in enumerate(sockets):
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"in flight {index}"}))
+        ends = []
+        for ws in sockets:  # each one's ack first
+            while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "ack":
+                pass
+        region.process.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.5)
+        try:
+            async with websockets.connect(url):
+                refused = False
+        except (websockets.InvalidStatus, OSError):
+            refused = True
+        for ws in sockets:
+            async with asyncio.timeout(60):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] in ("response", "error"):
+                        ends.append(frame)
+                        break
+        return ends, refused
+
+    ends, refused = asyncio.run(scenario())
+    region.process.wait(60)
+    output = region.output()
+    assert refused
+    assert [(frame["type"], frame.get("code")) for frame in ends] == [("error", "service_unavailable")] * 5, ends
+    assert all("cursor" in frame for frame in ends)  # through the frame log: a resume replays them
+    assert "Stopped: 5 acked message(s) unfinished at the stop: 0 answered in the grace, 5 told" in output, output
+    assert "0 lost." in output
