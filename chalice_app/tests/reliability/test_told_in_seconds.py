@@ -90,7 +90,8 @@ def test_every_failure_kind_is_told_within_30_s_and_settled_within_3_min(tmp_pat
         log = [json.loads(line["message"]) for line in stack.log_lines("chat_processor") if line["type"] == "LOG"]
     assert int(attributes["VisibilityTimeout"]) == 6 * PROCESSOR_TIMEOUT  # as deployed: the retries do not wait on it
     for text, result in results.items():
-        print(f"{text}: told {result['told']:.1f} s, settled {result['settled']:.1f} s")
+        told = "never" if result["told"] is None else f"{result['told']:.1f} s"
+        print(f"{text}: told {told}, settled {result['settled']:.1f} s")
     for text, (terminal, reason) in KINDS.items():
         result = results[text]
         frames = result["frames"]
