@@ -58,6 +58,9 @@ class Settings:
     ping_rate_limit: int
     resume_rate_limit: int
     chunk_flush_ms: int
+    retry_backoff_seconds: Tuple[int, ...] = (5, 15, 30, 60)
+    in_flight_visibility_seconds: int = 20
+    deadline_margin_seconds: float = 10.0
 
 
 class _Reader:
@@ -132,7 +135,40 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         resume_rate_limit=read.number("RESUME_RATE_LIMIT", 10),
         # At most one chunk post per this many ms (0: one post per delta); see chalicelib/coalesce.py.
         chunk_flush_ms=read.number("CHUNK_FLUSH_MS", 100),
+        **_retry_settings(read),
     )
+
+
+def _retry_settings(read: _Reader) -> dict:
+    """How chat_processor retries (chalicelib/retry.py): the visibility a failed attempt ``n``
+    sets (the ``n``-th backoff, the last one repeated), the visibility it keeps on the record while
+    alive (a dead environment's record returns after at most that), and how long before the
+    Lambda deadline it stops itself (0: never)."""
+    heartbeat = read.number("HEARTBEAT_SECONDS", 10.0, kind=float, minimum=0.05)
+    in_flight = read.number("IN_FLIGHT_VISIBILITY_SECONDS", 20, minimum=1)
+    if in_flight < 2 * heartbeat:
+        raise ConfigError(
+            f"IN_FLIGHT_VISIBILITY_SECONDS ({in_flight}) must be at least twice HEARTBEAT_SECONDS ({heartbeat:g}):"
+            " each heartbeat extends the record's visibility, and one late heartbeat must not let it return"
+        )
+    return {
+        "retry_backoff_seconds": _backoffs(read.text("RETRY_BACKOFF_SECONDS", "5,15,30,60")),
+        "in_flight_visibility_seconds": in_flight,
+        "deadline_margin_seconds": read.number("DEADLINE_MARGIN_SECONDS", 10.0, kind=float),
+    }
+
+
+def _backoffs(raw: str) -> Tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(value < 0 or value > 43_200 for value in values):
+        raise ConfigError(
+            f"RETRY_BACKOFF_SECONDS must be whole seconds between 0 and 43200 separated by commas"
+            f" (e.g. 5,15,30,60), got {raw!r}"
+        )
+    return values
 
 
 def _backend_name(value: str) -> str:

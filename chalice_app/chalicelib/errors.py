@@ -29,6 +29,8 @@ so a caller can catch all of them, or one kind. Errors from libraries (botocore'
     |                              ``internal_error``: try again)
     +-- ReplyStoppedError          the shopper stopped the reply being answered
     |                              (stoppable.run; the processor ends it, stopped)
+    +-- DeadlineError              chat_processor stopped itself before its Lambda
+    |                              deadline (a failed attempt, retried: retry.py)
     +-- HeadConditionError         framelog: a conditional write on a session's head
     |                              failed; carries the head before it (internal)
     |
@@ -58,6 +60,7 @@ __all__ = [
     "InvalidSessionError",
     "SessionBusyError",
     "ReplyStoppedError",
+    "DeadlineError",
 ]
 
 
@@ -120,3 +123,7 @@ class SessionBusyError(ShoppingAssistantError):
 
 class ReplyStoppedError(ShoppingAssistantError):
     """The shopper stopped the reply (a ``stop`` frame); raised where the processor takes the turn's events."""
+
+
+class DeadlineError(ShoppingAssistantError):
+    """chat_processor stopped a turn before its Lambda deadline (``DEADLINE_MARGIN_SECONDS``)."""

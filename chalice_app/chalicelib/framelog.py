@@ -245,18 +245,32 @@ class FrameLog:
                 names,
             )
 
-    def take_cursor(self, session_id: str, message_id: str, terminal: bool = False) -> Optional[Head]:
+    def take_cursor(
+        self, session_id: str, message_id: str, terminal: bool = False, unfinished: bool = False
+    ) -> Optional[Head]:
         """Take the session's next cursor for a frame of ``message_id`` (its terminal frame ends the
         message); the head after it, or None when the session is gone or, for a terminal frame,
-        the message already ended by a stop while it was queued (that stop posted its terminal)."""
+        the message already ended by a stop while it was queued (that stop posted its terminal).
+        ``unfinished``: only while the message has not ended (a ``retrying`` status never follows
+        the terminal frame another delivery took)."""
+        condition = "attribute_exists(session_id)"
+        if terminal:
+            condition += " AND (attribute_not_exists(msgs.#msg) OR msgs.#msg <> :x)"
+        if unfinished:
+            condition += " AND msgs.#msg IN (:q, :r, :s)"
         try:
             item = self._update(
                 session_id,
                 "ADD #cursor :one" + (" REMOVE msgs.#msg" if terminal else ""),
-                "attribute_exists(session_id)"
-                + (" AND (attribute_not_exists(msgs.#msg) OR msgs.#msg <> :x)" if terminal else ""),
+                condition,
                 {"#msg": message_id},
-                {":one": {"N": "1"}, ":x": {"S": STOPPED}},
+                {
+                    ":one": {"N": "1"},
+                    ":x": {"S": STOPPED},
+                    ":q": {"S": QUEUED},
+                    ":r": {"S": RUNNING},
+                    ":s": {"S": STOPPING},
+                },
             )
         except HeadConditionError:
             return None

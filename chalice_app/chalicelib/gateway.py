@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from chalicelib import auth, chat_queue, connections, logs, management, metrics, outbox, protocol, ratelimit
+from chalicelib import auth, causes, chat_queue, connections, logs, management, metrics, outbox, protocol, ratelimit
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope
 from chalicelib.errors import InvalidSessionError
@@ -281,9 +281,17 @@ def _enqueue_acked(
         chat_queue.enqueue(envelope)
     except Exception as exc:
         # The message was acknowledged, so it must still end in a terminal frame.
-        logs.emit(log, "enqueue_failed", logging.ERROR, message_id=envelope.message_id, error=repr(exc))
+        logs.emit(
+            log,
+            "enqueue_failed",
+            logging.ERROR,
+            message_id=envelope.message_id,
+            error=causes.cause(exc),
+            error_type=type(exc).__name__,
+        )
         metrics.count("enqueue_failed")
-        box.error(protocol.PROCESSING_FAILED, "the message could not be queued; please send it again")
+        hint = f"the message could not be queued ({causes.shopper_reason(exc)}); please send it again"
+        box.error(protocol.PROCESSING_FAILED, hint)
         return
     logs.emit(log, "queued", message_id=envelope.message_id, connection_id=request.connection_id)
     metrics.count("queued")

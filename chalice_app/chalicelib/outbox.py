@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
-from chalicelib import logs, protocol
+from chalicelib import causes, logs, protocol
 from chalicelib.coalesce import Coalescer
 from chalicelib.framelog import STOPPING, FrameLog, Head
 from chalicelib.management import BUSY, GONE, SENT, ConnectionBusyError, ConnectionGoneError, ManagementApi
@@ -100,6 +100,10 @@ class Outbox:
         head, self._reserved = self._reserved, None
         return self._send(protocol.status(self.message_id, elapsed_ms), head)
 
+    def retrying(self, attempt: int, reason: str, retry_in_seconds: int) -> int:
+        """Tell the shopper attempt ``attempt`` failed and when the next one starts."""
+        return self._send(protocol.retrying(self.message_id, attempt, reason, retry_in_seconds), unfinished=True)
+
     def reserve(self, head: Head) -> None:
         """Keep ``head.cursor`` (taken by the pickup's write) for the first status."""
         self._reserved = head
@@ -154,12 +158,14 @@ class Outbox:
 
     # --- take a cursor, render, store, post ----------------------------------------------
 
-    def _send(self, frame: Dict[str, Any], head: Optional[Head] = None, terminal: bool = False) -> int:
+    def _send(
+        self, frame: Dict[str, Any], head: Optional[Head] = None, terminal: bool = False, unfinished: bool = False
+    ) -> int:
         """Deliver the frame at the session's next cursor (or ``head``'s, already taken); how many
-        connections got it (0 when the session is gone)."""
+        connections got it (0 when the session is gone; ``unfinished``: or the message ended)."""
         with self._lock:
             while True:
-                head = head or self.frames.take_cursor(self.session_id, self.message_id, terminal)
+                head = head or self.frames.take_cursor(self.session_id, self.message_id, terminal, unfinished)
                 if head is None:
                     reason = "the session is gone, or a stop already ended the message"
                     logs.emit(
@@ -179,10 +185,18 @@ class Outbox:
         self._last_frame_at = time.monotonic()
         return self._post(head.connections, text)
 
+    def _deliver(self, connection_id: str, text: str) -> str:
+        try:
+            return self.api.deliver(connection_id, text)
+        except Exception as exc:
+            # The frame is stored (a resume replays it); the log keeps why it did not go out.
+            logs.emit(log, "post_failed", logging.ERROR, message_id=self.message_id, error=causes.cause(exc))
+            raise
+
     def _post(self, connections: FrozenSet[str], text: str) -> int:
         outcomes: Dict[str, List[str]] = {SENT: [], GONE: [], BUSY: []}
         for connection_id in sorted(connections):
-            outcomes[self.api.deliver(connection_id, text)].append(connection_id)
+            outcomes[self._deliver(connection_id, text)].append(connection_id)
         if outcomes[BUSY]:
             logs.emit(log, "busy", session_id=self.session_id, message_id=self.message_id, connections=outcomes[BUSY])
         # Detached either way: a resume replays only what was taken before it attached.

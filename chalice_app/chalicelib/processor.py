@@ -41,11 +41,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from chalicelib import assistant, aws, coalesce, logs, management, metrics, protocol, stoppable
+from chalicelib import assistant, aws, chat_queue, coalesce, logs, management, metrics, protocol, retry, stoppable
 from chalicelib.config import settings
 from chalicelib.envelope import ChatEnvelope, EnvelopeError
-from chalicelib.errors import ReplyStoppedError
-from chalicelib.framelog import RUNNING, STOPPED, STOPPING, FrameLog
+from chalicelib.errors import DeadlineError, ReplyStoppedError
+from chalicelib.framelog import REDELIVERED, RUNNING, STOPPED, STOPPING, FrameLog
 from chalicelib.outbox import Outbox
 from chalicelib.sessions import SessionStore
 
@@ -60,9 +60,11 @@ UNATTENDED_CHUNK_BYTES = 16_000  # well inside an API Gateway frame's 32 KB, esc
 
 def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     """Process an SQS batch; returns ``{"batchItemFailures": [...]}``."""
+    _invocation["deadline"] = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         # Lets an in-progress claim expire with this invocation if it crashes.
         _idempotency_config().register_lambda_context(context)
+        _invocation["deadline"] = _deadline(context.get_remaining_time_in_millis() / 1000)
     # A failed record fails the later records of its message group (its session) in the
     # batch, so no turn overtakes an earlier one; other sessions go on.
     batch = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -70,6 +72,17 @@ def process_batch(raw_event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     # so a failed record is retried the same way whatever the batch size.
     batch.raise_on_entire_batch_failure = False
     return process_partial_response(event=raw_event, record_handler=handle_record, processor=batch, context=context)
+
+
+# This environment's invocation (Lambda runs one at a time per environment): when to stop.
+_invocation: Dict[str, Optional[float]] = {"deadline": None}
+
+
+def _deadline(remaining_seconds: float) -> Optional[float]:
+    """The ``time.monotonic()`` at which a turn stops itself: ``DEADLINE_MARGIN_SECONDS`` before the
+    Lambda deadline (at most a quarter of the time left, so a short timeout still runs); None: off."""
+    margin = min(settings().deadline_margin_seconds, remaining_seconds / 4)
+    return time.monotonic() + remaining_seconds - margin if margin > 0 else None
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -89,41 +102,101 @@ def handle_record(record: SQSRecord) -> None:
         attempt=attempt,
     )
     try:
-        _handle_record(envelope, attempt, picked_up_ms)
+        _handle_record(envelope, attempt, picked_up_ms, _lease(record, envelope))
     finally:
         metrics.flush(**logs.correlation())
         logs.forget()
 
 
-def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int) -> None:
+def _lease(record: SQSRecord, envelope: ChatEnvelope) -> retry.Lease:
+    try:
+        url: Optional[str] = chat_queue.queue_url()
+    except Exception as exc:
+        logs.emit(log, "visibility_unchanged", logging.WARNING, message_id=envelope.message_id, error=retry.cause(exc))
+        url = None
+    return retry.Lease(aws.client("sqs"), url, record.receipt_handle, envelope.message_id)
+
+
+def _handle_record(envelope: ChatEnvelope, attempt: int, picked_up_ms: int, lease: retry.Lease) -> None:
     queue_wait_ms = picked_up_ms - envelope.received_at_ms
     logs.emit(log, "picked_up", queue_wait_ms=queue_wait_ms)
     metrics.add("queue_wait", metrics.MetricUnit.Milliseconds, queue_wait_ms)
     if attempt > 1:
         metrics.count("retries")
-    config = settings()
+    # Short while alive (heartbeats extend it): if this environment dies, the record returns soon.
+    lease.hold(settings().in_flight_visibility_seconds)
     api: Optional[metrics.CountingApi] = None
     try:
+        deadline = _invocation["deadline"]
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineError("no time left in this invocation to start the record")
         api = metrics.CountingApi(management.for_endpoint(envelope.domain, envelope.stage))
-        _handle_envelope(api, envelope, picked_up_ms)
-    except IdempotencyAlreadyInProgressError:
-        # Another invocation holds the claim; SQS will offer this copy again later.
-        if attempt >= config.max_receive_count:
-            metrics.count("dlq_arrivals")
+        _handle_envelope(api, envelope, picked_up_ms, lease)
+    except IdempotencyAlreadyInProgressError as exc:
+        # Another invocation holds the claim: it stopped extending the record's visibility (dead,
+        # or stalled); its claim lapses at its deadline. The last attempt tells nothing: a
+        # holder still alive then answers it.
+        _failed(api, envelope, attempt, lease, exc, retry.IN_PROGRESS_REASON, "in_progress_elsewhere")
         raise
     except Exception as exc:
-        logs.emit(
-            log, "processing_failed", logging.ERROR, message_id=envelope.message_id, attempt=attempt, error=repr(exc)
-        )
-        metrics.count("processing_failed")
-        if attempt >= config.max_receive_count:
-            metrics.count("dlq_arrivals")
-            if api is not None:
-                _tell_processing_failed(api, envelope)
+        _failed(api, envelope, attempt, lease, exc, retry.shopper_reason(exc))
         raise
 
 
-def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up_ms: int = 0) -> None:
+def _failed(
+    api: Optional[metrics.CountingApi],
+    envelope: ChatEnvelope,
+    attempt: int,
+    lease: retry.Lease,
+    exc: BaseException,
+    reason: str,
+    event: str = "processing_failed",
+) -> None:
+    """A failed attempt: logged with its cause; the shopper told ``retrying`` (the record held for
+    the attempt's backoff) or, on the last attempt, ``processing_failed``."""
+    config = settings()
+    last = attempt >= config.max_receive_count
+    wait = retry.backoff(config.retry_backoff_seconds, attempt)
+    logs.emit(
+        log,
+        event,
+        logging.ERROR,
+        message_id=envelope.message_id,
+        attempt=attempt,
+        error=retry.cause(exc),
+        error_type=type(exc).__name__,
+        reason=reason,
+        last_attempt=last,
+        retry_in_seconds=None if last else wait,
+    )
+    metrics.count(event)
+    if last:
+        metrics.count("dlq_arrivals")
+    else:
+        lease.hold(wait)
+    if api is None or (last and event != "processing_failed"):
+        return
+    _tell(api, envelope, attempt, reason, None if last else wait)
+
+
+def _tell(
+    api: management.ManagementApi, envelope: ChatEnvelope, attempt: int, reason: str, wait: Optional[int]
+) -> None:
+    """``retrying`` (``wait``: seconds to the next attempt) or, with no next attempt, ``processing_failed``."""
+    try:
+        box = Outbox(api, FrameLog.from_settings(settings()), envelope.session_id, envelope.message_id)
+        if wait is None:
+            box.error(protocol.PROCESSING_FAILED, f"the assistant could not answer this message: {reason}")
+        else:
+            box.retrying(attempt, reason, wait)
+    except Exception as exc:
+        # The record still goes back to SQS (then the DLQ); the log is what is left.
+        logs.emit(log, "failure_untold", logging.ERROR, message_id=envelope.message_id, error=retry.cause(exc))
+
+
+def _handle_envelope(
+    api: metrics.CountingApi, envelope: ChatEnvelope, picked_up_ms: int = 0, lease: Optional[retry.Lease] = None
+) -> None:
     """Mark the message running in the session's head (one conditional write, which also takes
     the cursor of its first ``status``: a message stopped while queued, or already ended, is not
     run again), then answer it once through this record's one outbox."""
@@ -144,19 +217,9 @@ def _handle_envelope(api: metrics.CountingApi, envelope: ChatEnvelope, picked_up
     if state == RUNNING and fresh:
         box.reserve(head)  # the first status's cursor came with the pickup's write
     try:
-        _answer_once()(envelope=envelope, api=api, box=box, picked_up_ms=picked_up_ms, state=state)
+        _answer_once()(envelope=envelope, api=api, box=box, picked_up_ms=picked_up_ms, state=state, lease=lease)
     finally:
         box.release()
-
-
-def _tell_processing_failed(api: management.ManagementApi, envelope: ChatEnvelope) -> None:
-    hint = "the assistant could not answer this message"
-    try:
-        box = Outbox(api, FrameLog.from_settings(settings()), envelope.session_id, envelope.message_id)
-        box.error(protocol.PROCESSING_FAILED, hint)
-    except Exception as exc:
-        # The record still goes back to SQS (then the DLQ); the log is what is left.
-        logs.emit(log, "processing_failed_untold", logging.ERROR, message_id=envelope.message_id, error=repr(exc))
 
 
 def _drop(envelope: ChatEnvelope, reason: str, **fields: Any) -> None:
@@ -192,7 +255,12 @@ def _answer_once():
 
 
 def _answer(
-    envelope: ChatEnvelope, api: metrics.CountingApi, box: Outbox, picked_up_ms: int = 0, state: str = ""
+    envelope: ChatEnvelope,
+    api: metrics.CountingApi,
+    box: Outbox,
+    picked_up_ms: int = 0,
+    state: str = "",
+    lease: Optional[retry.Lease] = None,
 ) -> Dict[str, Any]:
     """Answer the message once (a redelivery gets the saved result, nothing posted): expired,
     stopped, or the turn, streamed; a stop ends it with what was streamed so far. A reply nobody
@@ -205,7 +273,12 @@ def _answer(
     box.status(0)
     try:
         reply = stoppable.run(
-            box, lambda: _turn(envelope), config.heartbeat_seconds, lambda e: _delta(box, envelope, e)
+            box,
+            lambda: _turn(envelope),
+            config.heartbeat_seconds,
+            lambda e: _delta(box, envelope, e),
+            deadline=_invocation["deadline"],
+            on_beat=lambda: lease and lease.hold(config.in_flight_visibility_seconds),
         )
     except ReplyStoppedError:
         return _stopped(box, envelope, started)
@@ -230,7 +303,8 @@ def _ended_early(box: Outbox, envelope: ChatEnvelope, state: str, config: Any) -
         logs.emit(log, "stopped_before_pickup", message_id=envelope.message_id)
         return {"message_id": envelope.message_id, "stopped": True}
     age_ms = protocol.now_ms() - envelope.received_at_ms
-    if age_ms > config.message_ttl_seconds * 1000:
+    # A message already started (REDELIVERED) is finished, however old: the shopper saw it begin.
+    if state != REDELIVERED and age_ms > config.message_ttl_seconds * 1000:
         delivered = box.error(protocol.EXPIRED, "this message waited too long in the queue; please send it again")
         _drop(envelope, "expired", age_ms=age_ms, client_told=delivered > 0)
         return {"message_id": envelope.message_id, "expired": True}

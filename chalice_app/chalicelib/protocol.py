@@ -43,6 +43,7 @@ __all__ = [
     "pong",
     "ack",
     "status",
+    "retrying",
     "chunk",
     "response",
     "error",
@@ -250,6 +251,19 @@ def ack(message_id: str, session_id: str, client_message_id: Optional[str], mess
 
 def status(message_id: str, elapsed_ms: int) -> Dict[str, Any]:
     return {"type": "status", "message_id": message_id, "status": "processing", "elapsed_ms": elapsed_ms}
+
+
+def retrying(message_id: str, attempt: int, reason: str, retry_in_seconds: int) -> Dict[str, Any]:
+    """Attempt ``attempt`` failed (``reason``, in the shopper's words); the next starts in about
+    ``retry_in_seconds``. Not terminal: the message still ends in a response or an error."""
+    return {
+        "type": "status",
+        "message_id": message_id,
+        "status": "retrying",
+        "attempt": attempt,
+        "reason": reason,
+        "retry_in_seconds": retry_in_seconds,
+    }
 
 
 def chunk(message_id: str, seq: int, delta: str) -> Dict[str, Any]:

@@ -15,12 +15,12 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from chalicelib import logs
 from chalicelib.assistant import cancel
 from chalicelib.assistant.base import AssistantEvent, Reply
-from chalicelib.errors import AssistantError, ReplyStoppedError
+from chalicelib.errors import AssistantError, DeadlineError, ReplyStoppedError
 from chalicelib.outbox import Outbox
 
 __all__ = ["run", "ReplyStoppedError", "STOP_POLL_SECONDS"]
@@ -45,21 +45,23 @@ def run(
     heartbeat_seconds: float,
     on_event: Callable[[AssistantEvent], None],
     poll_seconds: float = STOP_POLL_SECONDS,
+    deadline: Optional[float] = None,
+    on_beat: Callable[[], Any] = lambda: None,
 ) -> Reply:
     """Pass each Delta of ``events()`` to ``on_event`` and return the Reply; ReplyStoppedError when the
-    shopper stops the reply first. The backend's exceptions are raised here."""
+    shopper stops the reply first, DeadlineError when ``deadline`` (``time.monotonic()``) comes first.
+    The backend's exceptions are raised here. ``on_beat`` runs with each heartbeat."""
     inbox: queue.Queue[Any] = queue.Queue()
     cancellation, done = cancel.Cancellation(), threading.Event()
     context = contextvars.copy_context()
     producer = threading.Thread(target=context.run, args=(_produce, events, inbox, cancellation), daemon=True)
-    watcher = threading.Thread(
-        target=_watch, args=(box, inbox, done, heartbeat_seconds, poll_seconds), name="watch", daemon=True
-    )
+    beat = _Beat(heartbeat_seconds, poll_seconds, on_beat)
+    watcher = threading.Thread(target=_watch, args=(box, inbox, done, beat), name="watch", daemon=True)
     producer.start()
     watcher.start()
     try:
-        return _take(box, inbox, on_event)
-    except ReplyStoppedError:
+        return _take(box, inbox, on_event, deadline)
+    except (ReplyStoppedError, DeadlineError):
         cancellation.cancel()
         raise
     finally:
@@ -67,9 +69,20 @@ def run(
         watcher.join()
 
 
-def _take(box: Outbox, inbox: "queue.Queue[Any]", on_event: Callable[[AssistantEvent], None]) -> Reply:
+def _next(inbox: "queue.Queue[Any]", deadline: Optional[float]) -> Any:
+    if deadline is None:
+        return inbox.get()
+    try:
+        return inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        raise DeadlineError("stopped before the Lambda deadline") from None
+
+
+def _take(
+    box: Outbox, inbox: "queue.Queue[Any]", on_event: Callable[[AssistantEvent], None], deadline: Optional[float]
+) -> Reply:
     while True:
-        item = inbox.get()
+        item = _next(inbox, deadline)
         if item is _STOP or box.stop_asked:
             raise ReplyStoppedError()
         if isinstance(item, _Failed):
@@ -101,16 +114,24 @@ def _produce(events: Callable[[], Iterator[AssistantEvent]], inbox: "queue.Queue
                 getattr(stream, "close", lambda: None)()  # GeneratorExit in the backend: what it opened is closed
 
 
-def _watch(box: Outbox, inbox: "queue.Queue[Any]", done: threading.Event, heartbeat: float, poll: float) -> None:
+@dataclass(frozen=True)
+class _Beat:
+    seconds: float  # between heartbeats
+    poll: float  # between stop polls
+    extra: Callable[[], Any]  # run with each heartbeat (chat_processor: extend the record's visibility)
+
+
+def _watch(box: Outbox, inbox: "queue.Queue[Any]", done: threading.Event, beat: _Beat) -> None:
     started = next_beat = time.monotonic()
-    next_beat += heartbeat
-    while not done.wait(max(0.0, min(poll, next_beat - time.monotonic()))):
+    next_beat += beat.seconds
+    while not done.wait(max(0.0, min(beat.poll, next_beat - time.monotonic()))):
         try:
             now = time.monotonic()
             if now >= next_beat:
-                next_beat = now + heartbeat
+                next_beat = now + beat.seconds
+                beat.extra()
                 box.status(int((now - started) * 1000))
-            if box.poll_stop(poll):
+            if box.poll_stop(beat.poll):
                 inbox.put(_STOP)
                 return
         except Exception as exc:

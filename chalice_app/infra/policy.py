@@ -77,6 +77,8 @@ NEEDS: Dict[str, Sequence[tuple]] = {
         ("sqs:ReceiveMessage", "queue", "the SQS event source mapping"),
         ("sqs:DeleteMessage", "queue", "the SQS event source mapping"),
         ("sqs:GetQueueAttributes", "queue", "the SQS event source mapping"),
+        ("sqs:GetQueueUrl", "queue", "chat_queue.queue_url (the record's visibility)"),
+        ("sqs:ChangeMessageVisibility", "queue", "retry.Lease: in-flight heartbeat, retry backoff"),
         ("dynamodb:GetItem", "idempotency_table", "Powertools idempotency"),
         ("dynamodb:PutItem", "idempotency_table", "Powertools idempotency"),
         ("dynamodb:UpdateItem", "idempotency_table", "Powertools idempotency"),

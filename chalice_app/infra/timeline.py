@@ -54,7 +54,15 @@ __all__ = [
 
 # Events that are errors whatever their level says.
 ERROR_EVENTS = frozenset(
-    {"processing_failed", "processing_failed_untold", "enqueue_failed", "internal_error", "internal_error_unanswered"}
+    {
+        "processing_failed",
+        "processing_failed_untold",
+        "failure_untold",
+        "post_failed",
+        "enqueue_failed",
+        "internal_error",
+        "internal_error_unanswered",
+    }
 )
 
 # Lambda's platform lines; the local files put the kind in "type" and the rest in "message".

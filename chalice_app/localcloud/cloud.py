@@ -48,7 +48,7 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
-from localcloud import guard, region
+from localcloud import guard, region, shutdown
 from localcloud.gateway import Gateway, Limits
 from localcloud.iam import RoleSessions, connection_arn
 from localcloud.lambdaservice import API_ID_HEADER, REGION_HEADER
@@ -150,6 +150,52 @@ class CloudRegion:
         await web.TCPSite(self._runner, self.options.host, self.gateway_port, reuse_address=True).start()
         await self.refresh()
         self._watch = asyncio.ensure_future(self._watch_loop())
+
+    async def shutdown(self, grace: float, notify=lambda line: None) -> Optional[shutdown.StopReport]:
+        """A clean stop's first half (``localcloud.shutdown``), for every deployed WebSocket API."""
+        if self.failure is not None or not self.gateways:
+            return None
+        await asyncio.gather(*(g.drain("the emulated region is stopping", grace) for g in self.gateways.values()))
+        logs = await asyncio.to_thread(self._frame_logs)
+
+        def read() -> shutdown.Pending:
+            return shutdown.read_all({table: reader for table, (_, reader) in logs.items()})
+
+        before = await asyncio.to_thread(read)
+        if before:
+            notify(f"Waiting up to {grace:g} s for {len(before)} acked message(s) in flight...")
+        left = await asyncio.to_thread(shutdown.wait_settled, read, before, grace)
+        for served in self.regions.values():
+            served.halt()
+            if left:  # no answer is cut after its terminal is told
+                await asyncio.to_thread(served.service.close)
+        api = shutdown.DirectPost(self.gateways.values(), asyncio.get_running_loop())
+        for frames, reader in logs.values():
+            mine = left & await asyncio.to_thread(reader)
+            await asyncio.to_thread(shutdown.tell_unavailable, api, frames, mine)
+        lost = len(left & await asyncio.to_thread(read))
+        return shutdown.StopReport(len(before), len(before) - len(left), len(left) - lost, lost)
+
+    def _frame_logs(self) -> Dict[str, Any]:
+        """(region, sessions table) -> (FrameLog, unfinished reader), for each deployed SQS-fed function."""
+        from chalicelib.config import load
+        from chalicelib.framelog import FrameLog
+
+        found = {}
+        for served in self.regions.values():
+            dynamodb = served.client("dynamodb")
+            for source in served.snapshot.sources.values():
+                fields = served.snapshot.functions.get(source.function_name)
+                if fields is None:
+                    continue
+                config = load(fields["environment"])
+                ttl = max(config.session_ttl_seconds, config.resume_window_seconds)
+                frames = FrameLog(
+                    config.sessions_table, config.frames_table, ttl, config.resume_window_seconds, dynamodb
+                )
+                table = config.sessions_table
+                found[(served.name, table)] = (frames, lambda db=dynamodb, t=table: shutdown.unfinished(db, t))
+        return found
 
     async def stop(self) -> None:
         if self._watch is not None:

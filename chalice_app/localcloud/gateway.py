@@ -160,6 +160,7 @@ class Gateway:
         self._disconnect_lane = asyncio.Semaphore(disconnect_workers)
         self.connections: Dict[str, LiveConnection] = {}
         self.failure: Optional[str] = None  # why the service is unavailable, once it is
+        self.draining: Optional[str] = None  # why no new work is taken (the stack is stopping: drain())
         self._tasks: Set[asyncio.Task] = set()
 
     def make_app(self, local_token: Optional[str] = None) -> web.Application:
@@ -191,7 +192,7 @@ class Gateway:
         probe = web.WebSocketResponse()
         if not probe.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required: connect with a WebSocket client"}, status=426)
-        if self.failure is not None:
+        if self._refusing:
             return self._unavailable()
         info = ConnectionInfo(
             connection_id=new_connection_id(),
@@ -204,7 +205,7 @@ class Gateway:
             query=dict(request.query),
         )
         refused = await self._run_connect(info)
-        if self.failure is not None:
+        if self._refusing:
             return self._unavailable()
         if refused is not None:
             return refused
@@ -253,7 +254,7 @@ class Gateway:
 
     def _dispatch(self, live: LiveConnection, body: str, is_base64: bool) -> None:
         live.info.touch()
-        if self.failure is not None:
+        if self._refusing:
             self._spawn(self._send_quietly(live, self._unavailable_frame()))
             return
         live.backlog.append((body, is_base64))
@@ -272,7 +273,7 @@ class Gateway:
             while live.backlog:
                 body, is_base64 = live.backlog.popleft()
                 live.room.set()
-                if self.failure is not None:
+                if self._refusing:
                     await self._send_quietly(live, self._unavailable_frame())
                     continue
                 event = websocket_event("$default", live.info, body=body, is_base64=is_base64)
@@ -393,8 +394,21 @@ class Gateway:
             for _ in range(waiting):
                 await self._send_quietly(live, self._unavailable_frame())
 
+    @property
+    def _refusing(self) -> bool:
+        return self.failure is not None or self.draining is not None
+
+    async def drain(self, reason: str, timeout: float) -> None:
+        """Take no new work (the stack is stopping): upgrades get 503 and every frame not yet
+        handled a ``service_unavailable`` error; handlers already running finish, for at most
+        ``timeout`` seconds. Posts to @connections go on (replies in flight still arrive)."""
+        self.draining = reason
+        running = set(self._tasks)
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+
     def _failure_text(self) -> str:
-        return f"service unavailable: {self.failure}; the local stack is shutting down"
+        return f"service unavailable: {self.failure or self.draining}; the local stack is shutting down"
 
     def _unavailable_frame(self, message_id: Optional[str] = None) -> Dict[str, Any]:
         return protocol.error(protocol.SERVICE_UNAVAILABLE, self._failure_text(), message_id)

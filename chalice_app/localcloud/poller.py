@@ -12,6 +12,11 @@ when its emulator has died, rather than let it retry forever.
 On a FIFO queue moto already does what SQS does for message groups (no message of
 a group is handed out while an earlier one of it is in flight); the poller adds
 Lambda's batch rule on top (``fifo_failures``).
+
+As Lambda's poller, it never touches a record's visibility itself: a function that changes
+it (chat_processor's in-flight heartbeat and retry backoff, ``chalicelib/retry.py``) does so
+on moto's SQS, which honours ``ChangeMessageVisibility`` and counts every receive toward the
+redrive policy's ``maxReceiveCount`` as SQS does (tests/reliability/test_told_in_seconds.py).
 """
 
 import logging

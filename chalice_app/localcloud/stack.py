@@ -30,8 +30,10 @@ import boto3
 from aiohttp import web
 
 from chalicelib.errors import ShoppingAssistantError
+from chalicelib.framelog import FrameLog
+from chalicelib.management import ManagementApi
 from infra.stage import VISIBILITY_TIMEOUT_FACTOR
-from localcloud import console
+from localcloud import console, shutdown
 from localcloud.events import new_api_id
 from localcloud.gateway import Gateway, Limits
 from localcloud.lambdaservice import EndpointRoutes, LambdaService, SourceFunctions, SourceProject
@@ -79,6 +81,7 @@ class StackOptions:
     verbose: bool = True
     static_dir: Optional[str] = None
     failed_grace_seconds: float = 5.0  # after a failure, /health and clients see why before the exit
+    stop_grace_seconds: float = shutdown.DEFAULT_GRACE_SECONDS  # Ctrl-C: how long messages in flight may finish
 
 
 class LocalStack:
@@ -157,6 +160,36 @@ class LocalStack:
             poller.start()
         self.functions.start_watching()
         self._watch = asyncio.ensure_future(self._watch_moto())
+
+    async def shutdown(self, grace: float, notify=lambda line: None) -> Optional["shutdown.StopReport"]:
+        """A clean stop's first half (``localcloud.shutdown``): take no new work, give the messages
+        in flight ``grace`` seconds, tell the rest ``service_unavailable``; then ``stop()``.
+        None when the stack has failed (the gateway already told everyone) or never started."""
+        if self.failure is not None or self.gateway is None or self.resources is None:
+            return None
+        await self.gateway.drain("the local stack is stopping", timeout=grace)
+        frames, read = await asyncio.to_thread(self._frame_log)
+        before = await asyncio.to_thread(read)
+        if before:
+            notify(f"Waiting up to {grace:g} s for {len(before)} acked message(s) in flight...")
+        left = await asyncio.to_thread(shutdown.wait_settled, read, before, grace)
+        for poller in self.pollers:
+            poller.halt()
+        if left and self.lambdas is not None:
+            await asyncio.to_thread(self.lambdas.close)  # no answer is cut after its terminal is told
+        api = ManagementApi(self.management_url)
+        await asyncio.to_thread(shutdown.tell_unavailable, api, frames, left)
+        lost = len(left & await asyncio.to_thread(read))
+        return shutdown.StopReport(len(before), len(before) - len(left), len(left) - lost, lost)
+
+    def _frame_log(self):
+        from chalicelib.config import settings
+
+        config = settings()
+        dynamodb = boto3.client("dynamodb", region_name=config.region, endpoint_url=self.moto_url)
+        ttl = max(config.session_ttl_seconds, config.resume_window_seconds)
+        frames = FrameLog(config.sessions_table, config.frames_table, ttl, config.resume_window_seconds, dynamodb)
+        return frames, lambda: shutdown.unfinished(dynamodb, config.sessions_table)
 
     async def stop(self) -> None:
         if self._watch is not None:

@@ -14,8 +14,11 @@ enforced on --port (it prints ``AWS endpoint: http://127.0.0.1:P``), the Lambda 
 the SQS event sources and API Gateway for every WebSocket API deployed into it with
 ``scripts/deploy.py --stage chalice-test --endpoint-url http://127.0.0.1:P``.
 
-Ctrl-C stops everything. ``make run`` calls this. Exit status: 0 after Ctrl-C,
-2 when the port is taken, 3 when the AWS emulator (the moto server) died: its state
+Ctrl-C (or SIGTERM) stops cleanly: new connections and messages are refused at once,
+acked messages in flight get ``--stop-grace`` seconds (default 5) to finish, every one
+still unfinished is told ``service_unavailable`` (kept for a resume), and the console
+prints how many were answered, told and lost (localcloud.shutdown). ``make run`` calls this.
+Exit status: 0 after Ctrl-C, 2 when the port is taken, 3 when the AWS emulator (the moto server) died: its state
 is gone with it, so the stack says so on stderr and stops rather than restart silently.
 """
 
@@ -28,6 +31,7 @@ import socket
 import sys
 
 from localcloud.gateway import Limits
+from localcloud.shutdown import DEFAULT_GRACE_SECONDS
 from localcloud.stack import EMULATOR_EXIT_CODE, LocalStack, PortInUseError, StackOptions
 
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
@@ -72,6 +76,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--message-limit", type=int, default=Limits.message_bytes, help="bytes (default 131072)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra app environment")
     parser.add_argument("--quiet", action="store_true", help="no per-invocation lines on the console")
+    parser.add_argument(
+        "--stop-grace",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        help=f"Ctrl-C: seconds messages in flight may finish before they are told service_unavailable"
+        f" (default {DEFAULT_GRACE_SECONDS:g})",
+    )
     return parser.parse_args(argv)
 
 
@@ -82,6 +93,8 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         if not sep or not name:
             raise SystemExit(f"--env takes NAME=VALUE, got {item!r}")
         environment[name] = value
+    if args.stop_grace < 0:
+        raise SystemExit(f"--stop-grace takes seconds (0 or more), got {args.stop_grace:g}")
     options = StackOptions(
         host=args.host,
         port=args.port or int(os.environ.get("PORT", 8000)),
@@ -100,6 +113,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         environment=environment,
         verbose=not args.quiet,
         static_dir=WEB_DIR if os.path.isdir(WEB_DIR) else None,
+        stop_grace_seconds=args.stop_grace,
     )
     if args.log_dir:
         options.log_dir = args.log_dir
@@ -125,10 +139,21 @@ async def serve(options: StackOptions) -> int:
             # Clients and /health see the failure for a moment before the sockets close.
             await first_of(stop.wait(), asyncio.sleep(options.failed_grace_seconds))
     finally:
-        print("Stopping...", flush=True)
-        await stack.stop()
-        print("Stopped.", flush=True)
+        print("Stopping: new connections and messages are refused...", flush=True)
+        await stop_cleanly(stack, options.stop_grace_seconds)
     return 0 if stack.failure is None else EMULATOR_EXIT_CODE
+
+
+async def stop_cleanly(stack, grace: float) -> None:
+    """Tell every acked message how it ends (answered in the grace, or service_unavailable), then
+    stop; ``stack`` is a LocalStack or (``--cloud``) a CloudRegion."""
+    try:
+        report = await stack.shutdown(grace, notify=lambda line: print(line, flush=True))
+    except Exception as exc:  # the stop itself goes on; the count is what is missing
+        print(f"error: the clean stop failed ({type(exc).__name__}: {exc}); stopping anyway", file=sys.stderr)
+        report = None
+    await stack.stop()
+    print(report.line() if report is not None else "Stopped.", flush=True)
 
 
 async def serve_cloud(args: argparse.Namespace) -> int:
@@ -168,9 +193,8 @@ async def serve_cloud(args: argparse.Namespace) -> int:
         if cloud.failure is not None:
             print(f"error: {cloud.failure}; the region's state is gone with it, stopping", file=sys.stderr, flush=True)
     finally:
-        print("Stopping...", flush=True)
-        await cloud.stop()
-        print("Stopped.", flush=True)
+        print("Stopping: new connections and messages are refused...", flush=True)
+        await stop_cleanly(cloud, args.stop_grace)
     return 0 if cloud.failure is None else EMULATOR_EXIT_CODE
 
 

@@ -2,6 +2,7 @@
 them): a clean app environment, Chalice's test client, and a recorder standing in
 for the API Gateway Management API (moto's never reports a gone connection)."""
 
+import functools
 import inspect
 import logging
 import os
@@ -101,11 +102,18 @@ def set_env(monkeypatch):
 
 
 @pytest.fixture
-def client(tmp_path):
+def client(tmp_path, monkeypatch):
     """Chalice's test client; project_dir has no .chalice/config.json, so no stage
-    environment variables leak into the tests."""
+    environment variables leak into the tests. Its Lambda context says 3 s are left whatever
+    the function's timeout; chat_processor stops itself before its deadline, so the context
+    here has Lambda's longest timeout (15 min): tests of the deadline pass their own context."""
+    import chalice.test
+
     from app import app
 
+    monkeypatch.setattr(
+        chalice.test, "LambdaContext", functools.partial(chalice.test.LambdaContext, max_runtime_ms=900_000)
+    )
     return Client(app, project_dir=str(tmp_path))
 
 

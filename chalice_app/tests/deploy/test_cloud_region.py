@@ -7,13 +7,17 @@ a restart, IAM enforced on @connections and on DynamoDB, and the configuration f
 failure 2: ``WEBSOCKET_DOMAIN`` of another API) named by ``--validate-only``.
 """
 
+import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
+import websockets
 
 from tests.deploy.cloud_region import CloudRegionProcess, deploy_into
 from tests.deploy.conftest import PROJECT_DIR, REGION, copy_project, tool_env
@@ -156,6 +160,52 @@ def test_a_role_without_its_table_permission_gets_access_denied(deployed, region
     assert done.returncode == 0, done.stdout
 
 
+def test_a_processor_role_missing_a_table_is_told_within_30_s_and_ended_within_3_min(deployed, region, project):
+    """Item "told within seconds" on the deployed mode: IAM enforced, the queue's visibility timeout
+    as deployed (6 x 120 s), the record's visibility changed by the function's own role. The retry
+    backoffs are shortened through the function's configuration so the test takes seconds."""
+    lam = client(region, "lambda")
+    variables = lam.get_function_configuration(FunctionName=PROCESSOR)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=PROCESSOR, Environment={"Variables": {**variables, "RETRY_BACKOFF_SECONDS": "1,2,3"}}
+    )
+    iam = client(region, "iam")
+    role = lam.get_function_configuration(FunctionName=PROCESSOR)["Role"].split("/")[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+    for statement in document["Statement"]:
+        if "idempotency" in json.dumps(statement.get("Resource")):
+            statement["Action"] = [action for action in statement["Action"] if action != "dynamodb:PutItem"]
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    async def chat():
+        async with websockets.connect(websocket_url(deployed)) as ws:
+            await ws.send(json.dumps({"action": "sendMessage", "message": "any hiking boots?"}))
+            frames, acked, told = [], None, None
+            async with asyncio.timeout(200):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    frames.append(frame)
+                    if frame["type"] == "ack":
+                        acked = time.monotonic()
+                    if told is None and (frame.get("status") == "retrying" or frame["type"] == "error"):
+                        told = time.monotonic() - acked
+                    if frame["type"] in ("response", "error"):
+                        return frames, told, time.monotonic() - acked
+
+    try:
+        frames, told, settled = asyncio.run(chat())
+    finally:
+        done = deploy_into(region, project)  # puts the policy and the configuration back
+    print(f"deployed mode, role missing a table: told {told:.1f} s, settled {settled:.1f} s")
+    assert done.returncode == 0, done.stdout
+    first = next(frame for frame in frames if frame.get("status") == "retrying")
+    assert first["attempt"] == 1 and first["reason"] == "the service could not reach its storage"
+    assert told < 30 and settled < 180
+    assert (frames[-1]["type"], frames[-1]["code"]) == ("error", "processing_failed")
+    assert sum(frame.get("status") == "retrying" for frame in frames) == 4  # attempts 1-4; the 5th is the last
+
+
 def test_a_websocket_domain_of_another_api_is_named(deployed, region, project):
     """Production failure 2: the processor's WEBSOCKET_DOMAIN names another API."""
     other = client(region, "apigatewayv2").create_api(
@@ -181,3 +231,48 @@ def test_a_websocket_domain_of_another_api_is_named(deployed, region, project):
 
     done = deploy_into(region, project)
     assert done.returncode == 0, done.stdout
+
+
+def test_ctrl_c_of_make_cloud_tells_every_acked_message(deployed, region):
+    """Last in the module: it stops the region. Replies slowed to 60 s are in flight at SIGINT:
+    new connections are refused, each acked message is told service_unavailable, none lost."""
+    lam = client(region, "lambda")
+    variables = lam.get_function_configuration(FunctionName=PROCESSOR)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=PROCESSOR, Environment={"Variables": {**variables, "ASSISTANT_DELAY_SECONDS": "60"}}
+    )
+    url = websocket_url(deployed)
+    time.sleep(2)  # the region reads the new configuration within its poll (1 s)
+
+    async def scenario():
+        sockets = [await websockets.connect(url) for _ in range(5)]
+        for index, ws in enumerate(sockets):
+            await ws.send(json.dumps({"action": "sendMessage", "message": f"in flight {index}"}))
+        ends = []
+        for ws in sockets:  # each one's ack first
+            while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "ack":
+                pass
+        region.process.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.5)
+        try:
+            async with websockets.connect(url):
+                refused = False
+        except (websockets.InvalidStatus, OSError):
+            refused = True
+        for ws in sockets:
+            async with asyncio.timeout(60):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] in ("response", "error"):
+                        ends.append(frame)
+                        break
+        return ends, refused
+
+    ends, refused = asyncio.run(scenario())
+    region.process.wait(60)
+    output = region.output()
+    assert refused
+    assert [(frame["type"], frame.get("code")) for frame in ends] == [("error", "service_unavailable")] * 5, ends
+    assert all("cursor" in frame for frame in ends)  # through the frame log: a resume replays them
+    assert "Stopped: 5 acked message(s) unfinished at the stop: 0 answered in the grace, 5 told" in output, output
+    assert "0 lost." in output

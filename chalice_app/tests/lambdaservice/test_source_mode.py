@@ -80,8 +80,10 @@ def test_a_processor_past_its_timeout_is_killed_and_its_record_retried(tmp_path)
     with open(config_path, "w") as handle:
         json.dump(config, handle)
     args = ["--project-dir", project, "--quiet", "--visibility-timeout", "3", "--pollers", "1"]
+    # DEADLINE_MARGIN_SECONDS=0: the processor does not stop itself first, so Lambda's timeout is what is tested.
     for name, value in {"ASSISTANT_BACKEND": "tests.faults:FaultyAssistant", "MAX_RECEIVE_COUNT": "2",
-                        "RATE_LIMIT_MESSAGES": "0"}.items():  # fmt: skip
+                        "RATE_LIMIT_MESSAGES": "0", "DEADLINE_MARGIN_SECONDS": "0",
+                        "IN_FLIGHT_VISIBILITY_SECONDS": "3", "HEARTBEAT_SECONDS": "1"}.items():  # fmt: skip
         args += ["--env", f"{name}={value}"]
     with LocalStackProcess(args) as stack:
 

@@ -640,6 +640,8 @@ def log_frames(texts: List[str]) -> List[Tuple[int, str]]:
 
 def frame_key(frame: Dict[str, Any]) -> Tuple:
     kind = frame["type"]
+    if kind == "status" and frame.get("status") == "retrying":
+        return ("retrying", frame["attempt"])
     if kind == "status":
         return ("status", frame["elapsed_ms"])
     if kind == "chunk":

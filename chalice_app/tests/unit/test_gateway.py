@@ -220,7 +220,7 @@ def test_a_message_whose_client_left_before_the_ack_is_still_queued_for_its_resu
     assert queued["message"] == "hello"
 
 
-def test_enqueue_failure_after_the_ack_ends_with_processing_failed(client, mock_aws, frames, set_env):
+def test_enqueue_failure_after_the_ack_ends_with_processing_failed(client, mock_aws, frames, set_env, caplog):
     set_env(CHAT_QUEUE_NAME="no-such-queue")
     connection_id = new_connection_id()
 
@@ -232,6 +232,13 @@ def test_enqueue_failure_after_the_ack_ends_with_processing_failed(client, mock_
     assert error["type"] == "error"
     assert error["code"] == protocol.PROCESSING_FAILED
     assert error["message_id"] == ack["message_id"]
+    # The cause, in the shopper's words in the frame, and with its type and message in the log.
+    assert error["message"] == (
+        "the message could not be queued (a service it depends on failed); please send it again"
+    )
+    (failed,) = log_events(caplog, "enqueue_failed")
+    assert failed["error"].startswith("QueueDoesNotExist: ")
+    assert failed["error_type"] == "QueueDoesNotExist"
     assert drain_queue(mock_aws.queue_url) == []
 
 

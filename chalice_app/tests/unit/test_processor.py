@@ -298,9 +298,12 @@ def test_a_message_in_progress_elsewhere_is_retried_later(mock_aws, frames, set_
         first.join()
 
     assert failures(payload) == [copy["messageId"]]
-    types = [f["type"] for f in frames.bare_to(envelope.connection_id)]
-    assert types.count("status") == 1
-    assert types.count("response") == 1
+    sent = frames.bare_to(envelope.connection_id)
+    statuses = [f["status"] for f in sent if f["type"] == "status"]
+    # The copy is told as a retry (its holder stopped extending the record); answered once.
+    assert statuses.count("processing") == 1
+    assert statuses.count("retrying") == 1
+    assert [f["type"] for f in sent].count("response") == 1
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -314,10 +317,21 @@ def test_failing_assistant_reports_the_record_for_retry(client, mock_aws, frames
     payload = run(client, record)
 
     assert failures(payload) == [record["messageId"]]
-    # Not the last attempt: the client is not told yet, SQS will retry.
-    assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == ["status"]
+    # Not the last attempt: the client is told it is retried, and why, in its words.
+    status, retrying = frames.bare_to(envelope.connection_id)
+    assert status["status"] == "processing"
+    assert retrying == {
+        "type": "status",
+        "message_id": envelope.message_id,
+        "status": "retrying",
+        "attempt": 1,
+        "reason": "the assistant failed",
+        "retry_in_seconds": 5,
+    }
     (failed,) = log_events(caplog, "processing_failed")
     assert (failed["message_id"], failed["attempt"]) == (envelope.message_id, 1)
+    # The log keeps the cause: the exception's type and message.
+    assert failed["error"] == "RuntimeError: model unavailable for 'show me running shoes'"
     # The claim was released, so the retry can answer.
     assert idempotency_items() == []
 
@@ -333,6 +347,7 @@ def test_retry_after_a_failure_answers(client, mock_aws, frames, use_assistant):
 
     assert run(client, retry) == {"batchItemFailures": []}
     assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == [
+        "status",
         "status",
         "status",
         "chunk",
@@ -363,10 +378,15 @@ def test_last_attempt_follows_max_receive_count(client, mock_aws, frames, use_as
     envelope = session_envelope(new_connection_id())
 
     run(client, sqs_record(envelope, receive_count=6))
-    assert [f["type"] for f in frames.bare_to(envelope.connection_id)] == ["status"]
+    assert [f["status"] for f in frames.bare_to(envelope.connection_id)] == ["processing", "retrying"]
 
     run(client, sqs_record(envelope, receive_count=7))
-    assert [f.get("code") for f in frames.bare_to(envelope.connection_id)] == [None, None, protocol.PROCESSING_FAILED]
+    assert [f.get("code") for f in frames.bare_to(envelope.connection_id)] == [
+        None,
+        None,
+        None,
+        protocol.PROCESSING_FAILED,
+    ]
 
 
 def test_only_the_failing_record_of_a_batch_is_reported(client, mock_aws, frames, use_assistant):
