@@ -7,7 +7,7 @@ Neither set may produce a wrong cart change or a "we don't carry" for a non-prod
 
 import os
 
-from tests.assistant import heldout_cases
+from tests.assistant import dev_cases, heldout_cases
 from tests.assistant.scoring import score
 
 
@@ -17,4 +17,13 @@ def test_heldout_score(assistant, record_property, capsys):
     with capsys.disabled():
         print("\n" + result.summary("held-out set"))
         if os.environ.get("SHOW_HELDOUT_FAILURES"):
+            print("\n".join(result.failures))
+
+
+def test_dev_score(assistant, record_property, capsys):
+    result = score(assistant, dev_cases.KINDED)
+    record_property("dev_percent", round(result.percent, 1))
+    with capsys.disabled():
+        print("\n" + result.summary("development set"))
+        if os.environ.get("SHOW_DEV_FAILURES"):
             print("\n".join(result.failures))

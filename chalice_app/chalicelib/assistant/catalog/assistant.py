@@ -363,6 +363,8 @@ def _refined(
     for name in ("min_price", "max_price", "min_rating", "sort"):
         if getattr(found, name) is not None:
             changes[name] = getattr(found, name)
+    if found.measures:
+        changes["measures"] = _merged_measures(previous.measures, found.measures)
     dropped = ""
     low, high = changes.get("min_price", previous.min_price), changes.get("max_price", previous.max_price)
     if low is not None and high is not None and low > high:
@@ -397,6 +399,7 @@ def _request_from(found: Any, text: str, category: Optional[str] = None) -> Sear
         max_price=found.max_price,
         min_rating=found.min_rating,
         sort=found.sort or "relevance",
+        measures=found.measures,
     )
 
 
@@ -411,6 +414,13 @@ def _changes_anything(intent: Intent) -> bool:
         or found.has_price
         or found.min_rating is not None
         or found.sort
+        or found.measures
         or intent.relative
         or intent.widen
     )
+
+
+def _merged_measures(old: tuple, new: tuple) -> tuple:
+    """A new bound on a dimension replaces the old ones on it ("any that sleep 4" after "for 2")."""
+    said = {(measure[0], measure[1]) for measure in new}
+    return tuple(measure for measure in old if (measure[0], measure[1]) not in said) + tuple(new)

@@ -318,6 +318,7 @@ def _states_anything(found: Constraints) -> bool:
         or found.min_rating is not None
         or found.sort
         or found.band
+        or found.measures
     )
 
 
