@@ -16,8 +16,8 @@ from typing import List, Optional, Sequence, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant.catalog.phrases import NUMBER_WORDS
-from chalicelib.catalog import Mention, brand_mentions
 from chalicelib.assistant.catalog.units import extract_measures
+from chalicelib.catalog import Mention, brand_mentions
 from chalicelib.catalog.filters import MAX_AMOUNT
 from chalicelib.catalog.measures import Measure
 from chalicelib.catalog.text import fold
