@@ -59,6 +59,9 @@ class CatalogAssistant:
             Kind.CART_REMOVE: self._cart_remove,
             Kind.CART_SHOW: self._cart_show,
             Kind.CART_CLEAR: self._cart_clear,
+            Kind.RESET: lambda intent, state: _reset(state),
+            Kind.STOP: lambda intent, state: Answer(["Stopped. What would you like to do next?"]),
+            Kind.IDENTITY: lambda intent, state: Answer(list(replies.IDENTITY)),
         }
 
     def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
@@ -308,6 +311,17 @@ class CatalogAssistant:
                 else replies.EMPTY_CART[0]
             ]
         )
+
+
+def _reset(state: SessionState) -> Answer:
+    """A fresh conversation: the cart, the search and what was shown are cleared, and the reply says so."""
+    removed = sum(state.cart.values())
+    state.cart, state.filters, state.last_result_ids = {}, None, []
+    state.focus_id = state.pending = None
+    cart = f"emptied your cart ({removed} item{'s' if removed != 1 else ''}) and " if removed else ""
+    return Answer(
+        [f"Fresh start: I {cart}cleared our conversation. What are you shopping for?"], outcome=Kind.RESET, group=[]
+    )
 
 
 def _stated(found: Any) -> tuple:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
-from chalicelib.assistant.catalog import parsing, phrases
+from chalicelib.assistant.catalog import meta, parsing, phrases, positions
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
 from chalicelib.assistant.catalog.references import Found, is_bare_reference, named_spans, quantity, resolve
 from chalicelib.catalog.text import STOPWORDS, fold
@@ -61,6 +61,9 @@ class Kind:
     CART_CLEAR = "cart_clear"
     NOT_CARRIED = "not_carried"  # something the shop does not sell
     CLARIFY = "clarify"  # ask one short question instead of guessing
+    RESET = meta.RESET  # "start again", "new chat": a fresh conversation (cart and context cleared)
+    STOP = meta.STOP  # "stop" typed alone: never a search
+    IDENTITY = meta.IDENTITY  # "who am I talking to?"
 
 
 # Actions a bare reference continues: after "add the first one", "and the third" adds the third.
@@ -128,6 +131,14 @@ def _classify(message: str, state: SessionState) -> Intent:
     text = re.sub(r" +", " ", text).strip()
     if not text:
         return Intent(Kind.HELP)
+    command = meta.command(text)
+    if command is not None:
+        return Intent(command)
+    shown = len(state.last_result_ids)
+    if shown:
+        text, unsure = positions.normalize(text, shown)
+        if unsure:
+            return Intent(Kind.CLARIFY, question=f"Which one do you mean? Say its number, 1 to {shown}.")
     if state.pending and phrases.only(text, phrases.YES):
         return Intent(Kind.CONFIRM)
     if phrases.only(text, phrases.NO) or (not state.pending and phrases.only(text, phrases.YES)):
@@ -275,6 +286,8 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     if category:
         return Intent(Kind.SEARCH, constraints=constraints, category=category)
     missing = None if constraints.brands else _not_carried(_without_refinements(said))
+    if missing is not None and missing.kind == Kind.CLARIFY:
+        return missing
     if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
         # A question about something else than products ("what's your return policy?").
         return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
@@ -342,7 +355,17 @@ def _not_carried(text: str) -> Optional[Intent]:
     words = _head_words(text)
     if not words or catalog.names_a_thing(words[-1]) or words[-1] in _own_words():
         return None
+    if not meta.reads_as_item(fold(text), " ".join(words), words):
+        # An unknown verb, adjective or question is never "something we don't carry".
+        return Intent(Kind.CLARIFY, question=_unsure(" ".join(words)))
     return _not_carried_intent(" ".join(words), _WORD.findall(_POLITE.sub(" ", text)))
+
+
+def _unsure(what: str) -> str:
+    return (
+        f"I'm not sure what you mean by \u201c{what}\u201d. I can find products, answer questions about the ones "
+        "shown, compare them and keep your cart: what would you like?"
+    )
 
 
 def _qualified_category(text: str, category: Optional[str]) -> Optional[Intent]:
