@@ -18,7 +18,8 @@ _PLEASE = r"(?: please| now| thanks| then| ok)*"
 _RULES = (
     (
         RESET,
-        r"(?:(?:ok |okay |can we |let'?s |i want to |please |i'?d like to )*(?:start|begin) (?:again|over|afresh|from scratch)"
+        r"(?:(?:ok |okay |can we |let'?s |i want to |please |i'?d like to )*"
+        r"(?:start|begin) (?:again|over|afresh|from scratch)"
         r"|(?:start |begin |open )?(?:a )?(?:new|fresh|clean) (?:chat|conversation|session|start|search)"
         r"|restart|reset(?: (?:everything|the chat|the conversation|it all))?|clear (?:everything|it all) and start"
         r"|forget everything)" + _PLEASE,

@@ -56,9 +56,8 @@ _RULES: Tuple[Tuple["re.Pattern[str]", Callable[["re.Match[str]", int], Optional
         (r"\b(?:the )?" + _ORDINAL + _THING + r" from the (?:top|start|beginning|left)\b", _from_top),
         (r"\b(?:the )?" + _ORDINAL + _THING + r" from the (?:bottom|end|right)\b", _from_bottom),
         (
-            r"\b(?:the )?(?:penultimate|second[ -](?:to[ -])?last|next[ -]to[ -]last|last but one|one before (?:the )?last)"
-            + _THING
-            + r"\b",
+            r"\b(?:the )?(?:penultimate|second[ -](?:to[ -])?last|next[ -]to[ -]last|last but one"
+            r"|one before (?:the )?last)" + _THING + r"\b",
             _one_before_last,
         ),
         (r"\b(?:the )?(?:one |item |option )?(?:in|at) the (?:centre|center|middle)\b", _middle),
