@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from chalicelib import catalog
 from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
-from chalicelib.assistant.catalog import replies
+from chalicelib.assistant.catalog import comparatives, replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
 from chalicelib.catalog import SearchRequest, SearchResult
 from chalicelib.sessions import SessionState
@@ -62,6 +62,7 @@ class CatalogAssistant:
             Kind.RESET: lambda intent, state: _reset(state),
             Kind.STOP: lambda intent, state: Answer(["Stopped. What would you like to do next?"]),
             Kind.IDENTITY: lambda intent, state: Answer(list(replies.IDENTITY)),
+            Kind.ANSWER: self._answer_pick,
         }
 
     def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
@@ -216,6 +217,13 @@ class CatalogAssistant:
             return _ask(intent.reference_error or "Which product do you mean?")
         item = tools.get_product(state, intent.products[0]["id"])
         return Answer(replies.details_lines(item, state.cart.get(item["id"], 0), intent.question), [item])
+
+    def _answer_pick(self, intent: Intent, state: SessionState) -> Answer:
+        found = intent.pick
+        pair = len(found.values) == 2
+        state.focus_id = found.products[0]["id"]  # named first, so "add it" means it
+        others = [item for item, _ in found.values if pair and item not in found.products]
+        return Answer(comparatives.answer_lines(found, pair), list(found.products) + others, outcome=Kind.ANSWER)
 
     def _compare(self, intent: Intent, state: SessionState) -> Answer:
         if len(intent.products) < 2:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
-from chalicelib.assistant.catalog import meta, parsing, phrases, positions
+from chalicelib.assistant.catalog import comparatives, meta, parsing, phrases, positions
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
-from chalicelib.assistant.catalog.references import Found, is_bare_reference, named_spans, quantity, resolve
+from chalicelib.assistant import tools
+from chalicelib.assistant.catalog.references import Found, group, is_bare_reference, named_spans, quantity, resolve
 from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.sessions import SessionState
 
@@ -64,6 +65,7 @@ class Kind:
     RESET = meta.RESET  # "start again", "new chat": a fresh conversation (cart and context cleared)
     STOP = meta.STOP  # "stop" typed alone: never a search
     IDENTITY = meta.IDENTITY  # "who am I talking to?"
+    ANSWER = "answer"  # a question answered from the products in play ("which is the lightest?")
 
 
 # Actions a bare reference continues: after "add the first one", "and the third" adds the third.
@@ -86,6 +88,8 @@ class Intent:
     missing: str = ""  # NOT_CARRIED: what the shop does not carry ("mountain bikes")
     suggested: Tuple[str, ...] = ()  # NOT_CARRIED: the nearest categories
     corrected: Tuple[Tuple[str, str], ...] = ()  # typos corrected: ("backpak", "backpack")
+    pick: Optional[Any] = None  # ANSWER: the comparatives.Pick that answers it
+    confidence: float = 1.0  # how sure the reading is; a low one asks instead of acting
 
 
 def classify(message: str, state: SessionState) -> Intent:
@@ -151,6 +155,9 @@ def _classify(message: str, state: SessionState) -> Intent:
     cart_intent = _cart_intent(text, state)
     if cart_intent is not None:
         return cart_intent
+    measured = _measure_question(text, state)
+    if measured is not None:
+        return measured
     if phrases.COMPARE.search(text):
         found = resolve(text, state, default_all=True)
         if len(found.products) == 1 and found.picked:  # "which is the cheapest of those?"
@@ -197,6 +204,40 @@ def _classify(message: str, state: SessionState) -> Intent:
     if asks_help and len(polite.split()) <= 8 and not _names_anything(original):
         return Intent(Kind.HELP)
     return _search_intent(original, text, state)
+
+
+_QUESTION_START = re.compile(r"^(?:which|what|whats|who|whose|is|are|does|do|has|have|the|any idea)\b")
+_AMONG = re.compile(r"\b(?:of (?:these|those|them|the (?:lot|bunch|two|three|four|five))|among|out of|here)\b")
+
+
+def _measure_question(text: str, state: SessionState) -> Optional[Intent]:
+    """ "which has the longer battery?", "the roomiest of these": answered from the products in play."""
+    asked = bool(_QUESTION_START.match(text) or _AMONG.search(text))
+    if text.startswith(("the ", "and ")) and (state.last_turn or {}).get("action") in _CONTINUED[:2]:
+        return None  # "the biggest one" answers "which one should I remove?"
+    if not asked or (catalog.category_mentions(text) and not (_AMONG.search(text) or text.startswith("which"))):
+        return None
+    pool = group(state) or tools.shown(state)
+    unknown = comparatives.unknown_superlative(text)
+    if unknown and not phrases.selectors_in(text):
+        return Intent(Kind.CLARIFY, question=_unmeasured(unknown), confidence=0.3)
+    if comparatives.measure_words(text) is None:
+        return None
+    if not pool:
+        return Intent(Kind.CLARIFY, question="Search for something first, then I can tell you which one.")
+    found = resolve(text, state, bare_digits=False)
+    chosen = list(found.products) if len(found.products) >= 2 else pool
+    answer = comparatives.pick(text, chosen)
+    if answer is None:
+        return Intent(Kind.CLARIFY, question="The catalog doesn't list that for these. Want me to compare them?")
+    return Intent(Kind.ANSWER, products=answer.products, pick=answer, question=text, action=Kind.DETAILS)
+
+
+def _unmeasured(word: str) -> str:
+    return (
+        f"I can't tell which is \u201c{word}\u201d from what the catalog lists. I can compare their price, rating "
+        "and specs (weight, size, battery...): say, for example, \u201ccompare them\u201d."
+    )
 
 
 def _names_anything(message: str) -> bool:
