@@ -69,7 +69,8 @@ _OTHER_SUPERLATIVE = re.compile(
     r"|most (?!(?:expensive|popular|reviewed|affordable|rated)\b)[a-z]{4,})\b"
 )
 _UNIT_WORDS = {"g": "g", "kg": "kg", "mm": "mm", "cm": "cm", "in": '"', "l": "L", "hours": "h", "days": "days",
-               "minutes": "min", "people": "people", "gb": "GB", "cups": "cups", "bar": "bar", "atm": "ATM"}  # fmt: skip
+               "minutes": "min", "people": "people", "gb": "GB", "cups": "cups", "bar": "bar",
+               "atm": "ATM"}  # fmt: skip
 
 
 @dataclass(frozen=True)

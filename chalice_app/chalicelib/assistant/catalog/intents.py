@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
+from chalicelib.assistant import tools
 from chalicelib.assistant.catalog import comparatives, meta, parsing, phrases, positions
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
-from chalicelib.assistant import tools
 from chalicelib.assistant.catalog.references import Found, group, is_bare_reference, named_spans, quantity, resolve
 from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.sessions import SessionState
