@@ -158,7 +158,8 @@ def _classify(message: str, state: SessionState) -> Intent:
     measured = _measure_question(text, state)
     if measured is not None:
         return measured
-    if phrases.COMPARE.search(text):
+    relative_ask = phrases.RELATIVE_ASK.search(text) and _relative(text)
+    if phrases.COMPARE.search(text) and not relative_ask:
         found = resolve(text, state, default_all=True)
         if len(found.products) == 1 and found.picked:  # "which is the cheapest of those?"
             return Intent(Kind.DETAILS, products=found.products, question=text)
@@ -167,7 +168,7 @@ def _classify(message: str, state: SessionState) -> Intent:
         if len(products) == 1 and focus and focus["id"] != products[0]["id"] and phrases.PRONOUN.search(text):
             products = (focus,) + products  # "compare it with the first one"
         return Intent(Kind.COMPARE, products=products, reference_error=found.error, action=Kind.COMPARE)
-    if _COMPARING.search(text) and not phrases.CART.search(text):
+    if _COMPARING.search(text) and not phrases.CART.search(text) and not relative_ask:
         found = resolve(text, state)
         if len(found.products) >= 2:  # "is the first one better than the third?", "the second or the fourth?"
             return Intent(Kind.COMPARE, products=found.products, action=Kind.COMPARE)
@@ -320,15 +321,20 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         return qualified
     said = constraints.text
     constraints = replace(constraints, text=_query_text(said, category))
-    relatives = (("cheaper", phrases.CHEAPER), ("pricier", phrases.PRICIER), ("better_rated", phrases.BETTER_RATED))
-    relative = next((name for name, pattern in relatives if pattern.search(text)), None)
+    relative = _relative(text)
     widenings = (("brand", phrases.ANY_BRAND), ("price", phrases.ANY_PRICE))
     widen = tuple(name for name, pattern in widenings if pattern.search(text))
     if category:
         return Intent(Kind.SEARCH, constraints=constraints, category=category)
+    if state.filters and phrases.OTHER_BRAND.search(text):
+        shown = tuple(dict.fromkeys(item["brand"] for item in tools.shown(state)))
+        return Intent(Kind.REFINE, constraints=replace(constraints, exclude_brands=shown, text=""), widen=("brand",))
     missing = None if constraints.brands else _not_carried(_without_refinements(said))
     if missing is not None and missing.kind == Kind.CLARIFY:
-        return missing
+        changes = relative or widen or (_states_anything(replace(constraints, text="")))
+        if not (state.filters and changes):
+            return missing
+        missing = None  # "I can go up to 300 now": the budget changes, the unknown verb is dropped
     if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
         # A question about something else than products ("what's your return policy?").
         return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
@@ -359,6 +365,13 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         suggested=_nearest_categories(words),
         missing=" ".join(word for word in words if word not in STOPWORDS and catalog.is_known(word)),
     )
+
+
+_RELATIVES = (("cheaper", phrases.CHEAPER), ("pricier", phrases.PRICIER), ("better_rated", phrases.BETTER_RATED))
+
+
+def _relative(text: str) -> Optional[str]:
+    return next((name for name, pattern in _RELATIVES if pattern.search(text)), None)
 
 
 def _states_anything(found: Constraints) -> bool:

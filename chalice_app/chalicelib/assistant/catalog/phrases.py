@@ -118,7 +118,9 @@ YES = words(
     r"fine",
 )
 NO = words(r"n", r"no", r"nope", r"nah", r"never ?mind", r"no thanks", r"don'?t", r"forget it")
-CART = words(r"cart", r"basket", r"checkout", r"check out", r"trolley")
+CART = words(
+    r"cart", r"basket", r"checkout", r"check out", r"trolley", r"(?:my|the) (?:bag|shopping bag|order)", r"my list"
+)
 CART_QUESTION = words(
     r"how much (?:is|for) (?:everything|it all|all of it|all that)",
     r"(?:my|the|order) total",
@@ -128,6 +130,13 @@ CART_QUESTION = words(
     r"how much (?:is|does) (?:it|everything|that) (?:all )?(?:come to|cost)",
     r"what'?s my total",
     r"total so far",
+    r"how much am i (?:spending|paying|in for)",
+    r"what am i (?:spending|paying)(?: in total)?",
+    r"what'?s the (?:damage|bill|total)",
+    r"how much (?:will|would|do) i (?:pay|spend|owe)",
+    r"what (?:does|will) (?:it|that|everything) (?:all )?come to",
+    r"(?:grand|running) total",
+    r"what(?:'?s| is) in my (?:cart|basket|bag)",
 )
 # With a cart to clear, these alone mean the cart: "clear it all", "empty it".
 CLEAR_ALONE = words(r"it", r"all", r"everything", r"please", r"them", r"out", r"the lot", r"ok", r"just")
@@ -135,6 +144,10 @@ CLEAR = words(r"clear", r"empty", r"reset", r"remove everything", r"remove all",
 REMOVE = words(
     r"remove",
     r"delete",
+    r"take (?:the |that |this |it |them )?\w* ?(?:out|off|away)",
+    r"lose",
+    r"scrap",
+    r"bin",
     r"take out",
     r"take off",
     r"get rid of",
@@ -165,6 +178,15 @@ ADD = words(
     r"get me",
     r"grab",
     r"i'?ll have",
+    r"pop",
+    r"stick",
+    r"chuck",
+    r"toss",
+    r"bung",
+    r"slap",
+    r"i'?ll (?:grab|take|get|buy|have|order)",
+    r"i'?d (?:take|buy|get)",
+    r"(?:put|pop|stick|chuck|toss|throw) (?:it|that|this|them|the \w+(?: \w+)?) in",
     r"i want (?:the|that|this|it)",
     r"i'?d like (?:the|that|this|it)",
 )
@@ -218,6 +240,13 @@ MORE = words(
     r"any others?",
     r"other options",
     r"more like (?:this|these)",
+    r"(?:a )?few more",
+    r"some more",
+    r"any (?:other|more) (?:options|ones|choices)",
+    r"what other (?:options|ones|choices)",
+    r"more of (?:them|those|these)",
+    r"keep going",
+    r"next (?:five|5|few)",
     r"load more",
     r"more",
 )
@@ -245,10 +274,21 @@ ANY_BRAND = words(
     r"every brand",
     r"don'?t care about (?:the )?brand",
 )
+# "another brand", "a different make": the brands shown so far are not wanted.
+OTHER_BRAND = words(
+    r"(?:another|a different|different|other|some other|a new|new|any other) (?:brand|make|maker|manufacturer|label)s?",
+    r"not (?:this|that|these|those) brands?",
+)
+# "anything cheaper than these?": a refinement relative to the list, not a comparison of it.
+RELATIVE_ASK = words(r"anything", r"something", r"any", r"ones", r"options", r"models", r"stuff")
 ANY_PRICE = words(
     r"any price",
     r"no budget",
     r"forget the budget",
+    r"(?:ignore|forget|drop|remove|lose|scrap|clear|lift|never ?mind|no) (?:about )?(?:the |my |that |any )?"
+    r"(?:price|budget|price limit|budget limit|limit|price cap|cap|spending limit|max(?:imum)?)(?: limit)?",
+    r"(?:price|budget|money) (?:is )?(?:no (?:issue|problem|object)|doesn'?t matter)",
+    r"whatever (?:it costs|the price)",
     r"price doesn'?t matter",
     r"don'?t care about (?:the )?price",
     r"money is no object",
