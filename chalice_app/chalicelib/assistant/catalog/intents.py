@@ -9,12 +9,14 @@ than a question.
 
 import functools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant import tools
 from chalicelib.assistant.catalog import comparatives, meta, parsing, phrases, positions
+from chalicelib.assistant.catalog.cart_intents import cart_intent
+from chalicelib.assistant.catalog.kinds import CONTINUED, Intent, Kind
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
 from chalicelib.assistant.catalog.references import Found, group, is_bare_reference, named_spans, quantity, resolve
 from chalicelib.catalog.text import STOPWORDS, fold
@@ -36,60 +38,13 @@ _POLITE = re.compile(
     r"i(?:'?m| am) (?:looking|searching|shopping) for|i(?:'?d| would) like(?: to (?:see|find|buy|get))?|"
     r"do you (?:have|sell|carry|stock)(?: any)?|i need|i want|show me|if possible|thank you|thanks)\b"
 )
-# "add 1 and 3", "remove 2, 4": a verb and positions only.
-_DIGITS_ONLY = re.compile(r"^(?:add|remove|delete|drop|buy|get|take|compare)(?: (?:[1-9]|and|or|&|then|too|please))+$")
 # Words that set two references side by side: "the first or the third", "is 2 better than 4".
 _COMPARING = re.compile(r"\b(?:or|than|better|worse|nicer|cheaper|between|versus|vs)\b|\?$")
 # A head noun is what a request is for; a phrase after these describes it ("a tent for two").
 _MODIFIER = re.compile(r"\b(?:for|with|to|that|which|in|on|at|from|so|because|like)\b")
 
 
-class Kind:
-    GREETING = "greeting"
-    HELP = "help"
-    THANKS = "thanks"
-    CONFIRM = "confirm"  # "yes" to a loosened search offered after a no-match
-    DECLINE = "decline"
-    SEARCH = "search"  # a new search
-    REFINE = "refine"  # change the active search: "cheaper ones", "only Nike"
-    MORE = "more"  # the next page of the active search
-    DETAILS = "details"
-    COMPARE = "compare"
-    CART_ADD = "cart_add"
-    CART_SET = "cart_set"  # "make it two": set the quantity of the product in question
-    CART_REMOVE = "cart_remove"
-    CART_SHOW = "cart_show"
-    CART_CLEAR = "cart_clear"
-    NOT_CARRIED = "not_carried"  # something the shop does not sell
-    CLARIFY = "clarify"  # ask one short question instead of guessing
-    RESET = meta.RESET  # "start again", "new chat": a fresh conversation (cart and context cleared)
-    STOP = meta.STOP  # "stop" typed alone: never a search
-    IDENTITY = meta.IDENTITY  # "who am I talking to?"
-    ANSWER = "answer"  # a question answered from the products in play ("which is the lightest?")
-
-
-# Actions a bare reference continues: after "add the first one", "and the third" adds the third.
-_CONTINUED = (Kind.CART_ADD, Kind.CART_REMOVE, Kind.DETAILS, Kind.COMPARE)
-
-
-@dataclass(frozen=True)
-class Intent:
-    kind: str
-    products: Tuple[Product, ...] = ()  # the products the message refers to, resolved
-    reference_error: Optional[str] = None  # why a reference could not be resolved ("I only showed 3")
-    quantity: Optional[int] = None
-    constraints: Constraints = field(default_factory=Constraints)
-    category: Optional[str] = None
-    relative: Optional[str] = None  # "cheaper" | "pricier" | "better_rated"
-    widen: Tuple[str, ...] = ()  # constraints to drop: "brand", "price"
-    add_brands: bool = False  # "also Adidas": add to the brands instead of replacing them
-    question: str = ""  # a question about the product ("is it waterproof"), answered first
-    action: Optional[str] = None  # CLARIFY: the action waiting for an answer ("cart_remove")
-    missing: str = ""  # NOT_CARRIED: what the shop does not carry ("mountain bikes")
-    suggested: Tuple[str, ...] = ()  # NOT_CARRIED: the nearest categories
-    corrected: Tuple[Tuple[str, str], ...] = ()  # typos corrected: ("backpak", "backpack")
-    pick: Optional[Any] = None  # ANSWER: the comparatives.Pick that answers it
-    confidence: float = 1.0  # how sure the reading is; a low one asks instead of acting
+_CONTINUED = CONTINUED
 
 
 def classify(message: str, state: SessionState) -> Intent:
@@ -152,9 +107,9 @@ def _classify(message: str, state: SessionState) -> Intent:
     text = _strip_greeting(text)
     original = _strip_greeting_original(message)
 
-    cart_intent = _cart_intent(text, state)
-    if cart_intent is not None:
-        return cart_intent
+    for_cart = cart_intent(text, state)
+    if for_cart is not None:
+        return for_cart
     measured = _measure_question(text, state)
     if measured is not None:
         return measured
@@ -478,73 +433,6 @@ def _without_refinements(text: str) -> str:
 def _query_text(text: str, category: Optional[str]) -> str:
     """The words worth searching for: without refinement words, the category's name and filler."""
     return catalog.search_words(_without_refinements(text), category)
-
-
-def _cart_intent(text: str, state: SessionState) -> Optional[Intent]:
-    mentions_cart = bool(phrases.CART.search(text))
-    clears = bool(phrases.CLEAR.search(text))
-    if clears and (mentions_cart or (state.cart and phrases.only(text, phrases.CLEAR, phrases.CLEAR_ALONE))):
-        return Intent(Kind.CART_CLEAR)
-    # A bare number is a position only in a cart sentence or a short one ("add 2"), not in "order 3 tents".
-    digits = mentions_cart or len(text.split()) <= 3 or bool(_DIGITS_ONLY.match(text))
-    count = quantity(text)
-    if phrases.SET_QUANTITY.search(text):
-        found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=False)
-        products = found.products[:1] if found.products and not found.error else _in_question(state)
-        return Intent(
-            Kind.CART_SET,
-            products=products[:1],
-            quantity=count,
-            action=Kind.CART_ADD,
-            reference_error=None if products else "Which product should I change?",
-        )
-    if phrases.REMOVE.search(text):
-        found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=digits)
-        products = found.products or (_in_question(state) if count and not found.pointed else ())
-        if mentions_cart or found.pointed or products or count:
-            return Intent(
-                Kind.CART_REMOVE,
-                products=products,
-                reference_error=None if products else found.error,
-                quantity=count if count and not phrases.SET_QUANTITY.search(text) else None,
-                action=Kind.CART_REMOVE,
-            )
-    if phrases.ANOTHER.search(text) and (state.focus_id or state.cart):
-        found = resolve(text, state, bare_digits=False)
-        products = found.products if found.products and not phrases.PRONOUN.search(text) else _in_question(state)
-        return Intent(
-            Kind.CART_ADD,
-            products=products[:1],
-            quantity=1,
-            action=Kind.CART_ADD,
-            reference_error=None if products else "Another of which one?",
-        )
-    if phrases.ADD.search(text) and (mentions_cart or not phrases.COMPARE.search(text)):  # "put them side by side"
-        found = resolve(_of_those(text), state, bare_digits=digits)
-        if mentions_cart or found.pointed:
-            return Intent(
-                Kind.CART_ADD,
-                products=found.products,
-                reference_error=found.error,
-                quantity=count or 1,
-                action=Kind.CART_ADD,
-            )
-    if mentions_cart or phrases.CART_QUESTION.search(text):
-        return Intent(Kind.CART_SHOW)
-    return None
-
-
-def _of_those(text: str) -> str:
-    """ "two of those" after looking at one product is two of *it*: the count is not a reference to all."""
-    return re.sub(r"\b(\d+|one|two|three|four|five|a couple|a pair) of (?:those|these|them)\b", r"\1 of it", text)
-
-
-def _in_question(state: SessionState) -> Tuple[Product, ...]:
-    """The product the conversation is on: the one looked at or added last, or the only one in the cart."""
-    item = catalog.product(state.focus_id) if state.focus_id else None
-    if item is None and len(state.cart) == 1:
-        item = catalog.product(next(iter(state.cart)))
-    return (item,) if item else ()
 
 
 def _strip_greeting(text: str) -> str:
