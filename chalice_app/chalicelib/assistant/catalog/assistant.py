@@ -63,6 +63,7 @@ class CatalogAssistant:
             Kind.STOP: lambda intent, state: Answer(["Stopped. What would you like to do next?"]),
             Kind.IDENTITY: lambda intent, state: Answer(list(replies.IDENTITY)),
             Kind.ANSWER: self._answer_pick,
+            Kind.CART_SWAP: self._cart_swap,
         }
 
     def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
@@ -300,6 +301,21 @@ class CatalogAssistant:
         state.focus_id = line.product["id"] if line.quantity else None
         headline = f"Removed the {name}." if not line.quantity else f"Removed {intent.quantity} \u00d7 {name}."
         return Answer(replies.cart_lines(tools.view_cart(state), headline))
+
+    def _cart_swap(self, intent: Intent, state: SessionState) -> Answer:
+        if len(intent.products) != 2:
+            return _ask(intent.reference_error or "Which one should I swap for which?")
+        old, new = intent.products
+        held, before = state.cart.get(old["id"], 0), dict(state.cart)
+        try:
+            tools.remove_from_cart(state, old["id"], held)
+            tools.add_to_cart(state, new["id"], held)
+        except tools.ToolError as error:
+            state.cart = before  # both or neither
+            return Answer([str(error)])
+        state.focus_id = new["id"]
+        headline = f"Swapped the {old['name']} for the {new['name']} ({replies.money(new['price'])})."
+        return Answer(replies.cart_lines(tools.view_cart(state), headline), [new])
 
     def _cart_show(self, intent: Intent, state: SessionState) -> Answer:
         cart = tools.view_cart(state)

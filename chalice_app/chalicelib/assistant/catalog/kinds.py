@@ -27,6 +27,7 @@ class Kind:
     CART_REMOVE = "cart_remove"
     CART_SHOW = "cart_show"
     CART_CLEAR = "cart_clear"
+    CART_SWAP = "cart_swap"  # "swap the mat for the cheaper one"
     NOT_CARRIED = "not_carried"  # something the shop does not sell
     CLARIFY = "clarify"  # ask one short question instead of guessing
     RESET = meta.RESET  # "start again", "new chat": a fresh conversation (cart and context cleared)
