@@ -20,6 +20,7 @@ from chalicelib.assistant.catalog.kinds import CONTINUED, Intent, Kind
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
 from chalicelib.assistant.catalog.references import Found, group, is_bare_reference, named_spans, quantity, resolve
 from chalicelib.catalog.text import STOPWORDS, fold
+from chalicelib.catalog.vocabulary import correct_brand
 from chalicelib.sessions import SessionState
 
 __all__ = ["Intent", "Kind", "classify", "correct_typos"]
@@ -63,11 +64,12 @@ def correct_typos(message: str) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
     corrections: List[Tuple[str, str]] = []
     leftover = _POLITE.sub(" ", extract_constraints(message).text)
     own = _own_words()
-    unknown = [word for word in dict.fromkeys(_WORD.findall(leftover)) if len(word) >= 5 and word not in own]
+    unknown = [word for word in dict.fromkeys(_WORD.findall(leftover)) if len(word) >= 4 and word not in own]
+    categories = tuple(dict.fromkeys(mention.value for mention in catalog.category_mentions(message)))
     for word in unknown[: _MOST_CORRECTIONS * 4]:
         if len(corrections) == _MOST_CORRECTIONS:
             break
-        right = catalog.correct(word)
+        right = catalog.correct(word) or correct_brand(word, categories)
         if right:
             corrections.append((word, right))
     for wrong, right in corrections:
