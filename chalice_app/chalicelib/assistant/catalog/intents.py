@@ -14,7 +14,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant import tools
-from chalicelib.assistant.catalog import comparatives, meta, parsing, phrases, positions
+from chalicelib.assistant.catalog import comparatives, describing, meta, parsing, phrases, positions
 from chalicelib.assistant.catalog.cart_intents import cart_intent
 from chalicelib.assistant.catalog.kinds import CONTINUED, Intent, Kind
 from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
@@ -51,6 +51,7 @@ _CONTINUED = CONTINUED
 def classify(message: str, state: SessionState) -> Intent:
     message = squeeze(message)
     message, corrected = correct_typos(message)
+    message = describing.rewrite(message)
     intent = _classify(message, state)
     return replace(intent, corrected=corrected) if corrected else intent
 
