@@ -80,6 +80,7 @@ class CatalogAssistant:
             "action": intent.action or intent.kind,
             "group_ids": answer.group if answer.group is not None else previous_group,
             "suggested": list(answer.suggested),
+            "confidence": _confidence(intent, answer),
         }
         yield Reply(content=content, products=products, notes=notes)
 
@@ -335,6 +336,16 @@ class CatalogAssistant:
                 else replies.EMPTY_CART[0]
             ]
         )
+
+
+# How sure a reply was chosen: a question asked is never a confident reading.
+_ASKED_CONFIDENCE = 0.5
+
+
+def _confidence(intent: Intent, answer: Answer) -> float:
+    """The confidence the reply was chosen with, recorded per turn with its outcome."""
+    asked = (answer.outcome or intent.kind) == Kind.CLARIFY
+    return round(min(intent.confidence, _ASKED_CONFIDENCE) if asked else intent.confidence, 2)
 
 
 def _reset(state: SessionState) -> Answer:

@@ -230,7 +230,7 @@ def _continued(text: str, state: SessionState, found: Found) -> Optional[Intent]
         found = resolve(text, state, prefer_cart=True, bare_digits=len(text.split()) <= 4)  # "the Osprey one"
     if last not in _CONTINUED or not (found.products or found.error) or not _only_pointing(text):
         return None
-    if last == Kind.COMPARE:
+    if last == Kind.COMPARE and len(found.products) != 1:  # one product after a comparison: about it
         return Intent(Kind.COMPARE, products=found.products, reference_error=found.error)
     if last in (Kind.CART_ADD, Kind.CART_REMOVE):
         return Intent(last, products=found.products, reference_error=found.error, quantity=quantity(text), action=last)
