@@ -4,11 +4,12 @@ whichever attribute of a product measures that dimension, in its own unit.
 
 A measure bound is ``(dimension, hint, op, value, unit)``: ``value`` in the dimension's base unit
 (grams, millimetres, litres, hours, people, GB, cups, bar, atm), ``hint`` an attribute stem the
-shopper named ("thickness", "ram") or "", ``op`` one of "min", "max", "near", "default", and
+shopper named ("thickness", "ram") or "", ``op`` one of "min", "max", "above", "below" (strict), "near", "default", and
 ``unit`` the unit suffix the shopper said ("mm"), which picks between two attributes of one
 dimension (a yoga mat's thickness_mm and length_cm).
 """
 
+import functools
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -69,7 +70,29 @@ def attribute_for(product: Product, measure: Measure) -> Optional[str]:
         keys = [key for key in keys if key.rpartition("_")[2] == unit] or keys
     if not keys:
         return None
-    return min(keys, key=lambda key: abs(math.log((_base(product, key) + 1) / (value + 1))))
+    return min(keys, key=lambda key: _distance(_ranges().get(key, (value, value)), value))
+
+
+@functools.lru_cache(maxsize=1)
+def _ranges() -> Dict[str, Tuple[float, float]]:
+    """Each measured attribute's range over the catalog, in base units: 256 GB is storage, 16 GB is RAM."""
+    from chalicelib.catalog import data
+
+    found: Dict[str, List[float]] = {}
+    for item in data.products():
+        for key, got in item["attributes"].items():
+            if _numeric(got) and dimension(key):
+                found.setdefault(key, []).append(_base(item, key))
+    return {key: (min(values), max(values)) for key, values in found.items()}
+
+
+def _distance(span: Tuple[float, float], value: float) -> float:
+    """How far (in orders of magnitude) a value lies outside an attribute's range; 0 inside it."""
+    low, high = span
+    if low <= value <= high:
+        return 0.0
+    edge = low if value < low else high
+    return abs(math.log((value + 1) / (edge + 1)))
 
 
 def satisfies(product: Product, measures: List[Measure]) -> bool:
@@ -83,11 +106,16 @@ def _within(product: Product, measure: Measure) -> bool:
     got, op, value = _base(product, key), measure[2], measure[3]
     op = default_op(key) if op == "default" else op
     slack = 1e-9 + abs(value) * 1e-9
-    if op == "min":
-        return got >= value - slack
-    if op == "max":
-        return got <= value + slack
-    return abs(got - value) <= abs(value) * _NEAR + slack
+    return _COMPARE[op](got, value, slack)
+
+
+_COMPARE = {
+    "min": lambda got, value, slack: got >= value - slack,
+    "max": lambda got, value, slack: got <= value + slack,
+    "above": lambda got, value, slack: got > value + slack,
+    "below": lambda got, value, slack: got < value - slack,
+    "near": lambda got, value, slack: abs(got - value) <= abs(value) * _NEAR + slack,
+}
 
 
 def _dim(key: str) -> Optional[str]:

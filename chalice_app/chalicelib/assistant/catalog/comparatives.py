@@ -54,10 +54,11 @@ _DIRECTIONS: Tuple[Tuple[str, Tuple[str, ...], bool], ...] = (
     (r"(?:lowest|lower|smallest|smaller) drop", ("drop",), False),
     (
         r"roomi(?:est|er)|(?:most|more) (?:spacious|room|roomy|capacity|space|people)|holds? (?:the )?most"
-        r"|sleeps? (?:the )?most|fits? (?:the )?most|(?:biggest|largest|bigger|larger)",
-        _SIZE,
+        r"|sleeps? (?:the )?most|fits? (?:the )?most",
+        ("capacity",),
         True,
     ),
+    (r"biggest|largest|bigger|larger", _SIZE, True),
     (r"smallest|smaller|most compact|more compact|least (?:room|space|capacity)", _SIZE, False),
     (r"long(?:est|er)", ("length", "battery"), True),
     (r"short(?:est|er)", ("length",), False),

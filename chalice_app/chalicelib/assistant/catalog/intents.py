@@ -70,7 +70,8 @@ def correct_typos(message: str) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
     for word in unknown[: _MOST_CORRECTIONS * 4]:
         if len(corrections) == _MOST_CORRECTIONS:
             break
-        right = catalog.correct(word) or correct_brand(word, categories)
+        # Next to a kind of product, a brand that sells it comes first ("gamin smartwatches": Garmin).
+        right = (correct_brand(word, categories) if categories else None) or catalog.correct(word)
         if right:
             corrections.append((word, right))
     for wrong, right in corrections:

@@ -66,6 +66,7 @@ _MAX = re.compile(
     r"(?:under|below|less than|at most|up to|max(?:imum)?|no more than|fewer than|within|"
     r"(?:lighter|smaller|shorter|thinner|lower) than|<=?) (?:a |an )?$"
 )
+_STRICT = re.compile(r"(?:over|more than|above|greater than|under|below|less than|fewer than|\w+er than|[<>] )")
 _NEAR = re.compile(r"(?:around|about|approx(?:imately)?|roughly|~|close to|something like) (?:a |an )?$")
 _MIN_AFTER = re.compile(r"^ ?(?:\+|plus\b|or (?:more|bigger|larger|longer|higher|better|above)\b|and up\b|minimum\b)")
 _MAX_AFTER = re.compile(r"^ ?(?:or (?:less|lighter|smaller|shorter|under|below|fewer)\b|max(?:imum)?\b|tops\b)")
@@ -137,9 +138,20 @@ def _read(text: str, match: "re.Match[str]"):
 
 
 def _op(before: str, after: str, match: "re.Match[str]") -> str:
-    if match.group(2) or match.group(4) or _MIN.search(before) or _MIN_AFTER.match(after):
+    """ "at least", "30+", "or more": min; "more than", "over": above (strict); likewise max and below."""
+    if match.group(1) is None and " at least " in match.group(0):
+        return "min"  # "sleeps at least 4"
+    if match.group(1) is None and " up to " in match.group(0):
+        return "max"
+    if match.group(2) or match.group(4) or _MIN_AFTER.match(after):
         return "min"
-    if _MAX.search(before) or _MAX_AFTER.match(after):
+    lower = _MIN.search(before)
+    if lower:
+        return "above" if _STRICT.match(lower.group(0)) else "min"
+    upper = _MAX.search(before)
+    if upper:
+        return "below" if _STRICT.match(upper.group(0)) else "max"
+    if _MAX_AFTER.match(after):
         return "max"
     return "near" if _NEAR.search(before) else "default"
 
