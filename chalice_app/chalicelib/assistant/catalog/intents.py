@@ -14,11 +14,10 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant import tools
-from chalicelib.assistant.catalog import comparatives, describing, meta, parsing, phrases, positions
+from chalicelib.assistant.catalog import describing, meta, parsing, phrases, pointing, positions
 from chalicelib.assistant.catalog.cart_intents import cart_intent
-from chalicelib.assistant.catalog.kinds import CONTINUED, Intent, Kind
-from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
-from chalicelib.assistant.catalog.references import Found, group, is_bare_reference, named_spans, quantity, resolve
+from chalicelib.assistant.catalog.kinds import Intent, Kind
+from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze
 from chalicelib.catalog.text import STOPWORDS, fold
 from chalicelib.catalog.vocabulary import correct_brand
 from chalicelib.sessions import SessionState
@@ -39,13 +38,8 @@ _POLITE = re.compile(
     r"i(?:'?m| am) (?:looking|searching|shopping) for|i(?:'?d| would) like(?: to (?:see|find|buy|get))?|"
     r"do you (?:have|sell|carry|stock)(?: any)?|i need|i want|show me|if possible|thank you|thanks)\b"
 )
-# Words that set two references side by side: "the first or the third", "is 2 better than 4".
-_COMPARING = re.compile(r"\b(?:or|than|better|worse|nicer|cheaper|between|versus|vs)\b|\?$")
 # A head noun is what a request is for; a phrase after these describes it ("a tent for two").
 _MODIFIER = re.compile(r"\b(?:for|with|to|that|which|in|on|at|from|so|because|like)\b")
-
-
-_CONTINUED = CONTINUED
 
 
 def classify(message: str, state: SessionState) -> Intent:
@@ -89,179 +83,86 @@ def _own_words() -> FrozenSet[str]:
 
 
 def _classify(message: str, state: SessionState) -> Intent:
-    text = fold(message).strip()
-    text = re.sub(r"[!?.,;:]+(?= |$)", " ", text)
-    text = re.sub(r" +", " ", text).strip()
+    text = _plain(message)
     if not text:
         return Intent(Kind.HELP)
-    command = meta.command(text)
-    if command is not None:
-        return Intent(command)
+    for rule in _FIRST:
+        found = rule(text, state)
+        if found is not None:
+            return found
     shown = len(state.last_result_ids)
-    if shown:
-        text, unsure = positions.normalize(text, shown)
-        if unsure:
-            return Intent(Kind.CLARIFY, question=f"Which one do you mean? Say its number, 1 to {shown}.")
+    text, unsure = positions.normalize(text, shown) if shown else (text, False)
+    if unsure:
+        return Intent(Kind.CLARIFY, question=f"Which one do you mean? Say its number, 1 to {shown}.", confidence=0.3)
+    said = pointing.Said(_strip_greeting(text), _strip_greeting_original(message), state)
+    for rule in _RULES:
+        found = rule(said)
+        if found is not None:
+            return found
+    return _search_intent(said.original, said.text, state)
+
+
+def _plain(message: str) -> str:
+    text = fold(message).strip()
+    text = re.sub(r"[!?.,;:]+(?= |$)", " ", text)
+    return re.sub(r" +", " ", text).strip()
+
+
+def _command(text: str, state: SessionState) -> Optional[Intent]:
+    command = meta.command(text)
+    return Intent(command) if command is not None else None
+
+
+def _yes_or_no(text: str, state: SessionState) -> Optional[Intent]:
     if state.pending and phrases.only(text, phrases.YES):
         return Intent(Kind.CONFIRM)
     if phrases.only(text, phrases.NO) or (not state.pending and phrases.only(text, phrases.YES)):
         return Intent(Kind.DECLINE)  # nothing was offered: acknowledge and move on
-    if phrases.only(text, phrases.GREETING, phrases.FILLER):
-        return Intent(Kind.GREETING)
-    text = _strip_greeting(text)
-    original = _strip_greeting_original(message)
+    return None
 
-    for_cart = cart_intent(text, state)
-    if for_cart is not None:
-        return for_cart
-    measured = _measure_question(text, state)
-    if measured is not None:
-        return measured
-    relative_ask = phrases.RELATIVE_ASK.search(text) and _relative(text)
-    if phrases.COMPARE.search(text) and not relative_ask:
-        found = resolve(text, state, default_all=True)
-        if len(found.products) == 1 and found.picked:  # "which is the cheapest of those?"
-            return Intent(Kind.DETAILS, products=found.products, question=text)
-        products = found.products
-        focus = catalog.product(state.focus_id) if state.focus_id else None
-        if len(products) == 1 and focus and focus["id"] != products[0]["id"] and phrases.PRONOUN.search(text):
-            products = (focus,) + products  # "compare it with the first one"
-        return Intent(Kind.COMPARE, products=products, reference_error=found.error, action=Kind.COMPARE)
-    if _COMPARING.search(text) and not phrases.CART.search(text) and not relative_ask:
-        found = resolve(text, state)
-        if len(found.products) >= 2:  # "is the first one better than the third?", "the second or the fourth?"
-            return Intent(Kind.COMPARE, products=found.products, action=Kind.COMPARE)
-    strong = bool(phrases.DETAILS.search(text))
-    question = bool(phrases.QUESTION.search(text)) and bool(
-        phrases.PRONOUN.search(text) or phrases.ORDINAL.search(text) or phrases.NUMBERED.search(text)
-    )
-    picked = _pick_among_shown(text, state)
-    if picked is not None:
-        return picked
-    if strong or question or phrases.DETAILS_WEAK.search(text) or is_bare_reference(text):
-        found = resolve(text, state, bare_digits=strong or is_bare_reference(text))
-        if found.products or found.error:
-            continued = _continued(text, state, found)
-            if continued is not None:
-                return continued
-            return Intent(
-                Kind.DETAILS,
-                products=found.products[:1],
-                reference_error=found.error,
-                question=text,
-                action=Kind.DETAILS,
-            )
-    if phrases.only(text, phrases.THANKS, phrases.FILLER):
-        return Intent(Kind.THANKS)
-    asks_more = (phrases.MORE, phrases.FILLER, phrases.words("show", "me", "please", "can you", "any", "some"))
-    if state.filters and phrases.only(text, *asks_more):
-        return Intent(Kind.MORE)
-    continued = _continued(text, state, resolve(text, state, bare_digits=len(text.split()) <= 4))
-    if continued is not None:
-        return continued
-    polite = _POLITE.sub(" ", text)
-    asks_help = phrases.HELP.search(text) or phrases.HELP.search(polite)
-    if asks_help and len(polite.split()) <= 8 and not _names_anything(original):
+
+def _greeting(text: str, state: SessionState) -> Optional[Intent]:
+    return Intent(Kind.GREETING) if phrases.only(text, phrases.GREETING, phrases.FILLER) else None
+
+
+def _thanks(said: "pointing.Said") -> Optional[Intent]:
+    return Intent(Kind.THANKS) if phrases.only(said.text, phrases.THANKS, phrases.FILLER) else None
+
+
+_ASKS_MORE = (phrases.MORE, phrases.FILLER, phrases.words("show", "me", "please", "can you", "any", "some"))
+
+
+def _more(said: "pointing.Said") -> Optional[Intent]:
+    return Intent(Kind.MORE) if said.state.filters and phrases.only(said.text, *_ASKS_MORE) else None
+
+
+def _help(said: "pointing.Said") -> Optional[Intent]:
+    polite = _POLITE.sub(" ", said.text)
+    asks_help = phrases.HELP.search(said.text) or phrases.HELP.search(polite)
+    if asks_help and len(polite.split()) <= 8 and not _names_anything(said.original):
         return Intent(Kind.HELP)
-    return _search_intent(original, text, state)
+    return None
 
 
-_QUESTION_START = re.compile(r"^(?:which|what|whats|who|whose|is|are|does|do|has|have|the|any idea)\b")
-_AMONG = re.compile(r"\b(?:of (?:these|those|them|the (?:lot|bunch|two|three|four|five))|among|out of|here)\b")
-
-
-def _measure_question(text: str, state: SessionState) -> Optional[Intent]:
-    """ "which has the longer battery?", "the roomiest of these": answered from the products in play."""
-    asked = bool(_QUESTION_START.match(text) or _AMONG.search(text))
-    if text.startswith(("the ", "and ")) and (state.last_turn or {}).get("action") in _CONTINUED[:2]:
-        return None  # "the biggest one" answers "which one should I remove?"
-    if not asked or (catalog.category_mentions(text) and not (_AMONG.search(text) or text.startswith("which"))):
-        return None
-    pool = group(state) or tools.shown(state)
-    unknown = comparatives.unknown_superlative(text)
-    if unknown and not phrases.selectors_in(text):
-        return Intent(Kind.CLARIFY, question=_unmeasured(unknown), confidence=0.3)
-    if comparatives.measure_words(text) is None:
-        return None
-    if not pool:
-        return Intent(Kind.CLARIFY, question="Search for something first, then I can tell you which one.")
-    found = resolve(text, state, bare_digits=False)
-    chosen = list(found.products) if len(found.products) >= 2 else pool
-    answer = comparatives.pick(text, chosen)
-    if answer is None:
-        return Intent(Kind.CLARIFY, question="The catalog doesn't list that for these. Want me to compare them?")
-    return Intent(Kind.ANSWER, products=answer.products, pick=answer, question=text, action=Kind.DETAILS)
-
-
-def _unmeasured(word: str) -> str:
-    return (
-        f"I can't tell which is \u201c{word}\u201d from what the catalog lists. I can compare their price, rating "
-        "and specs (weight, size, battery...): say, for example, \u201ccompare them\u201d."
-    )
+_FIRST = (_command, _yes_or_no, _greeting)
+# Most specific first: the cart and references before search, so "add the second one to my cart"
+# is never a search for carts.
+_RULES = (
+    lambda said: cart_intent(said.text, said.state),
+    pointing.measure_question,
+    pointing.compare,
+    pointing.comparing,
+    pointing.pick_among_shown,
+    pointing.details,
+    _thanks,
+    _more,
+    pointing.continued_bare,
+    _help,
+)
 
 
 def _names_anything(message: str) -> bool:
     return bool(catalog.category_mentions(message) or catalog.brand_mentions(message))
-
-
-def _pick_among_shown(text: str, state: SessionState) -> Optional[Intent]:
-    """ "what's the best rated one?", "the cheapest of those": a product picked from those in play."""
-    if catalog.category_mentions(text) and not re.search(r"\bthe (?:\w+ )?(?:one|of)\b", text):
-        return None
-    text = strip_sort_directions(text)
-    if not phrases.selectors_in(text):
-        return None
-    found = resolve(text, state, bare_digits=False)
-    if not found.picked:
-        return None
-    continued = _continued(text, state, found)  # "and the smallest one" after adding one
-    if continued is not None and continued.kind in (Kind.CART_ADD, Kind.CART_REMOVE):
-        return continued
-    if len(found.products) == 1:
-        return Intent(Kind.DETAILS, products=found.products, question=text, action=Kind.DETAILS)
-    if found.error and not found.products:
-        return Intent(Kind.DETAILS, reference_error=found.error, action=Kind.DETAILS)
-    return None
-
-
-def _continued(text: str, state: SessionState, found: Found) -> Optional[Intent]:
-    """A bare reference continues the last action: "and the third one" after adding the first."""
-    last = (state.last_turn or {}).get("action")
-    if last == Kind.CART_REMOVE and state.cart:
-        found = resolve(text, state, prefer_cart=True, bare_digits=len(text.split()) <= 4)  # "the Osprey one"
-    if last not in _CONTINUED or not (found.products or found.error) or not _only_pointing(text):
-        return None
-    if last == Kind.COMPARE and len(found.products) != 1:  # one product after a comparison: about it
-        return Intent(Kind.COMPARE, products=found.products, reference_error=found.error)
-    if last in (Kind.CART_ADD, Kind.CART_REMOVE):
-        return Intent(last, products=found.products, reference_error=found.error, quantity=quantity(text), action=last)
-    return Intent(
-        Kind.DETAILS, products=found.products[:1], reference_error=found.error, question=text, action=Kind.DETAILS
-    )
-
-
-def _only_pointing(text: str) -> bool:
-    """No search words: what is left after the reference phrases (and product, brand or category
-    names) is filler ("and", "too", "as well")."""
-    spans = [(m.start, m.end) for m in catalog.brand_mentions(text) + catalog.category_mentions(text)]
-    spans += [(start, end) for start, end, _ in named_spans(text)]
-    rest = text
-    for start, end in sorted(spans, reverse=True):
-        rest = rest[:start] + " " + rest[end:]
-    for _sort, match in phrases.selectors_in(rest):
-        rest = rest[: match.start()] + " " + rest[match.end() :]
-    for pattern in (
-        phrases.COUNTED,
-        phrases.ORDINAL,
-        phrases.NUMBERED,
-        phrases.OTHER,
-        phrases.PRONOUN,
-        phrases.ALL,
-        phrases.QUANTITY,
-    ):
-        rest = pattern.sub(" ", rest)
-    words = [word for word in rest.split() if word not in STOPWORDS and not word.isdigit()]
-    return not words or all(word in ("of", "one", "ones", "the", "and", "too", "as", "well", "also") for word in words)
 
 
 def _search_intent(original: str, text: str, state: SessionState) -> Intent:
@@ -280,7 +181,7 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         return qualified
     said = constraints.text
     constraints = replace(constraints, text=_query_text(said, category))
-    relative = _relative(text)
+    relative = pointing.relative(text)
     widenings = (("brand", phrases.ANY_BRAND), ("price", phrases.ANY_PRICE))
     widen = tuple(name for name, pattern in widenings if pattern.search(text))
     if category:
@@ -324,13 +225,6 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         suggested=_nearest_categories(words),
         missing=" ".join(word for word in words if word not in STOPWORDS and catalog.is_known(word)),
     )
-
-
-_RELATIVES = (("cheaper", phrases.CHEAPER), ("pricier", phrases.PRICIER), ("better_rated", phrases.BETTER_RATED))
-
-
-def _relative(text: str) -> Optional[str]:
-    return next((name for name, pattern in _RELATIVES if pattern.search(text)), None)
 
 
 def _states_anything(found: Constraints) -> bool:
