@@ -14,6 +14,7 @@ from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
 from chalicelib.assistant.catalog import comparatives, replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
+from chalicelib.assistant.catalog.requests import banded, changes_anything, refined, request_from, stated
 from chalicelib.catalog import SearchRequest, SearchResult
 from chalicelib.sessions import SessionState
 
@@ -107,34 +108,34 @@ class CatalogAssistant:
             # The category or brand carries the search; words no product has would only show up in the reply.
             unknown = set(catalog.unknown_words(text))
             text = " ".join(word for word in text.split() if word not in unknown)
-        request = _request_from(found, text, intent.category)
-        return self._run(_banded(request, found.band), state)
+        request = request_from(found, text, intent.category)
+        return self._run(banded(request, found.band), state)
 
     def _refine(self, intent: Intent, state: SessionState) -> Answer:
         previous = SearchRequest.from_dict(state.filters)
         found = intent.constraints
         unknown = catalog.unknown_words(found.text)
-        if unknown and len(unknown) == len(found.text.split()) and not _changes_anything(intent):
+        if unknown and len(unknown) == len(found.text.split()) and not changes_anything(intent):
             return Answer(
                 [f"I don't have anything for \u201c{found.text}\u201d. "] + replies.fill(replies.UNKNOWN)[1:],
                 outcome=Kind.CLARIFY,
             )
         known_text = " ".join(word for word in found.text.split() if word not in unknown)
         listed = tools.shown(state)
-        request, dropped = _refined(previous, intent, known_text, listed)
-        request = _banded(request, found.band)
+        request, dropped = refined(previous, intent, known_text, listed)
+        request = banded(request, found.band)
         if intent.relative and listed and not catalog.search(request, limit=1).total:
             return self._nothing_further(intent.relative, listed, previous)
         result = tools.search_products(state, request)
         if not result.total and known_text and not intent.relative:
             # Words that find nothing within the current search may start a new one
             # ("noise cancelling" after running shoes).
-            fresh = _request_from(found, known_text)
+            fresh = request_from(found, known_text)
             elsewhere = catalog.search(fresh, limit=len(catalog.products())).products
             if elsewhere and len({item["category"] for item in elsewhere}) == 1:
                 # Only when the words point at one other category; "lighter" fits everything.
                 return self._run(fresh, state)
-        answer = self._reply_to(result, state, keep=_stated(found))
+        answer = self._reply_to(result, state, keep=stated(found))
         if dropped:
             answer.lines = [f"(I dropped the earlier limit of {dropped}.)\n"] + answer.lines
         return answer
@@ -357,119 +358,3 @@ def _reset(state: SessionState) -> Answer:
     return Answer(
         [f"Fresh start: I {cart}cleared our conversation. What are you shopping for?"], outcome=Kind.RESET, group=[]
     )
-
-
-def _stated(found: Any) -> tuple:
-    """The constraints the shopper just stated: a no-match must not suggest undoing them."""
-    stated = []
-    if found.brands:
-        stated.append("brands")
-    if found.exclude_brands:
-        stated.append("exclude_brands")
-    stated += [name for name in ("exclude_categories", "exclude_features") if getattr(found, name)]
-    if found.has_price:
-        stated += ["min_price", "max_price"]
-    if found.min_rating is not None:
-        stated.append("min_rating")
-    return tuple(stated)
-
-
-def _banded(request: SearchRequest, band: Optional[str]) -> SearchRequest:
-    """ "cheap" and "premium" as price bounds over what the rest of the request covers."""
-    if band is None or request.min_price is not None or request.max_price is not None:
-        return request
-    pool = [item for item in catalog.products() if catalog.matches(item, request)]
-    return request.with_changes(**catalog.price_band(pool, band))
-
-
-def _refined(
-    previous: SearchRequest, intent: Intent, known_text: str, listed: List[Product]
-) -> Tuple[SearchRequest, str]:
-    """The active search changed by a follow-up: what it states replaces, its words add.
-
-    A new bound replaces the old one in its direction; an old bound in the other direction that
-    the new one contradicts ("over $500" after "up to $250") is dropped, and named in the reply.
-    """
-    found = intent.constraints
-    changes: Dict[str, Any] = {"offset": 0}
-    if known_text:
-        changes["text"] = " ".join(dict.fromkeys((previous.text + " " + known_text).split()))
-    if "brand" in intent.widen:
-        changes.update(brands=(), exclude_brands=())
-    if found.brands:
-        brands = previous.brands + found.brands if intent.add_brands else found.brands
-        changes["brands"] = tuple(dict.fromkeys(brands))
-        changes["exclude_brands"] = tuple(brand for brand in previous.exclude_brands if brand not in found.brands)
-    for name in ("exclude_categories", "exclude_features"):
-        if getattr(found, name):
-            changes[name] = tuple(dict.fromkeys(getattr(previous, name) + getattr(found, name)))
-    if found.exclude_brands:
-        changes["exclude_brands"] = tuple(dict.fromkeys(previous.exclude_brands + found.exclude_brands))
-        kept = changes.get("brands", previous.brands)
-        changes["brands"] = tuple(brand for brand in kept if brand not in found.exclude_brands)
-    if "price" in intent.widen or found.band:
-        changes.update(min_price=None, max_price=None)
-    for name in ("min_price", "max_price", "min_rating", "sort"):
-        if getattr(found, name) is not None:
-            changes[name] = getattr(found, name)
-    if found.measures:
-        changes["measures"] = _merged_measures(previous.measures, found.measures)
-    dropped = ""
-    low, high = changes.get("min_price", previous.min_price), changes.get("max_price", previous.max_price)
-    if low is not None and high is not None and low > high:
-        if found.min_price is not None:
-            dropped, changes["max_price"] = replies.describe_bound(None, previous.max_price), None
-        else:
-            dropped, changes["min_price"] = replies.describe_bound(previous.min_price, None), None
-    if intent.relative and not found.has_price and listed:
-        changes.update(_relative_bounds(intent.relative, listed))
-    return previous.with_changes(**changes), dropped
-
-
-def _relative_bounds(kind: str, listed: List[Product]) -> Dict[str, Any]:
-    """ "cheaper ones": cheaper than everything just shown; "better rated": better than the worst shown."""
-    if kind == "cheaper":
-        return {"max_price": round(min(item["price"] for item in listed) - 0.01, 2)}
-    if kind == "pricier":
-        return {"min_price": round(max(item["price"] for item in listed) + 0.01, 2), "max_price": None}
-    return {"min_rating": min(5.0, round(min(item["rating"] for item in listed) + 0.1, 1)), "sort": "rating"}
-
-
-def _request_from(found: Any, text: str, category: Optional[str] = None) -> SearchRequest:
-    """A new search from what one message stated (its constraints), with these words."""
-    return SearchRequest(
-        text=text,
-        category=category,
-        brands=found.brands,
-        exclude_brands=found.exclude_brands,
-        exclude_categories=found.exclude_categories,
-        exclude_features=found.exclude_features,
-        min_price=found.min_price,
-        max_price=found.max_price,
-        min_rating=found.min_rating,
-        sort=found.sort or "relevance",
-        measures=found.measures,
-    )
-
-
-def _changes_anything(intent: Intent) -> bool:
-    """Does a follow-up change the search other than by its words?"""
-    found = intent.constraints
-    return bool(
-        found.brands
-        or found.exclude_brands
-        or found.exclude_categories
-        or found.exclude_features
-        or found.has_price
-        or found.min_rating is not None
-        or found.sort
-        or found.measures
-        or intent.relative
-        or intent.widen
-    )
-
-
-def _merged_measures(old: tuple, new: tuple) -> tuple:
-    """A new bound on a dimension replaces the old ones on it ("any that sleep 4" after "for 2")."""
-    said = {(measure[0], measure[1]) for measure in new}
-    return tuple(measure for measure in old if (measure[0], measure[1]) not in said) + tuple(new)
