@@ -18,6 +18,9 @@ def test_heldout_score(assistant, record_property, capsys):
         print("\n" + result.summary("held-out set"))
         if os.environ.get("SHOW_HELDOUT_FAILURES"):
             print("\n".join(result.failures))
+    assert result.wrong_cart == 0, "\n".join(result.failures)
+    assert result.false_not_carried == 0, "\n".join(result.failures)
+    assert result.percent >= 90, result.summary("held-out set")
 
 
 def test_dev_score(assistant, record_property, capsys):
@@ -27,3 +30,5 @@ def test_dev_score(assistant, record_property, capsys):
         print("\n" + result.summary("development set"))
         if os.environ.get("SHOW_DEV_FAILURES"):
             print("\n".join(result.failures))
+    assert result.wrong_cart == 0 and result.false_not_carried == 0, "\n".join(result.failures)
+    assert result.percent >= 90, result.summary("development set")

@@ -307,3 +307,9 @@ def test_a_brand_one_letter_off_next_to_its_kind_is_read_as_the_brand(brand, at,
 def test_typed_by_ear(conversation, said, category):
     reply = conversation.send(said)
     assert reply.products and {item["category"] for item in reply.products} == {category}
+
+
+@pytest.mark.parametrize("said", ["what kinds of things do you have", "do you have other types", "any other stuff?"])
+def test_a_generic_noun_is_never_something_we_dont_carry(conversation, said):
+    conversation.send(said)
+    assert conversation.state().last_turn["outcome"] != "not_carried"

@@ -56,13 +56,20 @@ _COMMAND_START = re.compile(
 )
 
 
+# Nouns for "products" in general: what a shopper asks about the shop, never a product it lacks.
+_GENERIC = frozenset(
+    "kind kinds type types sort sorts thing things stuff product products item items option options range "
+    "categories category brands selection goods".split()
+)
+
+
 def reads_as_item(text: str, phrase: str, words: Sequence[str]) -> bool:
     """Does ``phrase`` (the message's unknown head words ``words``) read as a kind of product?
 
     Yes with a determiner or buying verb before it ("a blender", "do you sell kayaks"), or as a
     plural or several-word noun phrase; never when a word is a comparative, a question word or
     follows a modal ("can go"), nor in a message that starts with a command verb."""
-    if not words or any(_NOT_NOUN.match(word) for word in words):
+    if not words or any(_NOT_NOUN.match(word) for word in words) or words[-1] in _GENERIC:
         return False
     at = text.find(words[0])
     before = text[:at] if at >= 0 else ""

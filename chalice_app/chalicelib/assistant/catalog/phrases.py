@@ -92,6 +92,7 @@ HELP = words(
     r"what can you do",
     r"how does this work",
     r"what do you (?:sell|have|offer|carry)",
+    r"what (?:kinds?|sorts?|types?) of (?:things|stuff|products|items|goods) do you (?:sell|have|offer|carry|stock)",
     r"what (?:can|should) i (?:ask|say|type)",
     r"commands",
     r"options",
