@@ -58,7 +58,29 @@ _COMMAND_START = re.compile(
 
 # Nouns for "products" in general: what a shopper asks about the shop, never a product it lacks.
 _GENERIC = frozenset(
-    ["kind", "kinds", "type", "types", "sort", "sorts", "thing", "things", "stuff", "product", "products", "item", "items", "option", "options", "range", "categories", "category", "brands", "selection", "goods"]
+    [
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "sort",
+        "sorts",
+        "thing",
+        "things",
+        "stuff",
+        "product",
+        "products",
+        "item",
+        "items",
+        "option",
+        "options",
+        "range",
+        "categories",
+        "category",
+        "brands",
+        "selection",
+        "goods",
+    ]
 )
 
 
