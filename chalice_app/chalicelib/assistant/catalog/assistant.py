@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from chalicelib import catalog
 from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
-from chalicelib.assistant.catalog import comparatives, replies
+from chalicelib.assistant.catalog import comparatives, meta, replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
 from chalicelib.assistant.catalog.requests import banded, changes_anything, refined, request_from, stated
 from chalicelib.catalog import SearchRequest, SearchResult
@@ -62,7 +62,7 @@ class CatalogAssistant:
             Kind.CART_CLEAR: self._cart_clear,
             Kind.RESET: lambda intent, state: _reset(state),
             Kind.STOP: lambda intent, state: Answer(["Stopped. What would you like to do next?"]),
-            Kind.IDENTITY: lambda intent, state: Answer(list(replies.IDENTITY)),
+            Kind.IDENTITY: lambda intent, state: Answer(list(meta.IDENTITY_REPLY)),
             Kind.ANSWER: self._answer_pick,
             Kind.CART_SWAP: self._cart_swap,
         }

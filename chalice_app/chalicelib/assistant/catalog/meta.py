@@ -8,11 +8,16 @@ the whole message wins, so "stop" alone is a command and "stop watches" is not.
 import re
 from typing import Optional, Sequence
 
-__all__ = ["RESET", "STOP", "IDENTITY", "command", "reads_as_item"]
+__all__ = ["IDENTITY", "IDENTITY_REPLY", "RESET", "STOP", "command", "reads_as_item"]
 
 RESET = "reset"
 STOP = "stop"
 IDENTITY = "identity"
+
+IDENTITY_REPLY = (
+    "I'm the shop's catalog assistant, a program (not a person). I find products, answer questions about "
+    "them, compare them and keep your cart. What are you shopping for?",
+)
 
 _PLEASE = r"(?: please| now| thanks| then| ok)*"
 _RULES = (

@@ -431,9 +431,3 @@ def _verdict(items: Sequence[Product]) -> str:
 def _as_lines(lines: Sequence[str]) -> List[str]:
     """Every line but the last ends with a newline: the stream is exactly the reply."""
     return [line + "\n" for line in lines[:-1]] + list(lines[-1:])
-
-
-IDENTITY = (
-    "I'm the shop's catalog assistant, a program (not a person). I find products, answer questions about "
-    "them, compare them and keep your cart. What are you shopping for?",
-)
