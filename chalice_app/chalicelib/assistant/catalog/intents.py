@@ -189,15 +189,7 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     if state.filters and phrases.OTHER_BRAND.search(text):
         shown = tuple(dict.fromkeys(item["brand"] for item in tools.shown(state)))
         return Intent(Kind.REFINE, constraints=replace(constraints, exclude_brands=shown, text=""), widen=("brand",))
-    missing = None if constraints.brands else _not_carried(_without_refinements(said))
-    if missing is not None and missing.kind == Kind.CLARIFY:
-        changes = relative or widen or (_states_anything(replace(constraints, text="")))
-        if not (state.filters and changes):
-            return missing
-        missing = None  # "I can go up to 300 now": the budget changes, the unknown verb is dropped
-    if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
-        # A question about something else than products ("what's your return policy?").
-        return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
+    missing = _missing(said, text, constraints, state, bool(relative or widen))
     if missing is not None:
         return missing
     if state.filters and not (relative or widen or _states_anything(constraints)):
@@ -225,6 +217,21 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         suggested=_nearest_categories(words),
         missing=" ".join(word for word in words if word not in STOPWORDS and catalog.is_known(word)),
     )
+
+
+def _missing(said: str, text: str, constraints: Constraints, state: SessionState, relative: bool) -> Optional[Intent]:
+    """Something the shop does not carry, a question about something else, or an unknown word to ask about;
+    None when the message is a search (or, with a search active, changes it: "I can go up to 300 now")."""
+    missing = None if constraints.brands else _not_carried(_without_refinements(said))
+    if missing is None:
+        return None
+    if missing.kind == Kind.CLARIFY:
+        changes = relative or _states_anything(replace(constraints, text=""))
+        return None if state.filters and changes else missing
+    if phrases.ASKING.search(text) and not phrases.WANTING.search(text):
+        # A question about something else than products ("what's your return policy?").
+        return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
+    return missing
 
 
 def _states_anything(found: Constraints) -> bool:
