@@ -105,6 +105,11 @@ def test_measure_forms(message, dimension, op, value):
     assert not found.has_price
 
 
+@pytest.mark.parametrize("message", ["I want one in blue", "the one in the middle", "a p", "give me a h", "one m"])
+def test_a_number_word_before_a_one_letter_unit_is_not_a_measure(message):
+    assert extract_constraints(message).measures == ()
+
+
 def test_a_measure_survives_the_session_store(conversation):
     conversation.send("tents that sleep at least 4")
     conversation.send("under 400")

@@ -121,6 +121,8 @@ def _read(text: str, match: "re.Match[str]"):
         dimension, factor, suffix, spelling = _SAID["people"]
         if match.group(0).startswith("for ") and not said.isdigit() and said in ("a", "an"):
             return None
+    if not said[0].isdigit() and len(unit) <= 2 and unit not in ("kg", "mm", "cm", "gb", "tb", "lb", "oz"):
+        return None  # "one in blue", "a g": a one-letter unit only after digits
     value = number_value(said)
     if value <= 0 or (match.group(1) is None and match.group(0).startswith("for ")):
         return None  # "for 2" is a party size the search already reads, not a measure
