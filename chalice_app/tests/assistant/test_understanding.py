@@ -318,3 +318,28 @@ def test_typed_by_ear(conversation, said, category):
 def test_a_generic_noun_is_never_something_we_dont_carry(conversation, said):
     conversation.send(said)
     assert conversation.state().last_turn["outcome"] != "not_carried"
+
+
+_REWRITES = (
+    lambda text: text.upper(),
+    lambda text: f"hey, um, {text} pls",
+    lambda text: f"{text} \U0001f60a\U0001f44d",
+    lambda text: f"i'm looking for {text}!!",
+    lambda text: text.replace(" ", "  "),
+    lambda text: f"could you find me {text}?",
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_casual_rewrites_keep_the_reading(data):
+    """Caps, fillers, emoji, politeness and spacing change nothing the parser reads."""
+    (category, key), values = data.draw(st.sampled_from(ATTRIBUTES))
+    value = data.draw(st.sampled_from(sorted({value for value in values if value > 0})))
+    unit = data.draw(st.sampled_from(_SPELLINGS[key.rpartition("_")[2]]))
+    noun = catalog.categories.by_name(category).singular
+    plain = f"{noun} with at least {value:g} {unit}"
+    rewrite = data.draw(st.sampled_from(_REWRITES))
+    expected, got = extract_constraints(plain), extract_constraints(rewrite(plain))
+    assert got.measures == expected.measures and not got.has_price, (rewrite(plain), got)
+    assert catalog.pick_category(got.text) == category, (rewrite(plain), got.text)
