@@ -8,6 +8,7 @@ categories and features (``has_feature``: a true flag or a value, "gps", "in-ear
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
+from chalicelib.catalog.measures import Measure, satisfies
 from chalicelib.catalog.text import fold
 
 __all__ = ["MAX_AMOUNT", "SORTS", "SearchRequest", "has_feature", "matches", "popularity", "price_band", "sort_key"]
@@ -37,6 +38,7 @@ class SearchRequest:
     min_rating: Optional[float] = None
     sort: str = "relevance"
     offset: int = 0
+    measures: Tuple[Measure, ...] = field(default_factory=tuple)  # "under 1.3 kg": see catalog.measures
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
@@ -56,12 +58,14 @@ class SearchRequest:
             or self.min_price is not None
             or self.max_price is not None
             or self.min_rating is not None
+            or bool(self.measures)
         )
 
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)
         for name in _LISTS:
             data[name] = list(getattr(self, name))
+        data["measures"] = [list(measure) for measure in self.measures]
         return data
 
     @classmethod
@@ -75,6 +79,10 @@ class SearchRequest:
             if known.get(name) is not None:
                 known[name] = float(known[name])
         known["offset"] = int(known.get("offset") or 0)
+        known["measures"] = tuple(
+            (str(dim), str(hint), str(op), float(value), str(unit))
+            for dim, hint, op, value, unit in known.get("measures") or ()
+        )
         return cls(**known)
 
 
@@ -94,6 +102,8 @@ def matches(product: Product, request: SearchRequest) -> bool:
     if request.min_price is not None and product["price"] < request.min_price:
         return False
     if request.max_price is not None and product["price"] > request.max_price:
+        return False
+    if request.measures and not satisfies(product, list(request.measures)):
         return False
     return request.min_rating is None or product["rating"] >= request.min_rating
 

@@ -10,7 +10,7 @@ them with rapidfuzz (``correct``).
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from rapidfuzz import fuzz, process
 
@@ -289,9 +289,56 @@ def correct(word: str) -> Optional[str]:
     if len(word) < _SHORTEST_BRAND_TYPO:
         # "books" is not a typo of "Brooks": a short word becomes a brand only when typed in full.
         found = [hit for hit in found if hit[0] not in _brand_words()]
+    if not found:
+        found = _sounds_like(word)
     if not found or (len(found) > 1 and found[1][1] == found[0][1] and found[1][0] != found[0][0]):
         return None
     return found[0][0]
+
+
+_SOUNDS = ((re.compile(r"ph"), "f"), (re.compile(r"ck"), "k"), (re.compile(r"([a-z])\1+"), r"\1"))
+
+
+def _sound(word: str) -> str:
+    """A rough spelling-by-ear key: "headphones" and "hedfones" -> "headfones"/"hedfones"."""
+    for pattern, spoken in _SOUNDS:
+        word = pattern.sub(spoken, word)
+    return word
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_index() -> Dict[str, str]:
+    return {_sound(word): word for word in _candidates() if len(word) >= _SHORTEST_BRAND_TYPO}
+
+
+def _sounds_like(word: str) -> list:
+    """Typed by ear ("hedfones"): the catalog word whose spoken key is this close to the word's."""
+    if len(word) < _SHORTEST_BRAND_TYPO:
+        return []
+    index = _sound_index()
+    found = process.extract(_sound(word), tuple(index), scorer=fuzz.ratio, score_cutoff=_TYPO_CUTOFF, limit=2)
+    return [(index[key], score, at) for key, score, at in found]
+
+
+# A brand typed with one letter off ("Garmn", "Salomin", "Ospry"): brands are few, so a looser
+# cutoff is safe among them, and a short word must sit next to a kind of product the brand sells.
+_BRAND_CUTOFF = 80
+_BRAND_ALONE_CUTOFF = 85  # with no kind of product named: "expresso" is not "Nespresso" (82)
+
+
+def correct_brand(word: str, categories: Sequence[str]) -> Optional[str]:
+    """The brand a misspelt word stands for, given the categories the message names, or None."""
+    if len(word) < _SHORTEST_TYPO - 1 or not word.isalpha() or is_known(word):
+        return None
+    brands = {fold(item["brand"]): item["brand"] for item in data.products()}
+    if len(word) < _SHORTEST_BRAND_TYPO or categories:
+        sells = {fold(item["brand"]) for item in data.products() if item["category"] in categories}
+        brands = {key: name for key, name in brands.items() if key in sells} if categories else {}
+    cutoff = _BRAND_CUTOFF if categories else _BRAND_ALONE_CUTOFF
+    found = process.extract(word, tuple(brands), scorer=fuzz.ratio, score_cutoff=cutoff, limit=2)
+    if not found or (len(found) > 1 and found[1][1] == found[0][1]):
+        return None
+    return brands[found[0][0]]
 
 
 def search_words(text: str, category: Optional[str]) -> str:

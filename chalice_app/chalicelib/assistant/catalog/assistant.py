@@ -12,8 +12,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from chalicelib import catalog
 from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
-from chalicelib.assistant.catalog import replies
+from chalicelib.assistant.catalog import comparatives, meta, replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
+from chalicelib.assistant.catalog.requests import banded, changes_anything, refined, request_from, stated
 from chalicelib.catalog import SearchRequest, SearchResult
 from chalicelib.sessions import SessionState
 
@@ -59,6 +60,11 @@ class CatalogAssistant:
             Kind.CART_REMOVE: self._cart_remove,
             Kind.CART_SHOW: self._cart_show,
             Kind.CART_CLEAR: self._cart_clear,
+            Kind.RESET: lambda intent, state: _reset(state),
+            Kind.STOP: lambda intent, state: Answer(["Stopped. What would you like to do next?"]),
+            Kind.IDENTITY: lambda intent, state: Answer(list(meta.IDENTITY_REPLY)),
+            Kind.ANSWER: self._answer_pick,
+            Kind.CART_SWAP: self._cart_swap,
         }
 
     def respond(self, message: str, state: SessionState) -> Iterator[AssistantEvent]:
@@ -75,6 +81,7 @@ class CatalogAssistant:
             "action": intent.action or intent.kind,
             "group_ids": answer.group if answer.group is not None else previous_group,
             "suggested": list(answer.suggested),
+            "confidence": _confidence(intent, answer),
         }
         yield Reply(content=content, products=products, notes=notes)
 
@@ -101,34 +108,34 @@ class CatalogAssistant:
             # The category or brand carries the search; words no product has would only show up in the reply.
             unknown = set(catalog.unknown_words(text))
             text = " ".join(word for word in text.split() if word not in unknown)
-        request = _request_from(found, text, intent.category)
-        return self._run(_banded(request, found.band), state)
+        request = request_from(found, text, intent.category)
+        return self._run(banded(request, found.band), state)
 
     def _refine(self, intent: Intent, state: SessionState) -> Answer:
         previous = SearchRequest.from_dict(state.filters)
         found = intent.constraints
         unknown = catalog.unknown_words(found.text)
-        if unknown and len(unknown) == len(found.text.split()) and not _changes_anything(intent):
+        if unknown and len(unknown) == len(found.text.split()) and not changes_anything(intent):
             return Answer(
                 [f"I don't have anything for \u201c{found.text}\u201d. "] + replies.fill(replies.UNKNOWN)[1:],
                 outcome=Kind.CLARIFY,
             )
         known_text = " ".join(word for word in found.text.split() if word not in unknown)
         listed = tools.shown(state)
-        request, dropped = _refined(previous, intent, known_text, listed)
-        request = _banded(request, found.band)
+        request, dropped = refined(previous, intent, known_text, listed)
+        request = banded(request, found.band)
         if intent.relative and listed and not catalog.search(request, limit=1).total:
             return self._nothing_further(intent.relative, listed, previous)
         result = tools.search_products(state, request)
         if not result.total and known_text and not intent.relative:
             # Words that find nothing within the current search may start a new one
             # ("noise cancelling" after running shoes).
-            fresh = _request_from(found, known_text)
+            fresh = request_from(found, known_text)
             elsewhere = catalog.search(fresh, limit=len(catalog.products())).products
             if elsewhere and len({item["category"] for item in elsewhere}) == 1:
                 # Only when the words point at one other category; "lighter" fits everything.
                 return self._run(fresh, state)
-        answer = self._reply_to(result, state, keep=_stated(found))
+        answer = self._reply_to(result, state, keep=stated(found))
         if dropped:
             answer.lines = [f"(I dropped the earlier limit of {dropped}.)\n"] + answer.lines
         return answer
@@ -214,6 +221,13 @@ class CatalogAssistant:
         item = tools.get_product(state, intent.products[0]["id"])
         return Answer(replies.details_lines(item, state.cart.get(item["id"], 0), intent.question), [item])
 
+    def _answer_pick(self, intent: Intent, state: SessionState) -> Answer:
+        found = intent.pick
+        pair = len(found.values) == 2
+        state.focus_id = found.products[0]["id"]  # named first, so "add it" means it
+        others = [item for item, _ in found.values if pair and item not in found.products]
+        return Answer(comparatives.answer_lines(found, pair), list(found.products) + others, outcome=Kind.ANSWER)
+
     def _compare(self, intent: Intent, state: SessionState) -> Answer:
         if len(intent.products) < 2:
             error = intent.reference_error or (
@@ -290,6 +304,21 @@ class CatalogAssistant:
         headline = f"Removed the {name}." if not line.quantity else f"Removed {intent.quantity} \u00d7 {name}."
         return Answer(replies.cart_lines(tools.view_cart(state), headline))
 
+    def _cart_swap(self, intent: Intent, state: SessionState) -> Answer:
+        if len(intent.products) != 2:
+            return _ask(intent.reference_error or "Which one should I swap for which?")
+        old, new = intent.products
+        held, before = state.cart.get(old["id"], 0), dict(state.cart)
+        try:
+            tools.remove_from_cart(state, old["id"], held)
+            tools.add_to_cart(state, new["id"], held)
+        except tools.ToolError as error:
+            state.cart = before  # both or neither
+            return Answer([str(error)])
+        state.focus_id = new["id"]
+        headline = f"Swapped the {old['name']} for the {new['name']} ({replies.money(new['price'])})."
+        return Answer(replies.cart_lines(tools.view_cart(state), headline), [new])
+
     def _cart_show(self, intent: Intent, state: SessionState) -> Answer:
         cart = tools.view_cart(state)
         ids = [line.product["id"] for line in cart.lines]
@@ -310,107 +339,22 @@ class CatalogAssistant:
         )
 
 
-def _stated(found: Any) -> tuple:
-    """The constraints the shopper just stated: a no-match must not suggest undoing them."""
-    stated = []
-    if found.brands:
-        stated.append("brands")
-    if found.exclude_brands:
-        stated.append("exclude_brands")
-    stated += [name for name in ("exclude_categories", "exclude_features") if getattr(found, name)]
-    if found.has_price:
-        stated += ["min_price", "max_price"]
-    if found.min_rating is not None:
-        stated.append("min_rating")
-    return tuple(stated)
+# How sure a reply was chosen: a question asked is never a confident reading.
+_ASKED_CONFIDENCE = 0.5
 
 
-def _banded(request: SearchRequest, band: Optional[str]) -> SearchRequest:
-    """ "cheap" and "premium" as price bounds over what the rest of the request covers."""
-    if band is None or request.min_price is not None or request.max_price is not None:
-        return request
-    pool = [item for item in catalog.products() if catalog.matches(item, request)]
-    return request.with_changes(**catalog.price_band(pool, band))
+def _confidence(intent: Intent, answer: Answer) -> float:
+    """The confidence the reply was chosen with, recorded per turn with its outcome."""
+    asked = (answer.outcome or intent.kind) == Kind.CLARIFY
+    return round(min(intent.confidence, _ASKED_CONFIDENCE) if asked else intent.confidence, 2)
 
 
-def _refined(
-    previous: SearchRequest, intent: Intent, known_text: str, listed: List[Product]
-) -> Tuple[SearchRequest, str]:
-    """The active search changed by a follow-up: what it states replaces, its words add.
-
-    A new bound replaces the old one in its direction; an old bound in the other direction that
-    the new one contradicts ("over $500" after "up to $250") is dropped, and named in the reply.
-    """
-    found = intent.constraints
-    changes: Dict[str, Any] = {"offset": 0}
-    if known_text:
-        changes["text"] = " ".join(dict.fromkeys((previous.text + " " + known_text).split()))
-    if "brand" in intent.widen:
-        changes.update(brands=(), exclude_brands=())
-    if found.brands:
-        brands = previous.brands + found.brands if intent.add_brands else found.brands
-        changes["brands"] = tuple(dict.fromkeys(brands))
-        changes["exclude_brands"] = tuple(brand for brand in previous.exclude_brands if brand not in found.brands)
-    for name in ("exclude_categories", "exclude_features"):
-        if getattr(found, name):
-            changes[name] = tuple(dict.fromkeys(getattr(previous, name) + getattr(found, name)))
-    if found.exclude_brands:
-        changes["exclude_brands"] = tuple(dict.fromkeys(previous.exclude_brands + found.exclude_brands))
-        kept = changes.get("brands", previous.brands)
-        changes["brands"] = tuple(brand for brand in kept if brand not in found.exclude_brands)
-    if "price" in intent.widen or found.band:
-        changes.update(min_price=None, max_price=None)
-    for name in ("min_price", "max_price", "min_rating", "sort"):
-        if getattr(found, name) is not None:
-            changes[name] = getattr(found, name)
-    dropped = ""
-    low, high = changes.get("min_price", previous.min_price), changes.get("max_price", previous.max_price)
-    if low is not None and high is not None and low > high:
-        if found.min_price is not None:
-            dropped, changes["max_price"] = replies.describe_bound(None, previous.max_price), None
-        else:
-            dropped, changes["min_price"] = replies.describe_bound(previous.min_price, None), None
-    if intent.relative and not found.has_price and listed:
-        changes.update(_relative_bounds(intent.relative, listed))
-    return previous.with_changes(**changes), dropped
-
-
-def _relative_bounds(kind: str, listed: List[Product]) -> Dict[str, Any]:
-    """ "cheaper ones": cheaper than everything just shown; "better rated": better than the worst shown."""
-    if kind == "cheaper":
-        return {"max_price": round(min(item["price"] for item in listed) - 0.01, 2)}
-    if kind == "pricier":
-        return {"min_price": round(max(item["price"] for item in listed) + 0.01, 2), "max_price": None}
-    return {"min_rating": min(5.0, round(min(item["rating"] for item in listed) + 0.1, 1)), "sort": "rating"}
-
-
-def _request_from(found: Any, text: str, category: Optional[str] = None) -> SearchRequest:
-    """A new search from what one message stated (its constraints), with these words."""
-    return SearchRequest(
-        text=text,
-        category=category,
-        brands=found.brands,
-        exclude_brands=found.exclude_brands,
-        exclude_categories=found.exclude_categories,
-        exclude_features=found.exclude_features,
-        min_price=found.min_price,
-        max_price=found.max_price,
-        min_rating=found.min_rating,
-        sort=found.sort or "relevance",
-    )
-
-
-def _changes_anything(intent: Intent) -> bool:
-    """Does a follow-up change the search other than by its words?"""
-    found = intent.constraints
-    return bool(
-        found.brands
-        or found.exclude_brands
-        or found.exclude_categories
-        or found.exclude_features
-        or found.has_price
-        or found.min_rating is not None
-        or found.sort
-        or intent.relative
-        or intent.widen
+def _reset(state: SessionState) -> Answer:
+    """A fresh conversation: the cart, the search and what was shown are cleared, and the reply says so."""
+    removed = sum(state.cart.values())
+    state.cart, state.filters, state.last_result_ids = {}, None, []
+    state.focus_id = state.pending = None
+    cart = f"emptied your cart ({removed} item{'s' if removed != 1 else ''}) and " if removed else ""
+    return Answer(
+        [f"Fresh start: I {cart}cleared our conversation. What are you shopping for?"], outcome=Kind.RESET, group=[]
     )

@@ -9,14 +9,17 @@ than a question.
 
 import functools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from chalicelib import catalog
-from chalicelib.assistant.catalog import parsing, phrases
-from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze, strip_sort_directions
-from chalicelib.assistant.catalog.references import Found, is_bare_reference, named_spans, quantity, resolve
+from chalicelib.assistant import tools
+from chalicelib.assistant.catalog import describing, meta, parsing, phrases, pointing, positions
+from chalicelib.assistant.catalog.cart_intents import cart_intent
+from chalicelib.assistant.catalog.kinds import Intent, Kind
+from chalicelib.assistant.catalog.parsing import Constraints, extract_constraints, squeeze
 from chalicelib.catalog.text import STOPWORDS, fold
+from chalicelib.catalog.vocabulary import correct_brand
 from chalicelib.sessions import SessionState
 
 __all__ = ["Intent", "Kind", "classify", "correct_typos"]
@@ -35,59 +38,14 @@ _POLITE = re.compile(
     r"i(?:'?m| am) (?:looking|searching|shopping) for|i(?:'?d| would) like(?: to (?:see|find|buy|get))?|"
     r"do you (?:have|sell|carry|stock)(?: any)?|i need|i want|show me|if possible|thank you|thanks)\b"
 )
-# "add 1 and 3", "remove 2, 4": a verb and positions only.
-_DIGITS_ONLY = re.compile(r"^(?:add|remove|delete|drop|buy|get|take|compare)(?: (?:[1-9]|and|or|&|then|too|please))+$")
-# Words that set two references side by side: "the first or the third", "is 2 better than 4".
-_COMPARING = re.compile(r"\b(?:or|than|better|worse|nicer|cheaper|between|versus|vs)\b|\?$")
 # A head noun is what a request is for; a phrase after these describes it ("a tent for two").
 _MODIFIER = re.compile(r"\b(?:for|with|to|that|which|in|on|at|from|so|because|like)\b")
-
-
-class Kind:
-    GREETING = "greeting"
-    HELP = "help"
-    THANKS = "thanks"
-    CONFIRM = "confirm"  # "yes" to a loosened search offered after a no-match
-    DECLINE = "decline"
-    SEARCH = "search"  # a new search
-    REFINE = "refine"  # change the active search: "cheaper ones", "only Nike"
-    MORE = "more"  # the next page of the active search
-    DETAILS = "details"
-    COMPARE = "compare"
-    CART_ADD = "cart_add"
-    CART_SET = "cart_set"  # "make it two": set the quantity of the product in question
-    CART_REMOVE = "cart_remove"
-    CART_SHOW = "cart_show"
-    CART_CLEAR = "cart_clear"
-    NOT_CARRIED = "not_carried"  # something the shop does not sell
-    CLARIFY = "clarify"  # ask one short question instead of guessing
-
-
-# Actions a bare reference continues: after "add the first one", "and the third" adds the third.
-_CONTINUED = (Kind.CART_ADD, Kind.CART_REMOVE, Kind.DETAILS, Kind.COMPARE)
-
-
-@dataclass(frozen=True)
-class Intent:
-    kind: str
-    products: Tuple[Product, ...] = ()  # the products the message refers to, resolved
-    reference_error: Optional[str] = None  # why a reference could not be resolved ("I only showed 3")
-    quantity: Optional[int] = None
-    constraints: Constraints = field(default_factory=Constraints)
-    category: Optional[str] = None
-    relative: Optional[str] = None  # "cheaper" | "pricier" | "better_rated"
-    widen: Tuple[str, ...] = ()  # constraints to drop: "brand", "price"
-    add_brands: bool = False  # "also Adidas": add to the brands instead of replacing them
-    question: str = ""  # a question about the product ("is it waterproof"), answered first
-    action: Optional[str] = None  # CLARIFY: the action waiting for an answer ("cart_remove")
-    missing: str = ""  # NOT_CARRIED: what the shop does not carry ("mountain bikes")
-    suggested: Tuple[str, ...] = ()  # NOT_CARRIED: the nearest categories
-    corrected: Tuple[Tuple[str, str], ...] = ()  # typos corrected: ("backpak", "backpack")
 
 
 def classify(message: str, state: SessionState) -> Intent:
     message = squeeze(message)
     message, corrected = correct_typos(message)
+    message = describing.rewrite(message)
     intent = _classify(message, state)
     return replace(intent, corrected=corrected) if corrected else intent
 
@@ -101,11 +59,13 @@ def correct_typos(message: str) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
     corrections: List[Tuple[str, str]] = []
     leftover = _POLITE.sub(" ", extract_constraints(message).text)
     own = _own_words()
-    unknown = [word for word in dict.fromkeys(_WORD.findall(leftover)) if len(word) >= 5 and word not in own]
+    unknown = [word for word in dict.fromkeys(_WORD.findall(leftover)) if len(word) >= 4 and word not in own]
+    categories = tuple(dict.fromkeys(mention.value for mention in catalog.category_mentions(message)))
     for word in unknown[: _MOST_CORRECTIONS * 4]:
         if len(corrections) == _MOST_CORRECTIONS:
             break
-        right = catalog.correct(word)
+        # Next to a kind of product, a brand that sells it comes first ("gamin smartwatches": Garmin).
+        right = (correct_brand(word, categories) if categories else None) or catalog.correct(word)
         if right:
             corrections.append((word, right))
     for wrong, right in corrections:
@@ -123,133 +83,86 @@ def _own_words() -> FrozenSet[str]:
 
 
 def _classify(message: str, state: SessionState) -> Intent:
-    text = fold(message).strip()
-    text = re.sub(r"[!?.,;:]+(?= |$)", " ", text)
-    text = re.sub(r" +", " ", text).strip()
+    text = _plain(message)
     if not text:
         return Intent(Kind.HELP)
+    for rule in _FIRST:
+        found = rule(text, state)
+        if found is not None:
+            return found
+    shown = len(state.last_result_ids)
+    text, unsure = positions.normalize(text, shown) if shown else (text, False)
+    if unsure:
+        return Intent(Kind.CLARIFY, question=f"Which one do you mean? Say its number, 1 to {shown}.", confidence=0.3)
+    said = pointing.Said(_strip_greeting(text), _strip_greeting_original(message), state)
+    for rule in _RULES:
+        found = rule(said)
+        if found is not None:
+            return found
+    return _search_intent(said.original, said.text, state)
+
+
+def _plain(message: str) -> str:
+    text = fold(message).strip()
+    text = re.sub(r"[!?.,;:]+(?= |$)", " ", text)
+    return re.sub(r" +", " ", text).strip()
+
+
+def _command(text: str, state: SessionState) -> Optional[Intent]:
+    command = meta.command(text)
+    return Intent(command) if command is not None else None
+
+
+def _yes_or_no(text: str, state: SessionState) -> Optional[Intent]:
     if state.pending and phrases.only(text, phrases.YES):
         return Intent(Kind.CONFIRM)
     if phrases.only(text, phrases.NO) or (not state.pending and phrases.only(text, phrases.YES)):
         return Intent(Kind.DECLINE)  # nothing was offered: acknowledge and move on
-    if phrases.only(text, phrases.GREETING, phrases.FILLER):
-        return Intent(Kind.GREETING)
-    text = _strip_greeting(text)
-    original = _strip_greeting_original(message)
+    return None
 
-    cart_intent = _cart_intent(text, state)
-    if cart_intent is not None:
-        return cart_intent
-    if phrases.COMPARE.search(text):
-        found = resolve(text, state, default_all=True)
-        if len(found.products) == 1 and found.picked:  # "which is the cheapest of those?"
-            return Intent(Kind.DETAILS, products=found.products, question=text)
-        products = found.products
-        focus = catalog.product(state.focus_id) if state.focus_id else None
-        if len(products) == 1 and focus and focus["id"] != products[0]["id"] and phrases.PRONOUN.search(text):
-            products = (focus,) + products  # "compare it with the first one"
-        return Intent(Kind.COMPARE, products=products, reference_error=found.error, action=Kind.COMPARE)
-    if _COMPARING.search(text) and not phrases.CART.search(text):
-        found = resolve(text, state)
-        if len(found.products) >= 2:  # "is the first one better than the third?", "the second or the fourth?"
-            return Intent(Kind.COMPARE, products=found.products, action=Kind.COMPARE)
-    strong = bool(phrases.DETAILS.search(text))
-    question = bool(phrases.QUESTION.search(text)) and bool(
-        phrases.PRONOUN.search(text) or phrases.ORDINAL.search(text) or phrases.NUMBERED.search(text)
-    )
-    picked = _pick_among_shown(text, state)
-    if picked is not None:
-        return picked
-    if strong or question or phrases.DETAILS_WEAK.search(text) or is_bare_reference(text):
-        found = resolve(text, state, bare_digits=strong or is_bare_reference(text))
-        if found.products or found.error:
-            continued = _continued(text, state, found)
-            if continued is not None:
-                return continued
-            return Intent(
-                Kind.DETAILS,
-                products=found.products[:1],
-                reference_error=found.error,
-                question=text,
-                action=Kind.DETAILS,
-            )
-    if phrases.only(text, phrases.THANKS, phrases.FILLER):
-        return Intent(Kind.THANKS)
-    asks_more = (phrases.MORE, phrases.FILLER, phrases.words("show", "me", "please", "can you", "any", "some"))
-    if state.filters and phrases.only(text, *asks_more):
-        return Intent(Kind.MORE)
-    continued = _continued(text, state, resolve(text, state, bare_digits=len(text.split()) <= 4))
-    if continued is not None:
-        return continued
-    polite = _POLITE.sub(" ", text)
-    asks_help = phrases.HELP.search(text) or phrases.HELP.search(polite)
-    if asks_help and len(polite.split()) <= 8 and not _names_anything(original):
+
+def _greeting(text: str, state: SessionState) -> Optional[Intent]:
+    return Intent(Kind.GREETING) if phrases.only(text, phrases.GREETING, phrases.FILLER) else None
+
+
+def _thanks(said: "pointing.Said") -> Optional[Intent]:
+    return Intent(Kind.THANKS) if phrases.only(said.text, phrases.THANKS, phrases.FILLER) else None
+
+
+_ASKS_MORE = (phrases.MORE, phrases.FILLER, phrases.words("show", "me", "please", "can you", "any", "some"))
+
+
+def _more(said: "pointing.Said") -> Optional[Intent]:
+    return Intent(Kind.MORE) if said.state.filters and phrases.only(said.text, *_ASKS_MORE) else None
+
+
+def _help(said: "pointing.Said") -> Optional[Intent]:
+    polite = _POLITE.sub(" ", said.text)
+    asks_help = phrases.HELP.search(said.text) or phrases.HELP.search(polite)
+    if asks_help and len(polite.split()) <= 8 and not _names_anything(said.original):
         return Intent(Kind.HELP)
-    return _search_intent(original, text, state)
+    return None
+
+
+_FIRST = (_command, _yes_or_no, _greeting)
+# Most specific first: the cart and references before search, so "add the second one to my cart"
+# is never a search for carts.
+_RULES = (
+    lambda said: cart_intent(said.text, said.state),
+    pointing.measure_question,
+    pointing.compare,
+    pointing.comparing,
+    pointing.pick_among_shown,
+    pointing.details,
+    _thanks,
+    _more,
+    pointing.continued_bare,
+    _help,
+)
 
 
 def _names_anything(message: str) -> bool:
     return bool(catalog.category_mentions(message) or catalog.brand_mentions(message))
-
-
-def _pick_among_shown(text: str, state: SessionState) -> Optional[Intent]:
-    """ "what's the best rated one?", "the cheapest of those": a product picked from those in play."""
-    if catalog.category_mentions(text) and not re.search(r"\bthe (?:\w+ )?(?:one|of)\b", text):
-        return None
-    text = strip_sort_directions(text)
-    if not phrases.selectors_in(text):
-        return None
-    found = resolve(text, state, bare_digits=False)
-    if not found.picked:
-        return None
-    continued = _continued(text, state, found)  # "and the smallest one" after adding one
-    if continued is not None and continued.kind in (Kind.CART_ADD, Kind.CART_REMOVE):
-        return continued
-    if len(found.products) == 1:
-        return Intent(Kind.DETAILS, products=found.products, question=text, action=Kind.DETAILS)
-    if found.error and not found.products:
-        return Intent(Kind.DETAILS, reference_error=found.error, action=Kind.DETAILS)
-    return None
-
-
-def _continued(text: str, state: SessionState, found: Found) -> Optional[Intent]:
-    """A bare reference continues the last action: "and the third one" after adding the first."""
-    last = (state.last_turn or {}).get("action")
-    if last == Kind.CART_REMOVE and state.cart:
-        found = resolve(text, state, prefer_cart=True, bare_digits=len(text.split()) <= 4)  # "the Osprey one"
-    if last not in _CONTINUED or not (found.products or found.error) or not _only_pointing(text):
-        return None
-    if last == Kind.COMPARE:
-        return Intent(Kind.COMPARE, products=found.products, reference_error=found.error)
-    if last in (Kind.CART_ADD, Kind.CART_REMOVE):
-        return Intent(last, products=found.products, reference_error=found.error, quantity=quantity(text), action=last)
-    return Intent(
-        Kind.DETAILS, products=found.products[:1], reference_error=found.error, question=text, action=Kind.DETAILS
-    )
-
-
-def _only_pointing(text: str) -> bool:
-    """No search words: what is left after the reference phrases (and product, brand or category
-    names) is filler ("and", "too", "as well")."""
-    spans = [(m.start, m.end) for m in catalog.brand_mentions(text) + catalog.category_mentions(text)]
-    spans += [(start, end) for start, end, _ in named_spans(text)]
-    rest = text
-    for start, end in sorted(spans, reverse=True):
-        rest = rest[:start] + " " + rest[end:]
-    for _sort, match in phrases.selectors_in(rest):
-        rest = rest[: match.start()] + " " + rest[match.end() :]
-    for pattern in (
-        phrases.COUNTED,
-        phrases.ORDINAL,
-        phrases.NUMBERED,
-        phrases.OTHER,
-        phrases.PRONOUN,
-        phrases.ALL,
-        phrases.QUANTITY,
-    ):
-        rest = pattern.sub(" ", rest)
-    words = [word for word in rest.split() if word not in STOPWORDS and not word.isdigit()]
-    return not words or all(word in ("of", "one", "ones", "the", "and", "too", "as", "well", "also") for word in words)
 
 
 def _search_intent(original: str, text: str, state: SessionState) -> Intent:
@@ -268,16 +181,15 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
         return qualified
     said = constraints.text
     constraints = replace(constraints, text=_query_text(said, category))
-    relatives = (("cheaper", phrases.CHEAPER), ("pricier", phrases.PRICIER), ("better_rated", phrases.BETTER_RATED))
-    relative = next((name for name, pattern in relatives if pattern.search(text)), None)
+    relative = pointing.relative(text)
     widenings = (("brand", phrases.ANY_BRAND), ("price", phrases.ANY_PRICE))
     widen = tuple(name for name, pattern in widenings if pattern.search(text))
     if category:
         return Intent(Kind.SEARCH, constraints=constraints, category=category)
-    missing = None if constraints.brands else _not_carried(_without_refinements(said))
-    if missing is not None and phrases.ASKING.search(text) and not phrases.WANTING.search(text):
-        # A question about something else than products ("what's your return policy?").
-        return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
+    if state.filters and phrases.OTHER_BRAND.search(text):
+        shown = tuple(dict.fromkeys(item["brand"] for item in tools.shown(state)))
+        return Intent(Kind.REFINE, constraints=replace(constraints, exclude_brands=shown, text=""), widen=("brand",))
+    missing = _missing(said, text, constraints, state, bool(relative or widen))
     if missing is not None:
         return missing
     if state.filters and not (relative or widen or _states_anything(constraints)):
@@ -307,6 +219,21 @@ def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     )
 
 
+def _missing(said: str, text: str, constraints: Constraints, state: SessionState, relative: bool) -> Optional[Intent]:
+    """Something the shop does not carry, a question about something else, or an unknown word to ask about;
+    None when the message is a search (or, with a search active, changes it: "I can go up to 300 now")."""
+    missing = None if constraints.brands else _not_carried(_without_refinements(said))
+    if missing is None:
+        return None
+    if missing.kind == Kind.CLARIFY:
+        changes = relative or _states_anything(replace(constraints, text=""))
+        return None if state.filters and changes else missing
+    if phrases.ASKING.search(text) and not phrases.WANTING.search(text):
+        # A question about something else than products ("what's your return policy?").
+        return Intent(Kind.CLARIFY, question=_outside_question(missing.missing))
+    return missing
+
+
 def _states_anything(found: Constraints) -> bool:
     return bool(
         found.text
@@ -318,6 +245,7 @@ def _states_anything(found: Constraints) -> bool:
         or found.min_rating is not None
         or found.sort
         or found.band
+        or found.measures
     )
 
 
@@ -341,7 +269,17 @@ def _not_carried(text: str) -> Optional[Intent]:
     words = _head_words(text)
     if not words or catalog.names_a_thing(words[-1]) or words[-1] in _own_words():
         return None
+    if not meta.reads_as_item(fold(text), " ".join(words), words):
+        # An unknown verb, adjective or question is never "something we don't carry".
+        return Intent(Kind.CLARIFY, question=_unsure(" ".join(words)))
     return _not_carried_intent(" ".join(words), _WORD.findall(_POLITE.sub(" ", text)))
+
+
+def _unsure(what: str) -> str:
+    return (
+        f"I'm not sure what you mean by \u201c{what}\u201d. I can find products, answer questions about the ones "
+        "shown, compare them and keep your cart: what would you like?"
+    )
 
 
 def _qualified_category(text: str, category: Optional[str]) -> Optional[Intent]:
@@ -400,73 +338,6 @@ def _without_refinements(text: str) -> str:
 def _query_text(text: str, category: Optional[str]) -> str:
     """The words worth searching for: without refinement words, the category's name and filler."""
     return catalog.search_words(_without_refinements(text), category)
-
-
-def _cart_intent(text: str, state: SessionState) -> Optional[Intent]:
-    mentions_cart = bool(phrases.CART.search(text))
-    clears = bool(phrases.CLEAR.search(text))
-    if clears and (mentions_cart or (state.cart and phrases.only(text, phrases.CLEAR, phrases.CLEAR_ALONE))):
-        return Intent(Kind.CART_CLEAR)
-    # A bare number is a position only in a cart sentence or a short one ("add 2"), not in "order 3 tents".
-    digits = mentions_cart or len(text.split()) <= 3 or bool(_DIGITS_ONLY.match(text))
-    count = quantity(text)
-    if phrases.SET_QUANTITY.search(text):
-        found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=False)
-        products = found.products[:1] if found.products and not found.error else _in_question(state)
-        return Intent(
-            Kind.CART_SET,
-            products=products[:1],
-            quantity=count,
-            action=Kind.CART_ADD,
-            reference_error=None if products else "Which product should I change?",
-        )
-    if phrases.REMOVE.search(text):
-        found = resolve(_of_those(text), state, prefer_cart=True, bare_digits=digits)
-        products = found.products or (_in_question(state) if count and not found.pointed else ())
-        if mentions_cart or found.pointed or products or count:
-            return Intent(
-                Kind.CART_REMOVE,
-                products=products,
-                reference_error=None if products else found.error,
-                quantity=count if count and not phrases.SET_QUANTITY.search(text) else None,
-                action=Kind.CART_REMOVE,
-            )
-    if phrases.ANOTHER.search(text) and (state.focus_id or state.cart):
-        found = resolve(text, state, bare_digits=False)
-        products = found.products if found.products and not phrases.PRONOUN.search(text) else _in_question(state)
-        return Intent(
-            Kind.CART_ADD,
-            products=products[:1],
-            quantity=1,
-            action=Kind.CART_ADD,
-            reference_error=None if products else "Another of which one?",
-        )
-    if phrases.ADD.search(text) and (mentions_cart or not phrases.COMPARE.search(text)):  # "put them side by side"
-        found = resolve(_of_those(text), state, bare_digits=digits)
-        if mentions_cart or found.pointed:
-            return Intent(
-                Kind.CART_ADD,
-                products=found.products,
-                reference_error=found.error,
-                quantity=count or 1,
-                action=Kind.CART_ADD,
-            )
-    if mentions_cart or phrases.CART_QUESTION.search(text):
-        return Intent(Kind.CART_SHOW)
-    return None
-
-
-def _of_those(text: str) -> str:
-    """ "two of those" after looking at one product is two of *it*: the count is not a reference to all."""
-    return re.sub(r"\b(\d+|one|two|three|four|five|a couple|a pair) of (?:those|these|them)\b", r"\1 of it", text)
-
-
-def _in_question(state: SessionState) -> Tuple[Product, ...]:
-    """The product the conversation is on: the one looked at or added last, or the only one in the cart."""
-    item = catalog.product(state.focus_id) if state.focus_id else None
-    if item is None and len(state.cart) == 1:
-        item = catalog.product(next(iter(state.cart)))
-    return (item,) if item else ()
 
 
 def _strip_greeting(text: str) -> str:

@@ -16,8 +16,10 @@ from typing import List, Optional, Sequence, Tuple
 
 from chalicelib import catalog
 from chalicelib.assistant.catalog.phrases import NUMBER_WORDS
+from chalicelib.assistant.catalog.units import extract_measures
 from chalicelib.catalog import Mention, brand_mentions
 from chalicelib.catalog.filters import MAX_AMOUNT
+from chalicelib.catalog.measures import Measure
 from chalicelib.catalog.text import fold
 
 __all__ = [
@@ -54,7 +56,8 @@ _WORD_AMOUNT = re.compile(
 # A number is not a price when a unit follows it ("under 2 kg", "4 stars", "16 inch").
 _UNIT = (
     r"(?:mm|cm|m|kg|g|grams?|lbs?|pounds|oz|gb|tb|l|liters?|litres?|inch(?:es)?|in|\"|hours?|hrs?|h|days?|"
-    r"person|people|p|stars?|atm|bar|cups?|w|mah|%|x|pcs|pieces|items?|of)"
+    r"person|people|p|stars?|atm|bar|cups?|w|mah|%|x|pcs|pieces|items?|of|minutes?|mins?|weeks?|gigs?|kilos?|"
+    r"millimet(?:er|re)s?|centimet(?:er|re)s?|lb|tb)"
 )
 _MONEY = r"\$? ?(\d[\d,]*(?:\.\d{1,2})?) ?(k)?(?! ?" + _UNIT + r"\b)(?![\d.]) ?(?:dollars|usd|bucks|\$)?"
 _MAX_WORDS = (
@@ -168,6 +171,7 @@ class Constraints:
     band: Optional[str] = None  # "low" for "cheap", "high" for "premium": relative to the search
     contradictory: bool = False  # a lower bound above the upper one ("over 500 but under 100")
     text: str = ""  # what is left: the free-text query
+    measures: Tuple[Measure, ...] = field(default_factory=tuple)  # "under 1.3 kg" (see units)
 
     @property
     def has_price(self) -> bool:
@@ -406,6 +410,7 @@ def extract_constraints(message: str) -> Constraints:
     message = squeeze(message)
     text = fold(message)
     brands, excluded, text = parse_brands(message, text)
+    measures, text = extract_measures(text)
     text = party_sizes(amounts_in_words(_SPACES.sub(" ", text)))
     min_price, max_price, contradictory, text = parse_price_bounds(text)
     min_rating, text = parse_rating(text)
@@ -424,5 +429,6 @@ def extract_constraints(message: str) -> Constraints:
         exclude_features=exclude_features,
         band=band,
         contradictory=contradictory,
+        measures=measures,
         text=_SPACES.sub(" ", text).strip(),
     )

@@ -7,6 +7,9 @@ can grow in one place.
 import re
 from typing import List, Tuple
 
+from chalicelib.assistant.catalog.cart_phrases import ADD, CART, CART_QUESTION, CLEAR, CLEAR_ALONE, REMOVE
+from chalicelib.assistant.catalog.wording import words
+
 __all__ = [
     "ADD",
     "ALL",
@@ -53,11 +56,6 @@ __all__ = [
 ]
 
 
-def words(*phrases: str) -> "re.Pattern[str]":
-    """One pattern for several phrases, matched as whole words."""
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(phrases) + r")(?![a-z0-9])")
-
-
 GREETING = words(
     r"hi+",
     r"hello+",
@@ -92,6 +90,7 @@ HELP = words(
     r"what can you do",
     r"how does this work",
     r"what do you (?:sell|have|offer|carry)",
+    r"what (?:kinds?|sorts?|types?) of (?:things|stuff|products|items|goods) do you (?:sell|have|offer|carry|stock)",
     r"what (?:can|should) i (?:ask|say|type)",
     r"commands",
     r"options",
@@ -118,56 +117,6 @@ YES = words(
     r"fine",
 )
 NO = words(r"n", r"no", r"nope", r"nah", r"never ?mind", r"no thanks", r"don'?t", r"forget it")
-CART = words(r"cart", r"basket", r"checkout", r"check out", r"trolley")
-CART_QUESTION = words(
-    r"how much (?:is|for) (?:everything|it all|all of it|all that)",
-    r"(?:my|the|order) total",
-    r"how many (?:items|things|products)(?: do i have| are there)?",
-    r"what did i (?:add|pick|buy|choose)",
-    r"how much do i owe",
-    r"how much (?:is|does) (?:it|everything|that) (?:all )?(?:come to|cost)",
-    r"what'?s my total",
-    r"total so far",
-)
-# With a cart to clear, these alone mean the cart: "clear it all", "empty it".
-CLEAR_ALONE = words(r"it", r"all", r"everything", r"please", r"them", r"out", r"the lot", r"ok", r"just")
-CLEAR = words(r"clear", r"empty", r"reset", r"remove everything", r"remove all", r"delete everything", r"start over")
-REMOVE = words(
-    r"remove",
-    r"delete",
-    r"take out",
-    r"take off",
-    r"get rid of",
-    r"drop",
-    r"don'?t want",
-    r"take (?:the |that |this |it |them |one |\w+ ){0,4}(?:out|off)",
-    r"no longer want",
-    r"ditch",
-)
-ADD = words(
-    r"give me",
-    r"let me (?:have|get)",
-    r"add",
-    r"put",
-    r"throw",
-    r"i'?ll take",
-    r"i'?ll go (?:with|for)",
-    r"go with",
-    r"goes? (?:in|into)",
-    r"i (?:choose|pick)",
-    r"i'?ll buy",
-    r"take (?:it|that one|this one|both|them)",
-    r"i will take",
-    r"i'?ll get",
-    r"buy",
-    r"purchase",
-    r"order",
-    r"get me",
-    r"grab",
-    r"i'?ll have",
-    r"i want (?:the|that|this|it)",
-    r"i'?d like (?:the|that|this|it)",
-)
 COMPARE = words(
     r"compare",
     r"comparison",
@@ -218,6 +167,13 @@ MORE = words(
     r"any others?",
     r"other options",
     r"more like (?:this|these)",
+    r"(?:a )?few more",
+    r"some more",
+    r"any (?:other|more) (?:options|ones|choices)",
+    r"what other (?:options|ones|choices)",
+    r"more of (?:them|those|these)",
+    r"keep going",
+    r"next (?:five|5|few)",
     r"load more",
     r"more",
 )
@@ -245,10 +201,21 @@ ANY_BRAND = words(
     r"every brand",
     r"don'?t care about (?:the )?brand",
 )
+# "another brand", "a different make": the brands shown so far are not wanted.
+OTHER_BRAND = words(
+    r"(?:another|a different|different|other|some other|a new|new|any other) (?:brand|make|maker|manufacturer|label)s?",
+    r"not (?:this|that|these|those) brands?",
+)
+# "anything cheaper than these?": a refinement relative to the list, not a comparison of it.
+RELATIVE_ASK = words(r"anything", r"something", r"any", r"ones", r"options", r"models", r"stuff")
 ANY_PRICE = words(
     r"any price",
     r"no budget",
     r"forget the budget",
+    r"(?:ignore|forget|drop|remove|lose|scrap|clear|lift|never ?mind|no) (?:about )?(?:the |my |that |any )?"
+    r"(?:price|budget|price limit|budget limit|limit|price cap|cap|spending limit|max(?:imum)?)(?: limit)?",
+    r"(?:price|budget|money) (?:is )?(?:no (?:issue|problem|object)|doesn'?t matter)",
+    r"whatever (?:it costs|the price)",
     r"price doesn'?t matter",
     r"don'?t care about (?:the )?price",
     r"money is no object",

@@ -10,7 +10,7 @@ products in play ("the Garmin", "remove the boots"), positions ("the second one"
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from chalicelib import catalog
@@ -94,6 +94,33 @@ def group(state: SessionState) -> List[Product]:
     return [item for item in (catalog.product(pid) for pid in ids) if item]
 
 
+_NOTHING_SHOWN = "I haven't shown you any products yet. Tell me what you're looking for first."
+_WHICH_ONE = "Which one do you mean? Say, for example, \u201cthe second one\u201d."
+
+
+@dataclass
+class _Resolving:
+    """What the reference rules have found so far, and what they read."""
+
+    text: str
+    state: SessionState
+    shown: List[Product]
+    in_play: List[Product]
+    cart: List[Product]
+    pool: List[Product]
+    prefer_cart: bool
+    bare_digits: bool
+    default_all: bool
+    found: List[Tuple[int, Product]] = field(default_factory=list)
+    error: Optional[str] = None
+    pointed: bool = False
+    picked: bool = False
+
+    def add(self, at: int, item: Optional[Product]) -> None:
+        if item is not None and all(item["id"] != other["id"] for _, other in self.found):
+            self.found.append((at, item))
+
+
 def resolve(
     text: str, state: SessionState, default_all: bool = False, prefer_cart: bool = False, bare_digits: bool = True
 ) -> Found:
@@ -101,85 +128,116 @@ def resolve(
     in_play = group(state) or shown
     cart = _cart_products(state)
     pool = cart if prefer_cart and cart else in_play
-    found: List[Tuple[int, Product]] = []
-    error: Optional[str] = None
-    pointed = picked = False
+    resolving = _Resolving(text, state, shown, in_play, cart, pool, prefer_cart, bare_digits, default_all)
+    for rule in _RULES:
+        rule(resolving)
+    resolving.found.sort(key=lambda pair: pair[0])
+    return Found(tuple(item for _, item in resolving.found), resolving.error, resolving.pointed, resolving.picked)
 
-    def add(at: int, item: Optional[Product]) -> None:
-        if item is not None and all(item["id"] != other["id"] for _, other in found):
-            found.append((at, item))
 
-    for match in phrases.PRODUCT_ID.finditer(text):
-        add(match.start(), catalog.product(f"{match.group(1)}-{match.group(2)}"))
-    for at, item in _named_products(text, shown + cart + in_play):
-        add(at, item)
-    kinds, which = _kinds_in_play(text, pool if pool else shown, loose=prefer_cart and bool(cart))
+def _by_id(r: _Resolving) -> None:
+    for match in phrases.PRODUCT_ID.finditer(r.text):
+        r.add(match.start(), catalog.product(f"{match.group(1)}-{match.group(2)}"))
+
+
+def _by_name(r: _Resolving) -> None:
+    for at, item in _named_products(r.text, r.shown + r.cart + r.in_play):
+        r.add(at, item)
+
+
+def _by_kind(r: _Resolving) -> None:
+    kinds, which = _kinds_in_play(r.text, r.pool if r.pool else r.shown, loose=r.prefer_cart and bool(r.cart))
     for at, item in kinds:
-        add(at, item)
+        r.add(at, item)
     if which and not kinds:
-        error, pointed = which, True
+        r.error, r.pointed = which, True
+
+
+def _positions_in(r: _Resolving) -> List[Tuple[int, int]]:
     positions: List[Tuple[int, int]] = []
-    for match in phrases.COUNTED.finditer(text):
+    for match in phrases.COUNTED.finditer(r.text):
         count = int(_COUNT_WORDS.get(match.group(2), match.group(2) if match.group(2).isdigit() else 0))
-        numbers = range(1, count + 1) if match.group(1) != "last" else range(len(shown) - count + 1, len(shown) + 1)
+        last = len(r.shown)
+        numbers = range(1, count + 1) if match.group(1) != "last" else range(last - count + 1, last + 1)
         positions += [(match.start() + index, number) for index, number in enumerate(numbers)]
     if not positions:
-        positions = [(m.start(), phrases.ORDINALS.get(m.group(0), -1)) for m in phrases.ORDINAL.finditer(text)]
-    positions += [(m.start(), int(m.group(1))) for m in phrases.NUMBERED.finditer(text)]
-    if bare_digits and not positions and not found:
-        digits = phrases.BARE_DIGIT.finditer(text)
-        positions = [(m.start(), int(m.group(1))) for m in digits if _ends_reference(text, m)]
-    pointed = pointed or bool(positions or found)
+        positions = [(m.start(), phrases.ORDINALS.get(m.group(0), -1)) for m in phrases.ORDINAL.finditer(r.text)]
+    positions += [(m.start(), int(m.group(1))) for m in phrases.NUMBERED.finditer(r.text)]
+    if r.bare_digits and not positions and not r.found:
+        digits = phrases.BARE_DIGIT.finditer(r.text)
+        positions = [(m.start(), int(m.group(1))) for m in digits if _ends_reference(r.text, m)]
+    return positions
+
+
+def _by_position(r: _Resolving) -> None:
+    positions = _positions_in(r)
+    r.pointed = r.pointed or bool(positions or r.found)
     for at, position in positions:
-        if not shown:
-            error = "I haven't shown you any products yet. Tell me what you're looking for first."
+        if not r.shown:
+            r.error = _NOTHING_SHOWN
             continue
-        if position == -1:
-            position = len(shown)
-        if 1 <= position <= len(shown):
-            add(at, shown[position - 1])
+        position = len(r.shown) if position == -1 else position
+        if 1 <= position <= len(r.shown):
+            r.add(at, r.shown[position - 1])
         else:
-            error = f"I only showed {len(shown)}: pick a number from 1 to {len(shown)}."
-    for sort, match in phrases.selectors_in(text):
-        if match:
-            pointed = picked = True
-            if pool:
-                key = _PICK_KEYS.get(sort) or catalog.filters.sort_key(sort)
-                add(match.start(), sorted(pool, key=key)[0])
-            elif not error:
-                error = "I haven't shown you any products yet. Tell me what you're looking for first."
-    other = phrases.OTHER.search(text)
-    if other and not found:
-        pointed = True
-        focus = state.focus_id
-        others = [item for item in (cart if prefer_cart and len(cart) > 1 else pool) if item["id"] != focus]
-        if prefer_cart and len(cart) == 1:
-            others = cart
-        if len(others) == 1:
-            add(other.start(), others[0])
-        else:
-            error = "Which one do you mean? Say, for example, \u201cthe second one\u201d."
-    every = phrases.ALL.search(text)
-    if not found and (every or default_all):
-        pointed = pointed or bool(every)
-        wanted = _how_many(every.group(0) if every else "", len(in_play))
-        items = in_play if len(in_play) == wanted or (every is None and 2 <= len(in_play) <= 3) else shown[:wanted]
-        if not items and (every or default_all):
-            error = error or "I haven't shown you any products yet. Tell me what you're looking for first."
-        found = list(enumerate(items))
-    if not found and phrases.PRONOUN.search(text):
-        pointed = True
-        focus = catalog.product(state.focus_id) if state.focus_id else None
-        if focus is None and len(in_play) == 1:
-            focus = in_play[0]
-        if focus is None and prefer_cart and len(cart) == 1:
-            focus = cart[0]
-        if focus is not None:
-            found.append((0, focus))
-        elif not error:
-            error = "Which one do you mean? Say, for example, \u201cthe second one\u201d."
-    found.sort(key=lambda pair: pair[0])
-    return Found(tuple(item for _, item in found), error, pointed, picked)
+            r.error = f"I only showed {len(r.shown)}: pick a number from 1 to {len(r.shown)}."
+
+
+def _by_pick(r: _Resolving) -> None:
+    for sort, match in phrases.selectors_in(r.text):
+        r.pointed = r.picked = True
+        if r.pool:
+            key = _PICK_KEYS.get(sort) or catalog.filters.sort_key(sort)
+            r.add(match.start(), sorted(r.pool, key=key)[0])
+        elif not r.error:
+            r.error = _NOTHING_SHOWN
+
+
+def _the_other(r: _Resolving) -> None:
+    other = phrases.OTHER.search(r.text)
+    if not other or r.found:
+        return
+    r.pointed = True
+    pool = r.cart if r.prefer_cart and len(r.cart) > 1 else r.pool
+    others = [item for item in pool if item["id"] != r.state.focus_id]
+    if r.prefer_cart and len(r.cart) == 1:
+        others = r.cart
+    if len(others) == 1:
+        r.add(other.start(), others[0])
+    else:
+        r.error = _WHICH_ONE
+
+
+def _all_of_them(r: _Resolving) -> None:
+    every = phrases.ALL.search(r.text)
+    if r.found or not (every or r.default_all):
+        return
+    r.pointed = r.pointed or bool(every)
+    wanted = _how_many(every.group(0) if every else "", len(r.in_play))
+    few = every is None and 2 <= len(r.in_play) <= 3
+    items = r.in_play if len(r.in_play) == wanted or few else r.shown[:wanted]
+    if not items:
+        r.error = r.error or _NOTHING_SHOWN
+    r.found = list(enumerate(items))
+
+
+def _pronoun(r: _Resolving) -> None:
+    if r.found or not phrases.PRONOUN.search(r.text):
+        return
+    r.pointed = True
+    focus = catalog.product(r.state.focus_id) if r.state.focus_id else None
+    if focus is None and len(r.in_play) == 1:
+        focus = r.in_play[0]
+    if focus is None and r.prefer_cart and len(r.cart) == 1:
+        focus = r.cart[0]
+    if focus is not None:
+        r.found.append((0, focus))
+    elif not r.error:
+        r.error = _WHICH_ONE
+
+
+# In order: what names a product outright, then positions, picks and the words that point loosely.
+_RULES = (_by_id, _by_name, _by_kind, _by_position, _by_pick, _the_other, _all_of_them, _pronoun)
 
 
 def _how_many(phrase: str, available: int) -> int:
@@ -244,12 +302,12 @@ def _kinds_in_play(text: str, pool: List[Product], loose: bool = False) -> Tuple
     question = ""
     mentions = [(m, "category") for m in catalog.category_mentions(text)]
     mentions += [(m, "brand") for m in catalog.brand_mentions(text)]
-    for mention, field in mentions:
+    for mention, kind in mentions:
         before = text[max(0, mention.start - 8) : mention.start]
         after = text[mention.end : mention.end + 5]
         if not (loose or before.endswith(("the ", "that ", "those ")) or after.startswith(" one")):
             continue
-        matching = [item for item in pool if item[field] == mention.value]
+        matching = [item for item in pool if item[kind] == mention.value]
         if len(matching) == 1:
             found.append((mention.start, matching[0]))
         elif matching:
