@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterable, Set, Tuple
 
 from chalicelib import protocol
 from chalicelib.framelog import QUEUED, RUNNING, STOPPING, FrameLog
-from chalicelib.management import ManagementApi
+from chalicelib.management import GONE, SENT, ManagementApi
 from chalicelib.outbox import Outbox
 
 __all__ = ["StopReport", "unfinished", "wait_settled", "tell_unavailable", "DEFAULT_GRACE_SECONDS", "STOP_MESSAGE"]
@@ -102,16 +102,20 @@ class DirectPost:
     def __init__(self, gateways: Iterable[Any], loop: asyncio.AbstractEventLoop):
         self.gateways, self.loop = list(gateways), loop
 
-    def try_post(self, connection_id: str, text: str) -> bool:
+    def deliver(self, connection_id: str, text: str) -> str:
+        """``ManagementApi.deliver``'s answers: ``SENT``, or ``GONE`` (no open socket here)."""
         for gateway in self.gateways:
             live = gateway.connections.get(connection_id)
             if live is not None and not live.ws.closed:
                 try:
                     asyncio.run_coroutine_threadsafe(live.ws.send_str(text), self.loop).result(5)
                 except (ConnectionError, RuntimeError):
-                    return False
-                return True
-        return False
+                    return GONE
+                return SENT
+        return GONE
+
+    def try_post(self, connection_id: str, text: str) -> bool:
+        return self.deliver(connection_id, text) == SENT
 
 
 def read_all(readers: Dict[str, Callable[[], Pending]]) -> Pending:
