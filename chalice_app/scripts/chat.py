@@ -259,7 +259,8 @@ def render(frame: dict, state: dict) -> None:
         state.pop("open_line", None)
         stopped = "[stopped]" if frame.get("stopped") else ""  # after the text streamed until /stop
         if state.pop("streaming", False):
-            print(f" {stopped}" if stopped else "")
+            print(f" {stopped}" if stopped else "", flush=True)
+            flush_notes(state)
         else:
             content = frame.get("content", "")
             print(f"assistant> {content}{' ' if content and stopped else ''}{stopped}")
@@ -273,19 +274,29 @@ def render(frame: dict, state: dict) -> None:
     elif kind == "error":
         state.pop("streaming", None)
         state.pop("open_line", None)
-        print(f"\n  error [{frame.get('code')}]: {frame.get('message')}")
+        print(f"\n  error [{frame.get('code')}]: {frame.get('message')}", flush=True)
+        flush_notes(state)
     elif kind == "skipped":
         return  # a cursor whose frame never came in time: nothing to show
     else:
         print(f"  {frame}")
 
 
-def note(text: str, state: dict) -> None:
-    """A note about the connection, on stderr and on a line of its own: when a reply's text is still
-    coming (its line open on stdout) it first ends that line on the screen, so it never lands inside
-    the text; stdout, where the text goes, stays whole."""
+def note(text: str, state: dict, now: bool = False) -> None:
+    """A note about the connection, on stderr and on a line of its own. While a reply's text is
+    coming it waits for the reply's end (``flush_notes``), so it never lands inside the text on a
+    terminal either; ``now`` prints it at once (the client gives up), ending the reply's line first."""
+    if state.get("streaming") and not now:
+        state.setdefault("deferred", []).append(text)
+        return
     lead = "\n" if state.pop("open_line", False) else ""
     print(f"{lead}  ({text})", file=sys.stderr, flush=True)
+
+
+def flush_notes(state: dict) -> None:
+    """The notes held back while a reply's text was coming, now that its line has ended."""
+    for text in state.pop("deferred", []):
+        print(f"  ({text})", file=sys.stderr, flush=True)
 
 
 class Client:
@@ -390,7 +401,7 @@ class Client:
             try:
                 await self.connect()
             except websockets.InvalidStatus as exc:  # refused (e.g. 403): trying again will not help
-                note(f"cannot reconnect: {exc}", self.state)
+                note(f"cannot reconnect: {exc}", self.state, now=True)
                 return False
             except (OSError, websockets.WebSocketException):
                 continue
@@ -453,7 +464,7 @@ async def replies_arrived(
     if settled.is_set():
         return True
     why = "the connection closed" if receiver.done() else f"none within {timeout:g} s"
-    note(f"leaving without the reply to every message: {why}", state if state is not None else {})
+    note(f"leaving without the reply to every message: {why}", state if state is not None else {}, now=True)
     return False
 
 

@@ -345,9 +345,9 @@ def test_the_stop_command_is_read_from_the_input(monkeypatch, capsys):
     assert "/stop" in out.splitlines()[0] and "nothing to stop" in out
 
 
-def test_reconnect_notes_start_on_their_own_line_and_leave_the_reply_text_whole(monkeypatch):
+def test_reconnect_notes_wait_for_the_reply_to_end_and_leave_its_text_whole(monkeypatch):
     """The notes go to stderr, the reply to stdout: on a terminal (both on one screen) a note must not
-    land inside the reply's line, and stdout must still hold the reply's text in one piece."""
+    land inside the reply's text, so it comes after the reply's line; stdout holds the text in one piece."""
     screen, stdout = io.StringIO(), io.StringIO()
 
     class Tee(io.StringIO):
@@ -376,5 +376,5 @@ def test_reconnect_notes_start_on_their_own_line_and_leave_the_reply_text_whole(
     asyncio.run(scenario())
     assert stdout.getvalue() == "assistant> Hi there\n"
     assert screen.getvalue() == (
-        "assistant> Hi the\n  (connection lost; reconnecting...)\n  (reconnected, resuming after cursor 2)\nre\n"
+        "assistant> Hi there\n  (connection lost; reconnecting...)\n  (reconnected, resuming after cursor 2)\n"
     )
