@@ -82,7 +82,7 @@
     return { count, lines: items, total: total[1], at };
   }
 
-  // {text, products: [{product, highlights}], cart}: what the bubble shows.
+  // {text (above the cards), after (below them), products: [{product, highlights}], cart}: what the bubble shows.
   function splitReply(content, products) {
     const lines = String(content || "").split("\n");
     const known = new Map((Array.isArray(products) ? products : []).map((product) => [product.name, product]));
@@ -100,13 +100,19 @@
         highlights.set(listed[1], listed[2] || "");
       }
     });
-    const text = lines.filter((_, index) => !drop.has(index)).join("\n").trim();
+    // The text before the listed products stays above the cards, the text after them below.
+    const listedAt = [...highlights.keys()].length ? Math.min(...[...drop].filter((i) => !cart || !cart.at.includes(i))) : -1;
+    const keep = (_, index) => !drop.has(index);
+    const above = listedAt >= 0 ? lines.slice(0, listedAt) : lines;
+    const below = listedAt >= 0 ? lines.slice(listedAt) : [];
+    const text = above.filter(keep).join("\n").trim();
+    const after = below.filter((_, i) => !drop.has(i + listedAt)).join("\n").trim();
     // A cart reply's products are the lines just changed: the cart panel shows them.
     const cards = cart ? [] : [...known.values()].map((product) => ({
       product,
       highlights: highlights.has(product.name) ? highlights.get(product.name) : attributesOf(product),
     }));
-    return { text, products: cards, cart: cart && { count: cart.count, lines: cart.lines, total: cart.total } };
+    return { text, after, products: cards, cart: cart && { count: cart.count, lines: cart.lines, total: cart.total } };
   }
 
   // The chat messages the assistant understands for the cart panel's buttons.
