@@ -545,7 +545,7 @@ $("new-conversation").addEventListener("click", () => {
   client.turns.clear();
   client.byMessageId.clear();
   conversation.replaceChildren();
-  setCart(undefined);
+  setCart(null); // a new session starts with an empty cart
   addNote("New conversation. What are you looking for?");
   input.focus();
 });
@@ -579,7 +579,7 @@ function renderProducts(cards) {
 function cartSummary(cart) {
   const box = element("p", "cart-summary");
   const count = `${cart.count} item${cart.count === 1 ? "" : "s"}`;
-  box.append(element("span", "", cart.count ? `Cart: ${count} · Total ${cart.total} ` : "Your cart is empty "));
+  box.append(element("span", "", cart.count ? `Cart: ${count} · Total ${cart.total} · ` : "Cart: empty · "));
   const open = element("button", "link", "View cart");
   open.type = "button";
   open.addEventListener("click", () => toggleCart(true));
