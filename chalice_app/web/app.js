@@ -10,7 +10,8 @@ const MAX_BACKOFF_MS = 10_000;
 const RESUME_WAIT_MS = 10_000;    // a resume with no answer by then stops holding messages back
 const SESSION_KEY = "shopping-assistant.session_id";
 const CURSOR_KEY = "shopping-assistant.cursor";
-const FOLLOW_SLACK_PX = 48;       // this close to the end counts as "at the newest message"
+const FOLLOW_SLACK_PX = 48;
+const SLOW_ACK_MS = 4_000;        // "Sending…" longer than this says why it still waits       // this close to the end counts as "at the newest message"
 
 // What happened and what to do, per error code; the code and message id go under "Details".
 const ERROR_WORDS = {
@@ -171,7 +172,11 @@ function flushOutbox() {
   if (isOpen()) {
     const { state, send: frames } = ChatSession.flush(client.session);
     setSession(state);
-    for (const frame of frames) send(frame);
+    for (const frame of frames) {
+      send(frame);
+      const turn = client.turns.get(frame.client_message_id);
+      if (turn) turn.sentAt = Date.now();
+    }
   }
   refreshWaitingTurns();
 }
@@ -331,7 +336,9 @@ function refreshWaitingTurns() {
       words = `Sent too quickly; sending again in ${seconds} s`;
     } else if (!isOpen()) words = "Not connected; it goes when the connection is back";
     else if (session.resuming) words = "Catching up with the conversation…";
-    else if (unacked.has(id)) words = "Sending…";
+    else if (unacked.has(id)) words = Date.now() - (turn.sentAt || 0) > SLOW_ACK_MS
+      ? "Sending… the server is slow to confirm; it goes again if the connection drops"
+      : "Sending…";
     else words = "Waiting for the message before it";
     setTurnState(turn.user, words);
   }

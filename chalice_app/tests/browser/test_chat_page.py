@@ -479,9 +479,13 @@ def test_phone_history_after_reload_new_conversation_and_quick_messages(stack):
             send(page, f"running shoes size {40 + index}")
         sync_api.expect(page.locator(".turn.user")).to_have_count(5)
         deadline = time.monotonic() + 60
+        countdowns = set()
         while not all(state in ("Answered", "Not sent") for state in user_states(page)):
             assert time.monotonic() < deadline, user_states(page)
+            countdowns |= {state for state in user_states(page) if "sending again in" in state}
             page.wait_for_timeout(250)
+        assert countdowns, "a refused message shows when it goes again"
+        assert all(re.fullmatch(r"Sent too quickly; sending again in \d+ s", state) for state in countdowns)
         assert page.locator(".turn.user .resend").count() == user_states(page).count("Not sent")
         assert page.evaluate("window.chatClient.refusals") >= 1  # the limit did refuse, and the page re-sent
         os.makedirs(ARTIFACTS, exist_ok=True)
