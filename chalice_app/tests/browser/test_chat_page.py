@@ -1,6 +1,7 @@
 """The chat page in a real browser (Debian's Chromium driven by Playwright) against a local stack."""
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -425,6 +426,17 @@ def test_desktop_turns_stay_in_view_products_show_once_and_the_cart_panel_works(
             assert serious_accessibility_violations(page) == []
         os.makedirs(ARTIFACTS, exist_ok=True)
         page.screenshot(path=os.path.join(ARTIFACTS, "chat-page-desktop.png"))
+
+        # An error the server words for developers reaches the shopper in plain words; the code is
+        # under Details, the server's internals nowhere.
+        internal = "service unavailable: the AWS emulator (moto server, pid 4639) exited with signal 9"
+        frame = json.dumps({"type": "error", "code": "service_unavailable", "message": internal})
+        page.evaluate(f"window.chatClient.ws.dispatchEvent(new MessageEvent('message', {{data: {json.dumps(frame)}}}))")
+        error = page.locator(".turn.assistant.error").last
+        sync_api.expect(error.locator(".text")).to_have_text(re.compile(r"not available right now\. Please try again"))
+        assert "pid" not in error.inner_text() and "moto" not in error.inner_text()
+        error.locator("summary").click()
+        sync_api.expect(error.locator(".details")).to_contain_text("Code: service_unavailable")
 
 
 def user_states(page):
