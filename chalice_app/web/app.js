@@ -183,7 +183,7 @@ function flushOutbox() {
 
 // What ChatSession decided about a frame (or a resume with no answer): show, note, retry, send on.
 function applyOutcome({ state, show, note, retry, failed }) {
-  const follow = client.following;
+  const follow = following();
   setSession(state);
   if (!state.resuming) clearTimeout(client.resumeTimer);
   watchGap(state);
@@ -271,7 +271,8 @@ function contentAdded(follow) {
   else pill.hidden = false;
 }
 
-scroller.addEventListener("scroll", () => {
+// Whether to keep following, read from where the view is now (a scroll event may not have run yet).
+function following() {
   if (atEnd()) {
     client.following = true;
     pill.hidden = true;
@@ -279,7 +280,10 @@ scroller.addEventListener("scroll", () => {
     client.following = false; // the shopper scrolled up to read
   }
   client.autoTop = Math.min(client.autoTop, scroller.scrollTop);
-});
+  return client.following;
+}
+
+scroller.addEventListener("scroll", following);
 
 pill.addEventListener("click", () => {
   scrollToLatest();

@@ -366,7 +366,12 @@ def turn(page, text):
     before = users.count()
     send(page, text)
     sync_api.expect(users).to_have_count(before + 1)
-    sync_api.expect(users.last.locator(".state")).to_have_text("Answered", timeout=30_000)
+    answered(page)
+
+
+def answered(page):
+    """The last question is answered (a rate-limited one is sent again first: up to 15 s)."""
+    sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered", timeout=30_000)
 
 
 def last_response(page):
@@ -398,7 +403,7 @@ def test_desktop_turns_stay_in_view_products_show_once_and_the_cart_panel_works(
         assert all(RATING.match(text) for text in cards.locator(".product-rating").all_inner_texts())
 
         cards.first.get_by_role("button", name=f"Add to cart {names[0]}").click()
-        sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
+        answered(page)
         sync_api.expect(page.locator("#cart-count")).to_have_text("1")
         cart = page.locator("#cart")
         sync_api.expect(cart.locator(".cart-name")).to_have_text([names[0]])
@@ -406,7 +411,7 @@ def test_desktop_turns_stay_in_view_products_show_once_and_the_cart_panel_works(
         assert last_exchange_in_view(page)
 
         cart.get_by_role("button", name=f"One more {names[0]}").click()  # a message the assistant understands
-        sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
+        answered(page)
         sync_api.expect(page.locator("#cart-count")).to_have_text("2")
         sync_api.expect(cart.locator(".cart-quantity")).to_have_text(["2"])
         sync_api.expect(page.locator("#cart-total")).to_have_text(stated_total(page))
@@ -415,7 +420,7 @@ def test_desktop_turns_stay_in_view_products_show_once_and_the_cart_panel_works(
         turn(page, "wireless headphones")
         assert last_exchange_in_view(page)
         cart.get_by_role("button", name=f"Remove {names[0]} from the cart").click()
-        sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
+        answered(page)
         sync_api.expect(page.locator("#cart-count")).to_have_text("0")
         assert last_exchange_in_view(page)  # five turns, each in view
 
