@@ -460,6 +460,7 @@ def test_phone_history_after_reload_new_conversation_and_quick_messages(stack):
 
         page.reload()  # the conversation comes back: each question with its answer, in order
         sync_api.expect(page.locator(".turn.user .text")).to_have_text(questions)
+        sync_api.expect(page.locator(".turn.user .state")).to_have_text(["Answered"] * 3)  # the replay is in
         sync_api.expect(page.locator(".turn.assistant .product").first).to_be_visible()
         roles = page.locator(".turn").evaluate_all("items => items.map((item) => item.classList[1])")
         assert roles == ["user", "assistant"] * 3
