@@ -427,3 +427,11 @@ def test_slash_new_stops_the_reply_in_progress_and_the_next_message_starts_a_ses
         assert "session_id" not in client.ws.sent[-1]
 
     asyncio.run(scenario())
+
+
+def test_a_retrying_status_says_which_attempt_and_why(capsys):
+    status = {"type": "status", "message_id": "m1", "status": "retrying", "attempt": 2, "reason": "it hiccuped"}
+    chat.render(status, {})
+    assert capsys.readouterr().out == "  (retrying, attempt 2: it hiccuped)\n"
+    chat.render(status, {"streaming": True})  # never inside a reply's text
+    assert capsys.readouterr().out == ""
