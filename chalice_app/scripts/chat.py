@@ -5,7 +5,7 @@
     echo "running shoes under 100" | python chalice_app/scripts/chat.py
 
 Type a message and press Enter. ``/stop`` stops the reply in progress (what was written of it
-stays, marked ``[stopped]``), ``/ping`` measures the round trip, ``/quit`` leaves at
+stays, marked ``[stopped]``), ``/new`` starts a new conversation, ``/ping`` measures the round trip, ``/quit`` leaves at
 once; at the end of input (Ctrl-D, or piped lines) it first waits for the replies still
 on their way (``--reply-timeout``; exit 1 if one does not come). The session id is kept
 for the whole conversation. When the connection drops it reconnects and resumes the session
@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import json
 import os
+import random
 import sys
 import time
 import uuid
@@ -32,6 +33,10 @@ DEFAULT_URI = os.environ.get("WEBSOCKET_TEST_URI", "ws://127.0.0.1:8000/api")
 TERMINAL = ("response", "error")  # the frames that end one message (docs/protocol.md)
 EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one"
 STOP_UNSUPPORTED_NOTE = "This server cannot stop a reply"
+HISTORY_NOTE = "Earlier messages are no longer shown. Your cart is kept."
+RETRY_CODES = ("rate_limited", "busy")  # refused for now: the same frame goes again later
+MAX_SEND_TRIES = 5  # a message refused this many times is given back (not sent)
+RETRY_CAP_MS = 10_000  # the longest wait before trying again (the rate-limit window)
 NOTHING_TO_STOP = "nothing to stop: no reply in progress"
 RESUME_WAIT_SECONDS = 10  # a resume with no answer by then stops holding messages back
 GAP_WAIT_SECONDS = 1.5  # outside a replay, how long a frame after a gap waits for the gap
@@ -56,7 +61,10 @@ class Session:
     ``stop`` is for the oldest acked message not ended (the server runs a session's turns in acked
     order); ``not_running`` prints nothing and forgets it. ``invalid_session`` forgets the session and
     sends its unanswered messages again on a new one. Frames without a cursor (an older server) pass
-    as they come.
+    as they come. ``rate_limited``/``busy`` naming no message refuse a frame for now: after ``receive``,
+    ``retry`` says after how long it goes again (``retry_due``): a resume always, a message up to
+    MAX_SEND_TRIES times, then it is in ``failed`` (as is a message refused for good). ``reset``
+    starts a new conversation and ignores the old session's frames.
     """
 
     def __init__(self) -> None:
@@ -70,13 +78,24 @@ class Session:
         self.awaiting_session = False  # a message went out without a session: the rest wait for its ack
         self.answering: List[str] = []  # message ids acked in this session, not ended, in acked order
         self.stopping: List[str] = []  # message ids a stop was sent for, not ended yet
+        self.limited: List[Tuple[str, Any]] = []  # ("message", frame) | ("stop", message_id) to go again
+        self.tries: Dict[str, int] = {}  # client_message_id -> times refused for now
+        self.resume_tries = 0
+        self.resume_limited = False
+        self.replay_from: Optional[int] = None
+        self.forgotten: List[str] = []  # sessions left by reset: their frames are ignored
+        self.retry: Optional[Dict[str, Any]] = None  # set by receive: a refused frame goes again later
+        self.failed: List[Dict[str, Any]] = []  # set by receive: messages given back (not sent)
 
     # --- the connection ---
 
     def opened(self) -> List[Dict[str, Any]]:
         self.held, self.resuming, self.awaiting_session = [], False, False
+        self.outbox = [frame for kind, frame in self.limited if kind == "message"] + self.outbox
+        self.limited, self.resume_limited, self.resume_tries = [], False, 0
         if self.session_id and self.can_resume:
             self.resuming = True
+            self.replay_from = self.cursor
             return [{"action": "resume", "session_id": self.session_id, "after": self.cursor}]
         if not self.session_id:
             self._requeue(lambda sent_with: True)  # nothing to resume from: send again
@@ -98,7 +117,8 @@ class Session:
         """The message that may go out now: one at a time, the next once the previous is acked
         (the server may ack two frames of a connection in either order and runs a session's
         turns in acked order, so this keeps them in the order they were typed)."""
-        if self.resuming or not self.outbox or self.unacked:
+        waiting = any(kind == "message" for kind, _ in self.limited)  # a refused one goes first
+        if self.resuming or not self.outbox or self.unacked or waiting:
             return []
         first = self.outbox.pop(0)
         self.unacked.append((first, self.session_id))
@@ -119,30 +139,83 @@ class Session:
         self.stopping.append(target)
         return [{"action": "stop", "session_id": self.session_id, "message_id": target}]
 
+    def retry_due(self) -> List[Dict[str, Any]]:
+        """A refused frame's wait is over: messages back to the front of the outbox, stops and the
+        resume sent again."""
+        messages = [frame for kind, frame in self.limited if kind == "message"]
+        send = [
+            {"action": "stop", "session_id": self.session_id, "message_id": mid}
+            for kind, mid in self.limited
+            if kind == "stop" and self.session_id
+        ]
+        self.limited, self.outbox = [], messages + self.outbox
+        if self.resume_limited and self.resuming and self.session_id:
+            send.insert(0, {"action": "resume", "session_id": self.session_id, "after": self.cursor})
+            self.resume_limited = False
+        return send
+
+    def reset(self) -> List[Dict[str, Any]]:
+        """A new conversation: stop the old one's replies in progress, ignore its frames from now on."""
+        old, answering, can_resume = self.session_id, self.answering, self.can_resume
+        forgotten = self.forgotten + ([old] if old else [])
+        self.__init__()
+        self.can_resume, self.forgotten = can_resume, forgotten
+        return [{"action": "stop", "session_id": old, "message_id": mid} for mid in answering] if old else []
+
+    @staticmethod
+    def _retry_delay(frame: Dict[str, Any], tries: int) -> int:
+        after_ms, after_s = frame.get("retry_after_ms"), frame.get("retry_after_seconds")
+        if isinstance(after_ms, int) and not isinstance(after_ms, bool) and after_ms > 0:
+            return after_ms
+        if isinstance(after_s, (int, float)) and not isinstance(after_s, bool) and after_s > 0:
+            return round(after_s * 1000)
+        return min(RETRY_CAP_MS, 1000 * 2 ** (tries - 1))
+
+    def _refused_for_now(self, frame: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The frame a ``rate_limited``/``busy`` refused goes again later (``retry``); what to print."""
+        if self.resuming:
+            self.resume_tries += 1
+            self.resume_limited = True
+            self.retry = {"kind": "resume", "after_ms": self._retry_delay(frame, self.resume_tries)}
+            return []
+        if self.unacked:
+            sent, _ = self.unacked.pop(0)
+            self.awaiting_session = False
+            cmid = sent.get("client_message_id")
+            tries = self.tries.get(cmid, 0) + 1
+            if tries >= MAX_SEND_TRIES:
+                self.tries.pop(cmid, None)
+                self.failed.append(sent)
+                return [frame]
+            self.tries[cmid] = tries
+            self.limited.append(("message", sent))
+            self.retry = {"kind": "message", "after_ms": self._retry_delay(frame, tries), "client_message_id": cmid}
+            return []
+        if self.stopping:
+            self.limited.append(("stop", self.stopping[0]))
+            self.retry = {"kind": "stop", "after_ms": self._retry_delay(frame, 1)}
+            return []
+        return [frame]
+
     # --- frames coming in ---
 
     def receive(self, frame: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
-        """The frames to print now (in order) and a note, for one frame received."""
-        kind, code = frame.get("type"), frame.get("code")
+        """The frames to print now (in order) and a note, for one frame received (and ``retry`` and
+        ``failed`` set for it)."""
+        self.retry, self.failed = None, []
+        kind = frame.get("type")
+        if frame.get("session_id") and frame.get("session_id") in self.forgotten:
+            return [], None
         if kind == "resumed":
             if not self.resuming or frame.get("session_id") != self.session_id:
                 return [], None
             last = _cursor(frame) or self.cursor
-            return self._end_replay(last), None
-        if kind == "error" and code == "invalid_session":
-            return [], self._expired()
-        if kind == "error" and code == "unknown_action" and self.resuming and not frame.get("message_id"):
-            self.resuming, self.can_resume = False, False  # a server without resume
-            shown, self.held = self.held, []
-            return shown, None
-        if kind == "error" and code == "unknown_action" and not frame.get("message_id") and self.stopping:
-            self.stopping.pop(0)  # a server without stop (a sendMessage never gets unknown_action)
-            return [], STOP_UNSUPPORTED_NOTE
-        if kind == "error" and code == "not_running" and not frame.get("message_id"):
-            # A stop found its message ended (its terminal frame never came here): forget it, quietly.
-            gone = self.stopping.pop(0) if self.stopping else None
-            self.answering = [mid for mid in self.answering if mid != gone]
-            return [], None
+            trimmed = self.replay_from == 0 and self.cursor == 0 and last > 0
+            return self._end_replay(last), HISTORY_NOTE if trimmed else None
+        if kind == "error" and not frame.get("message_id"):
+            answer = self._control_error(frame)
+            if answer is not None:
+                return answer
         cursor = _cursor(frame)
         session_id = frame.get("session_id")
         if kind == "skipped" and (cursor is None or session_id != self.session_id):
@@ -163,6 +236,28 @@ class Session:
             self.held.append(frame)
             return [], None
         return [*self._take(frame), *self._drain()], None
+
+    def _control_error(self, frame: Dict[str, Any]) -> Optional[Tuple[List[Dict[str, Any]], Optional[str]]]:
+        """An error naming no message that is about the session, a resume, a stop or a refusal for
+        now; None for any other (printed, and it refuses the message sent)."""
+        code = frame.get("code")
+        if code == "invalid_session":
+            return [], self._expired()
+        if code == "unknown_action" and self.resuming:
+            self.resuming, self.can_resume = False, False  # a server without resume
+            shown, self.held = self.held, []
+            return shown, None
+        if code == "unknown_action" and self.stopping:
+            self.stopping.pop(0)  # a server without stop (a sendMessage never gets unknown_action)
+            return [], STOP_UNSUPPORTED_NOTE
+        if code == "not_running":
+            # A stop found its message ended (its terminal frame never came here): forget it, quietly.
+            gone = self.stopping.pop(0) if self.stopping else None
+            self.answering = [mid for mid in self.answering if mid != gone]
+            return [], None
+        if code in RETRY_CODES:
+            return self._refused_for_now(frame), None
+        return None
 
     def _take(self, frame: Dict[str, Any]) -> List[Dict[str, Any]]:
         """The frame at the next cursor: the cursor moves on; it is printed unless it is a ``skipped``."""
@@ -187,7 +282,7 @@ class Session:
     def _end_replay(self, last: int) -> List[Dict[str, Any]]:
         """What is held up to ``last`` follows (the frames in its gaps are no longer kept); a frame
         above it came live, so one after a gap waits for it (GAP_WAIT_SECONDS)."""
-        self.resuming = False
+        self.resuming, self.resume_limited, self.resume_tries, self.replay_from = False, False, 0, None
         shown = self._drain(upto=last)
         self.cursor = max(self.cursor, last)
         shown += self._drain()
@@ -211,6 +306,7 @@ class Session:
         if frame.get("type") == "ack":
             cmid = frame.get("client_message_id")
             self.unacked = [(sent, with_) for sent, with_ in self.unacked if sent.get("client_message_id") != cmid]
+            self.tries.pop(cmid, None)
             self.session_id = frame.get("session_id") or self.session_id
             self.awaiting_session = False
             if isinstance(message_id, str) and message_id and message_id not in self.answering:
@@ -224,7 +320,9 @@ class Session:
             and self.unacked
             and (not frame.get("message_id") or (frame.get("code") == "internal_error" and _cursor(frame) is None))
         ):
-            self.unacked.pop(0)
+            sent, _ = self.unacked.pop(0)  # refused for good (the frame is printed): given back
+            self.tries.pop(sent.get("client_message_id"), None)
+            self.failed.append(sent)
             self.awaiting_session = False
 
 
@@ -237,55 +335,99 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _render_ack(frame: dict, state: dict) -> None:
+    if not state.get("streaming"):  # the next message's ack while a reply's text is coming: not in it
+        print("  (queued)", flush=True)
+
+
+def _render_status(frame: dict, state: dict) -> None:
+    if state.get("streaming"):
+        return  # the text is coming: no "working" line in the middle of it
+    if frame.get("status") == "retrying":
+        reason = frame.get("reason") or "trying again"
+        print(f"  (retrying, attempt {frame.get('attempt', '?')}: {reason})", flush=True)
+        return
+    print(f"  (working... {frame.get('elapsed_ms', 0) / 1000:.0f} s)", flush=True)
+
+
+def _render_chunk(frame: dict, state: dict) -> None:
+    if not state.get("streaming"):
+        print("assistant> ", end="")
+        state["streaming"] = True
+    print(frame.get("delta", ""), end="", flush=True)
+    state["open_line"] = True
+
+
+def _render_response(frame: dict, state: dict) -> None:
+    state.pop("open_line", None)
+    stopped = "[stopped]" if frame.get("stopped") else ""  # after the text streamed until /stop
+    content = frame.get("content") or ""
+    if state.pop("streaming", False):
+        print(f" {stopped}" if stopped else "", flush=True)
+        flush_notes(state)
+    else:
+        print(f"assistant> {content}{' ' if content and stopped else ''}{stopped}")
+    for product in frame.get("products") or []:
+        if product.get("name") and product["name"] not in content:  # the reply lists it already
+            print(f"  \u2022 {product_line(product)}")
+
+
+def _render_pong(frame: dict, state: dict) -> None:
+    sent = state.pop("ping_sent", None)
+    rtt = f" in {(time.perf_counter() - sent) * 1000:.1f} ms" if sent else ""
+    print(f"  pong{rtt}")
+
+
+def _render_error(frame: dict, state: dict) -> None:
+    state.pop("streaming", None)
+    state.pop("open_line", None)
+    print(f"\n  error [{frame.get('code')}]: {frame.get('message')}", flush=True)
+    flush_notes(state)
+
+
+RENDERERS = {
+    "ack": _render_ack,
+    "status": _render_status,
+    "chunk": _render_chunk,
+    "response": _render_response,
+    "pong": _render_pong,
+    "error": _render_error,
+    "skipped": lambda frame, state: None,  # a cursor whose frame never came in time: nothing to show
+}
+
+
 def render(frame: dict, state: dict) -> None:
     """Print one frame. ``state``: ``streaming`` while a reply's text is coming, ``open_line`` while
     the line it is on has no end yet (a note must not land in it)."""
-    kind = frame.get("type")
-    if kind == "ack":
-        if state.get("streaming"):
-            return  # the next message's ack while a reply's text is coming: not in the middle of it
-        print("  (queued)", flush=True)
-    elif kind == "status":
-        if state.get("streaming"):
-            return  # the text is coming: no "working" line in the middle of it
-        print(f"  (working... {frame.get('elapsed_ms', 0) / 1000:.0f} s)", flush=True)
-    elif kind == "chunk":
-        if not state.get("streaming"):
-            print("assistant> ", end="")
-            state["streaming"] = True
-        print(frame.get("delta", ""), end="", flush=True)
-        state["open_line"] = True
-    elif kind == "response":
-        state.pop("open_line", None)
-        stopped = "[stopped]" if frame.get("stopped") else ""  # after the text streamed until /stop
-        if state.pop("streaming", False):
-            print(f" {stopped}" if stopped else "")
-        else:
-            content = frame.get("content", "")
-            print(f"assistant> {content}{' ' if content and stopped else ''}{stopped}")
-        for index, product in enumerate(frame.get("products") or [], 1):
-            price = product.get("price")
-            print(f"  {index}. {product.get('name')} ({product.get('brand')}) {price} {product.get('currency', '')}")
-    elif kind == "pong":
-        sent = state.pop("ping_sent", None)
-        rtt = f" in {(time.perf_counter() - sent) * 1000:.1f} ms" if sent else ""
-        print(f"  pong{rtt}")
-    elif kind == "error":
-        state.pop("streaming", None)
-        state.pop("open_line", None)
-        print(f"\n  error [{frame.get('code')}]: {frame.get('message')}")
-    elif kind == "skipped":
-        return  # a cursor whose frame never came in time: nothing to show
-    else:
-        print(f"  {frame}")
+    RENDERERS.get(frame.get("type"), lambda frame, state: print(f"  {frame}"))(frame, state)
 
 
-def note(text: str, state: dict) -> None:
-    """A note about the connection, on stderr and on a line of its own: when a reply's text is still
-    coming (its line open on stdout) it first ends that line on the screen, so it never lands inside
-    the text; stdout, where the text goes, stays whole."""
+def product_line(product: Dict[str, Any]) -> str:
+    """ "Name (Brand) — $74.99 · ★ 4.5 (1,203 reviews)", as the assistant's replies and the page write it."""
+    line = f"{product.get('name')} ({product.get('brand')})"
+    price, rating, reviews = product.get("price"), product.get("rating"), product.get("review_count")
+    if isinstance(price, (int, float)):
+        line += f" \u2014 ${price:,.2f}"
+    if isinstance(rating, (int, float)):
+        line += f" \u00b7 \u2605 {rating:.1f} ({reviews or 0:,} reviews)"
+    return line
+
+
+def note(text: str, state: dict, now: bool = False) -> None:
+    """A note about the connection, on stderr and on a line of its own. While a reply's text is
+    coming it waits for the reply's end (``flush_notes``), so it never lands inside the text on a
+    terminal either; ``now`` prints it at once (the client gives up), ending the reply's line first."""
+    if state.get("streaming") and not now:
+        state.setdefault("deferred", []).append(text)
+        return
     lead = "\n" if state.pop("open_line", False) else ""
     print(f"{lead}  ({text})", file=sys.stderr, flush=True)
+
+
+def flush_notes(state: dict) -> None:
+    """The notes held back while a reply's text was coming, now that its line has ended."""
+    for text in state.pop("deferred", []):
+        print(f"  ({text})", file=sys.stderr, flush=True)
 
 
 class Client:
@@ -300,6 +442,7 @@ class Client:
         self.closing = False
         self.resume_timer: Optional[asyncio.TimerHandle] = None
         self.gap_timer: Optional[asyncio.TimerHandle] = None
+        self.retry_timer: Optional[asyncio.TimerHandle] = None
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(self.uri, open_timeout=10)
@@ -351,6 +494,34 @@ class Client:
                     self.settled.set()
         await self._send_all(self.session.flush())
 
+    def _refused(self) -> None:
+        """After a frame: a refused frame goes again after its wait (jittered); a message given back
+        says so."""
+        retry = self.session.retry
+        if retry:
+            if retry["kind"] == "resume" and self.resume_timer:
+                self.resume_timer.cancel()  # the resume goes again: no giving up on it meanwhile
+            delay = retry["after_ms"] / 1000 * (1 + random.random() / 4)
+            what = {"message": "message", "resume": "resume", "stop": "stop"}[retry["kind"]]
+            note(f"the server is busy: the {what} goes again in {delay:.0f} s", self.state)
+            if self.retry_timer:
+                self.retry_timer.cancel()
+            self.retry_timer = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(self._retry_due())
+            )
+        for sent in self.session.failed:
+            note(f"not sent: \u201c{sent.get('message')}\u201d; type it again to resend", self.state)
+
+    async def _retry_due(self) -> None:
+        self.retry_timer = None
+        await self._send_all(self.session.retry_due())
+        await self._send_all(self.session.flush())
+
+    async def new_conversation(self) -> None:
+        """``/new``: a new conversation (the server issues the session with the next message)."""
+        await self._send_all(self.session.reset())
+        print("  (new conversation: the next message starts it)", flush=True)
+
     def _watch_gap(self) -> None:
         """Outside a replay, frames held after a gap are printed GAP_WAIT_SECONDS later at most."""
         if self.session.resuming or not self.session.held:
@@ -376,6 +547,7 @@ class Client:
                         continue
                     if isinstance(frame, dict):
                         await self._apply(*self.session.receive(frame))
+                        self._refused()
             except websockets.ConnectionClosed:
                 pass
             if self.closing or not await self._reconnect():
@@ -390,7 +562,7 @@ class Client:
             try:
                 await self.connect()
             except websockets.InvalidStatus as exc:  # refused (e.g. 403): trying again will not help
-                note(f"cannot reconnect: {exc}", self.state)
+                note(f"cannot reconnect: {exc}", self.state, now=True)
                 return False
             except (OSError, websockets.WebSocketException):
                 continue
@@ -401,7 +573,7 @@ class Client:
 
     async def close(self) -> None:
         self.closing = True
-        for timer in (self.resume_timer, self.gap_timer):
+        for timer in (self.resume_timer, self.gap_timer, self.retry_timer):
             if timer:
                 timer.cancel()
         if self.ws is not None:
@@ -415,7 +587,7 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
     except (OSError, websockets.WebSocketException) as exc:
         print(f"cannot connect to {uri}: {exc}\nIs the local stack running? Start it with: make run", file=sys.stderr)
         return 1
-    print(f"connected to {uri}. Type a message; /stop, /ping, /quit.")
+    print(f"connected to {uri}. Type a message; /stop, /new, /ping, /quit.")
     receiver = asyncio.create_task(client.run())
     try:
         while not receiver.done():
@@ -432,6 +604,9 @@ async def chat(uri: str, reply_timeout: float = 120) -> int:
                 continue
             if text == "/ping":
                 await client.ping()
+                continue
+            if text == "/new":
+                await client.new_conversation()
                 continue
             if text == "/stop":
                 await client.stop()
@@ -453,7 +628,7 @@ async def replies_arrived(
     if settled.is_set():
         return True
     why = "the connection closed" if receiver.done() else f"none within {timeout:g} s"
-    note(f"leaving without the reply to every message: {why}", state if state is not None else {})
+    note(f"leaving without the reply to every message: {why}", state if state is not None else {}, now=True)
     return False
 
 

@@ -2,7 +2,7 @@
 # Follow the logs of every function of a stage, interleaved, each line prefixed with [function].
 #
 #   monitor_all_logs.sh --stage dev [--since 10m] [--region R] [--profile P]   # CloudWatch (aws logs tail)
-#   monitor_all_logs.sh --local [--since 10m] [--lines 20] [--logs-dir DIR]    # the local runtime's files
+#   monitor_all_logs.sh --local [--since 10m] [--lines 20] [--log-dir DIR]    # the local runtime's files
 #
 # Other options: --functions "websocket_message chat_processor" (default: all four), --no-follow,
 # --app NAME (default shopping-assistant-api), --message MESSAGE_ID and --session SESSION_ID (only
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --functions) functions=${2:?}; shift 2 ;;
     --app) app=${2:?}; shift 2 ;;
     --local) local=1; shift ;;
-    --logs-dir) logs_dir=${2:?}; shift 2 ;;
+    --log-dir|--logs-dir) logs_dir=${2:?}; shift 2 ;;
     --lines) lines=${2:?}; shift 2 ;;
     --no-follow) follow=0; shift ;;
     --message) terms+=("${2:?--message needs a message id}"); shift 2 ;;

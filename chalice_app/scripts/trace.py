@@ -51,7 +51,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--region", help="with --stage: AWS region")
     parser.add_argument("--profile", help="with --stage: AWS profile")
     parser.add_argument("--endpoint-url", help="with --stage: an emulated AWS")
-    parser.add_argument("--logs-dir", default=DEFAULT_LOG_DIR, help="the local runtime's log files (default logs/)")
+    parser.add_argument(
+        "--log-dir",
+        "--logs-dir",  # the older spelling, still accepted
+        dest="log_dir",
+        default=DEFAULT_LOG_DIR,
+        help="the local runtime's log files, as local.py --log-dir (default logs/)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     if args.last is not None and args.last < 1:
@@ -61,9 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def read_entries(args: argparse.Namespace) -> List[Entry]:
     if not args.stage:
-        if not os.path.isdir(args.logs_dir):
-            raise StageError(f"no {args.logs_dir}: start the local runtime with make run, or pass --stage")
-        return LocalLogs(args.logs_dir).read()
+        if not os.path.isdir(args.log_dir):
+            raise StageError(f"no {args.log_dir}: start the local runtime with make run, or pass --stage")
+        return LocalLogs(args.log_dir).read()
     stage = load_stage(args.stage)
     target = Target(args.region, args.profile, args.endpoint_url)
     if not target.region:
@@ -91,7 +97,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not timelines:
-        where = f"stage {args.stage}'s CloudWatch Logs" if args.stage else args.logs_dir
+        where = f"stage {args.stage}'s CloudWatch Logs" if args.stage else args.log_dir
         what = f"message {args.message_id}" if args.message_id else "no message"
         print(f"{what} is not in {where}" if args.message_id else f"{what} in {where}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@ subprocess (``localcloud.process``), URI resolution, and a frame reader with pro
 
 import argparse
 import contextlib
+import errno
 import os
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -53,10 +54,23 @@ def run_phase(run: Callable[[str, float], bool], description: str, default_timeo
                 print(f"Local stack at {stack.websocket_url}")
                 passed = run(stack.websocket_url, args.timeout)
     except Exception as exc:  # a failed phase says why, it does not dump a traceback
-        print(f"FAIL: {type(exc).__name__}: {exc}")
+        print(f"FAIL: {phase_failure(exc, args.uri)}")
         return 1
     print("PASS" if passed else "FAIL")
     return 0 if passed else 1
+
+
+def phase_failure(exc: BaseException, uri: Optional[str]) -> str:
+    """Why a phase failed, in words: a refused connection says how to start a stack."""
+    if isinstance(exc, ConnectionRefusedError) or (
+        isinstance(exc, OSError) and getattr(exc, "errno", None) == errno.ECONNREFUSED
+    ):
+        return (
+            f"cannot connect to {uri}: no server listens there.\n"
+            "Start the local stack with `make run` (it serves ws://127.0.0.1:8000/api), "
+            "pass --uri of a deployed stack, or leave out --uri to start a local stack on free ports."
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 class FrameLog:

@@ -233,7 +233,7 @@ def trace_a_sent_message(command: Command, stack: LocalStackProcess) -> Step:
         assert time.monotonic() < deadline, f"{message_id} never reached the logs"
         time.sleep(0.1)
     argv = [word.replace("MESSAGE_ID", message_id) for word in command.argv]
-    return Step(with_argv(command, [*argv, "--logs-dir", stack.log_dir]), checks=[exits_0, says(r"acked \+0 ms")])
+    return Step(with_argv(command, [*argv, "--log-dir", stack.log_dir]), checks=[exits_0, says(r"acked \+0 ms")])
 
 
 def check_catalog(command: Command, stack: LocalStackProcess) -> Step:

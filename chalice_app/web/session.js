@@ -24,6 +24,17 @@
 //   it go out again on a fresh session.
 // - Frames without a cursor (an older server, or errors that belong to no message) are shown as
 //   they come.
+// - A frame refused for now (`rate_limited`, `busy`) goes again by itself: the outcome's `retry`
+//   says after how long (the server's `retry_after_ms` / `retry_after_seconds` when given, else
+//   1, 2, 4, 8 s, at most RETRY_CAP_MS; the page adds jitter and shows the countdown), and
+//   `retryDue` lets it go. A refused `resume` is tried again for as long as it takes; a message
+//   MAX_SEND_TRIES times, then it is `failed` (the page offers Resend), as is a message refused
+//   for good (an error naming no message: `service_unavailable`, `internal_error` before the ack).
+//   Messages typed after a refused one wait for it, so they still go in the order typed.
+// - `reset` starts a new conversation: the next message goes without a session (the server issues
+//   a new one), the replies in progress of the old one are stopped, and its frames are ignored.
+// - A replay from cursor 0 (a reload) that does not begin at cursor 1 lost the start of the
+//   conversation to the resume window: the note says so (the cart is kept on the server).
 // - One message goes out at a time, the next once the previous is acked: without a session, so
 //   its ack's session is the one every later message continues; with one, so the turns run in
 //   the order they were typed (the server runs them in acked order).
@@ -35,6 +46,10 @@
 
   const EXPIRED_NOTE = "Your earlier conversation has expired; starting a new one";
   const STOP_UNSUPPORTED_NOTE = "This server cannot stop a reply";
+  const HISTORY_NOTE = "Earlier messages are no longer shown. Your cart is kept.";
+  const RETRY_CODES = ["rate_limited", "busy"]; // refused for now: the same frame goes again later
+  const MAX_SEND_TRIES = 5; // a message refused this many times is given back to the shopper
+  const RETRY_CAP_MS = 10000; // the longest wait before trying again (the rate-limit window)
   const TERMINAL = ["response", "error"]; // the frames that end one message
   const GAP_WAIT_MS = 1500; // outside a replay, how long a frame after a gap waits for the gap
 
@@ -52,6 +67,13 @@
       awaitingSession: false, // a message went out without a session: the rest wait for its ack
       answering: [],     // message ids acked in this session whose terminal frame has not come, in acked order
       stopping: [],      // message ids a `stop` was sent for, whose end has not come yet
+      limited: [],       // [{kind: "message", frame} | {kind: "stop", messageId}] refused for now, to go again
+      tries: {},         // client_message_id -> how many times the server refused it for now
+      resumeTries: 0,    // how many times the `resume` in progress was refused for now
+      resumeLimited: false, // the `resume` was refused for now: it goes again at retryDue
+      replayFrom: null,  // the `after` of the resume in progress
+      forgotten: [],     // session ids left by `reset`: their frames are ignored
+      failedNow: [],     // messages refused for good by the frame being reduced (moved to the outcome)
     };
   }
 
@@ -63,9 +85,14 @@
 
   // The socket is open: resume the known session, or start again with the messages whose fate is unknown.
   function opened(state) {
-    const s = { ...state, held: [], resuming: false, awaitingSession: false };
+    const again = state.limited.filter((entry) => entry.kind === "message").map((entry) => entry.frame);
+    const s = {
+      ...state, held: [], resuming: false, awaitingSession: false, limited: [], resumeLimited: false, resumeTries: 0,
+      outbox: [...again, ...state.outbox],
+    };
     if (s.sessionId && s.canResume) {
       s.resuming = true;
+      s.replayFrom = s.cursor;
       return { state: s, send: [{ action: "resume", session_id: s.sessionId, after: s.cursor }] };
     }
     if (!s.sessionId) return { state: requeue(s, () => true), send: [] }; // nothing to resume from: send again
@@ -95,7 +122,8 @@
   // once and ack them in either order, and it runs a session's turns in acked order: so the
   // turns run in the order they were typed.
   function flush(state) {
-    if (state.resuming || !state.outbox.length || state.unacked.length) return { state, send: [] };
+    const waiting = state.limited.some((entry) => entry.kind === "message"); // a refused one goes first
+    if (state.resuming || !state.outbox.length || state.unacked.length || waiting) return { state, send: [] };
     const [first, ...rest] = state.outbox;
     const frame = state.sessionId ? { ...first, session_id: state.sessionId } : first;
     const unacked = [{ frame: first, sentWith: state.sessionId }];
@@ -120,11 +148,87 @@
     };
   }
 
+  // A refused frame's wait is over: refused messages go back to the front of the outbox (flush
+  // sends them, in order), a refused stop or resume is sent again.
+  function retryDue(state) {
+    const messages = state.limited.filter((entry) => entry.kind === "message").map((entry) => entry.frame);
+    const send = state.limited.filter((entry) => entry.kind === "stop" && state.sessionId)
+      .map((entry) => ({ action: "stop", session_id: state.sessionId, message_id: entry.messageId }));
+    let s = { ...state, limited: [], outbox: [...messages, ...state.outbox] };
+    if (s.resumeLimited && s.resuming && s.sessionId) {
+      send.unshift({ action: "resume", session_id: s.sessionId, after: s.cursor });
+      s = { ...s, resumeLimited: false };
+    }
+    return { state: s, send };
+  }
+
+  // A new conversation: the next message goes without a session and the server issues a new one;
+  // the replies in progress of this one are stopped, and its frames are ignored from now on.
+  function reset(state) {
+    const send = state.sessionId
+      ? state.answering.map((id) => ({ action: "stop", session_id: state.sessionId, message_id: id }))
+      : [];
+    const forgotten = state.sessionId ? [...state.forgotten, state.sessionId] : state.forgotten;
+    return { state: { ...initial(null), canResume: state.canResume, forgotten }, send };
+  }
+
+  // How long to wait before trying a refused frame again: the server's hint, else doubling from 1 s.
+  function retryDelay(frame, tries) {
+    if (Number.isInteger(frame.retry_after_ms) && frame.retry_after_ms > 0) return frame.retry_after_ms;
+    if (typeof frame.retry_after_seconds === "number" && frame.retry_after_seconds > 0) {
+      return Math.round(frame.retry_after_seconds * 1000);
+    }
+    return Math.min(RETRY_CAP_MS, 1000 * 2 ** (tries - 1));
+  }
+
+  // `rate_limited` or `busy` naming no message: the frame it refused (a resume in progress, else
+  // the message sent, else a stop) goes again after retry.after_ms; a message refused
+  // MAX_SEND_TRIES times is given back (`failed`). Anything else refused is just shown.
+  function refusedForNow(state, frame) {
+    if (state.resuming) {
+      const tries = state.resumeTries + 1;
+      const s = { ...state, resumeTries: tries, resumeLimited: true };
+      return { state: s, show: [], note: null, retry: { kind: "resume", after_ms: retryDelay(frame, tries) } };
+    }
+    if (state.unacked.length) {
+      const [entry, ...unacked] = state.unacked;
+      const id = entry.frame.client_message_id;
+      const tries = (state.tries[id] || 0) + 1;
+      const s = { ...state, unacked, awaitingSession: false, tries: { ...state.tries, [id]: tries } };
+      if (tries >= MAX_SEND_TRIES) {
+        return { state: forgetTries(s, id), show: [frame], note: null, failed: [entry.frame] };
+      }
+      const limited = [...s.limited, { kind: "message", frame: entry.frame }];
+      const retry = { kind: "message", after_ms: retryDelay(frame, tries), client_message_id: id };
+      return { state: { ...s, limited }, show: [], note: null, retry };
+    }
+    if (state.stopping.length) {
+      const limited = [...state.limited, { kind: "stop", messageId: state.stopping[0] }];
+      return { state: { ...state, limited }, show: [], note: null, retry: { kind: "stop", after_ms: retryDelay(frame, 1) } };
+    }
+    return { state, show: [frame], note: null };
+  }
+
+  function forgetTries(state, id) {
+    const tries = { ...state.tries };
+    delete tries[id];
+    return { ...state, tries };
+  }
+
   // --- frames coming in ------------------------------------------------------
 
-  // (state, frame) -> {state, show: frames to render in order, note: text to show or null}
+  // (state, frame) -> {state, show: frames to render in order, note: text to show or null,
+  //   retry: {kind, after_ms, client_message_id?} when a refused frame goes again later,
+  //   failed: the sendMessage frames given back to the shopper (not sent)}
   function reduce(state, frame) {
+    const out = reduceFrame(state, frame);
+    const failed = [...(out.failed || []), ...out.state.failedNow];
+    return { ...out, state: { ...out.state, failedNow: [] }, failed };
+  }
+
+  function reduceFrame(state, frame) {
     if (!frame || typeof frame !== "object") return { state, show: [], note: null };
+    if (frame.session_id && state.forgotten.includes(frame.session_id)) return { state, show: [], note: null };
     if (frame.type === "resumed") {
       if (!state.resuming || frame.session_id !== state.sessionId) return { state, show: [], note: null };
       return endReplay(state, Number.isInteger(frame.cursor) ? frame.cursor : state.cursor);
@@ -147,6 +251,9 @@
     }
     if (frame.type === "skipped" && (!hasCursor(frame) || frame.session_id !== state.sessionId)) {
       return { state, show: [], note: null }; // it fills a gap of a session, never names one
+    }
+    if (frame.type === "error" && RETRY_CODES.includes(frame.code) && !frame.message_id) {
+      return refusedForNow(state, frame);
     }
     if (!hasCursor(frame)) return { state: account(state, frame), show: [frame], note: null };
 
@@ -192,10 +299,14 @@
   // kept); a frame above it came live, so one after a gap waits for it (GAP_WAIT_MS); and the
   // messages sent with this session that the server never acknowledged go out again.
   function endReplay(state, last) {
-    const replayed = drain({ ...state, resuming: false }, [], last);
+    // From cursor 0 and frame 1 never came: the start of the conversation is past the resume window.
+    const trimmed = state.replayFrom === 0 && state.cursor === 0 && last > 0;
+    const base = { ...state, resuming: false, resumeLimited: false, resumeTries: 0, replayFrom: null };
+    const replayed = drain(base, [], last);
     const at = { ...replayed.state, cursor: Math.max(replayed.state.cursor, last) };
     const { state: s, show } = drain(at, replayed.show);
-    return { state: requeue(s, (entry) => entry.sentWith === s.sessionId), show, note: null };
+    const note = trimmed ? HISTORY_NOTE : null;
+    return { state: requeue(s, (entry) => entry.sentWith === s.sessionId), show, note };
   }
 
   function expired(state) {
@@ -217,7 +328,7 @@
       const id = frame.message_id;
       const starts = typeof id === "string" && id && !state.answering.includes(id);
       const answering = starts ? [...state.answering, id] : state.answering;
-      return { ...state, unacked, sessionId, awaitingSession: false, answering };
+      return { ...forgetTries(state, frame.client_message_id), unacked, sessionId, awaitingSession: false, answering };
     }
     let s = state;
     if (TERMINAL.includes(frame.type) && frame.message_id) {
@@ -226,7 +337,10 @@
     }
     const refused = !frame.message_id || (frame.code === "internal_error" && !hasCursor(frame));
     if (frame.type === "error" && refused && s.unacked.length) {
-      return { ...s, unacked: s.unacked.slice(1), awaitingSession: false };
+      // Refused for good (the frame is shown): given back to the shopper to send again.
+      const [entry, ...unacked] = s.unacked;
+      const gone = forgetTries(s, entry.frame.client_message_id);
+      return { ...gone, unacked, awaitingSession: false, failedNow: [...s.failedNow, entry.frame] };
     }
     return s;
   }
@@ -237,7 +351,7 @@
   }
 
   return {
-    EXPIRED_NOTE, STOP_UNSUPPORTED_NOTE, GAP_WAIT_MS,
-    initial, opened, resumeTimedOut, gapTimedOut, queue, flush, stop, reduce, saved,
+    EXPIRED_NOTE, STOP_UNSUPPORTED_NOTE, HISTORY_NOTE, GAP_WAIT_MS, MAX_SEND_TRIES, RETRY_CAP_MS,
+    initial, opened, resumeTimedOut, gapTimedOut, queue, flush, stop, retryDue, reset, reduce, saved,
   };
 });

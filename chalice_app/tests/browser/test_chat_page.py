@@ -1,6 +1,7 @@
 """The chat page in a real browser (Debian's Chromium driven by Playwright) against a local stack."""
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -33,17 +34,26 @@ sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.timeout(180)
 
 
+# A tight rate limit (3 frames per 10 s per connection, no per-address limit): quick messages are
+# refused and must end answered or resendable, never stuck.
+STACK_ENV = ["ASSISTANT_DELAY_SECONDS=1", "HEARTBEAT_SECONDS=0.4", "RATE_LIMIT_MESSAGES=3", "RATE_LIMIT_IP_MESSAGES=0"]
+
+
 @pytest.fixture(scope="module")
 def stack():
-    with LocalStackProcess(extra_args=["--env", "ASSISTANT_DELAY_SECONDS=1", "--env", "HEARTBEAT_SECONDS=0.4"]) as s:
+    with LocalStackProcess(extra_args=[word for env in STACK_ENV for word in ("--env", env)]) as s:
         yield s
 
 
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
 @contextlib.contextmanager
-def chromium_page():
+def chromium_page(viewport=None):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 420, "height": 860})
+        context = browser.new_context(viewport=viewport or {"width": 420, "height": 860})
         page = context.new_page()
         page.set_default_timeout(20_000)
         yield page
@@ -67,7 +77,6 @@ def test_chat_page_end_to_end(stack, page):
 
     send(page, "running shoes under 100")
     assistant = page.locator(".turn.assistant").last
-    sync_api.expect(assistant.locator(".state")).to_contain_text("Working on it")
     sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
     received = page.evaluate("window.chatClient.received")
     assert received.index("ack") < received.index("status") < received.index("response")
@@ -85,6 +94,7 @@ def test_chat_page_end_to_end(stack, page):
     sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered")
     sync_api.expect(page.locator(".turn.assistant").last).to_contain_text("cart")
     sync_api.expect(page.locator(".turn.assistant").last).to_contain_text("Total")
+    sync_api.expect(page.locator("#cart-count")).to_have_text("1")
 
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, "chat-page.png"))
@@ -279,15 +289,19 @@ def test_a_reply_cut_off_mid_stream_is_finished_once_after_the_reconnect(slow_st
     sync_api.expect(page.locator(".turn.assistant")).to_have_count(1)
     sync_api.expect(page.locator(".turn.error")).to_have_count(0)
     assert before.strip() != responses[0]["content"].strip()  # the cut came mid-reply
-    assert assistant.locator(".text").inner_text().startswith(before.strip())
+    assert responses[0]["content"].startswith(before.strip())  # what was shown before the cut, kept
+    assert assistant.locator(".text").inner_text() in responses[0]["content"]  # (its listed products are cards)
     assert assistant.locator(".product").count() >= 1
 
-    # A reload resumes after the stored cursor: nothing is shown again, the session goes on.
+    # A reload replays the session from cursor 0: the question and its answer, once each.
     session_id = page.evaluate("window.chatClient.sessionId")
     page.reload()
     sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
     wait_until(page, "window.chatClient.received.includes('resumed')")
-    assert frames_shown(page) == []
+    replayed = frames_shown(page)
+    assert [frame["cursor"] for frame in replayed] == cursors
+    sync_api.expect(page.locator(".turn.user .text")).to_have_text(["running shoes under 100"])
+    sync_api.expect(page.locator(".turn.assistant")).to_have_count(1)
     assert page.evaluate("window.chatClient.sessionId") == session_id
 
 
@@ -308,3 +322,220 @@ def test_a_session_the_server_does_not_know_starts_a_new_conversation_and_says_s
     assert session_id and session_id != "never-issued-by-the-server"
     assert page.evaluate("localStorage.getItem('shopping-assistant.session_id')") == session_id
     sync_api.expect(page.locator(".turn.note")).to_have_count(1)
+
+
+# --- a page shoppers keep using: in view, products once, the cart, history, stop, quick messages ---
+
+AXE_SCRIPT = None  # axe-core, as the axe-playwright-python package ships it (requirements.txt)
+with contextlib.suppress(ImportError):
+    import axe_playwright_python
+
+    with open(os.path.join(os.path.dirname(axe_playwright_python.__file__), "axe.min.js"), encoding="utf-8") as f:
+        AXE_SCRIPT = f.read()
+
+
+def serious_accessibility_violations(page):
+    """axe-core's violations of impact serious or critical (axe runs through the DevTools protocol,
+    which the page's CSP does not govern)."""
+    page.evaluate(AXE_SCRIPT)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def in_view(page, locator, whole=True):
+    """The element is inside the conversation's visible area (whole, or at least its top)."""
+    box = locator.bounding_box()
+    view = page.locator("#chat").bounding_box()
+    bottom = box["y"] + (box["height"] if whole else min(box["height"], 24))
+    return box["y"] >= view["y"] - 1 and bottom <= view["y"] + view["height"] + 1
+
+
+def last_exchange_in_view(page):
+    return in_view(page, page.locator(".turn.user").last) and in_view(
+        page, page.locator(".turn.assistant").last, whole=False
+    )
+
+
+def turn(page, text):
+    """Send ``text`` and wait for its answer."""
+    users = page.locator(".turn.user")
+    before = users.count()
+    send(page, text)
+    sync_api.expect(users).to_have_count(before + 1)
+    answered(page)
+
+
+def answered(page):
+    """The last question is answered (a rate-limited one is sent again first: up to 15 s)."""
+    sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered", timeout=30_000)
+
+
+def last_response(page):
+    return [frame for frame in frames_shown(page) if frame["type"] == "response"][-1]
+
+
+def stated_total(page):
+    return re.search(r"Total: (\$[\d,]+\.\d\d)", last_response(page)["content"]).group(1)
+
+
+RATING = re.compile(r"^★ \d\.\d \([\d,]+ reviews?\)$")
+
+
+def test_desktop_turns_stay_in_view_products_show_once_and_the_cart_panel_works(stack):
+    with chromium_page(DESKTOP) as page:
+        page.goto(stack.http_url + "/")
+        sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        turn(page, "running shoes under 100")
+        assert last_exchange_in_view(page)
+        reply = page.locator(".turn.assistant").last
+        cards = reply.locator(".product")
+        names = cards.locator(".product-name").all_inner_texts()
+        assert len(names) >= 2
+        for name in names:  # products once: as cards, not again in the reply's text
+            assert name not in reply.locator(".text").first.inner_text()
+            assert name in last_response(page)["content"]  # (the server's text does list them)
+        for field in ("brand", "price", "rating", "description", "attributes"):
+            assert all(cards.locator(f".product-{field}").all_inner_texts()), field
+        assert all(RATING.match(text) for text in cards.locator(".product-rating").all_inner_texts())
+
+        cards.first.get_by_role("button", name=f"Add to cart {names[0]}").click()
+        answered(page)
+        sync_api.expect(page.locator("#cart-count")).to_have_text("1")
+        cart = page.locator("#cart")
+        sync_api.expect(cart.locator(".cart-name")).to_have_text([names[0]])
+        sync_api.expect(page.locator("#cart-total")).to_have_text(stated_total(page))
+        assert last_exchange_in_view(page)
+
+        cart.get_by_role("button", name=f"One more {names[0]}").click()  # a message the assistant understands
+        answered(page)
+        sync_api.expect(page.locator("#cart-count")).to_have_text("2")
+        sync_api.expect(cart.locator(".cart-quantity")).to_have_text(["2"])
+        sync_api.expect(page.locator("#cart-total")).to_have_text(stated_total(page))
+        assert last_exchange_in_view(page)
+
+        turn(page, "wireless headphones")
+        assert last_exchange_in_view(page)
+        cart.get_by_role("button", name=f"Remove {names[0]} from the cart").click()
+        answered(page)
+        sync_api.expect(page.locator("#cart-count")).to_have_text("0")
+        assert last_exchange_in_view(page)  # five turns, each in view
+
+        # Keyboard: a card's button reached by Tab is visible, not behind the message box.
+        page.locator(".turn.assistant .follow-up").last.focus()
+        assert in_view(page, page.locator(".turn.assistant .follow-up").last)
+        if AXE_SCRIPT:
+            assert serious_accessibility_violations(page) == []
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, "chat-page-desktop.png"))
+
+        # An error the server words for developers reaches the shopper in plain words; the code is
+        # under Details, the server's internals nowhere.
+        internal = "service unavailable: the AWS emulator (moto server, pid 4639) exited with signal 9"
+        frame = json.dumps({"type": "error", "code": "service_unavailable", "message": internal})
+        page.evaluate(f"window.chatClient.ws.dispatchEvent(new MessageEvent('message', {{data: {json.dumps(frame)}}}))")
+        error = page.locator(".turn.assistant.error").last
+        sync_api.expect(error.locator(".text")).to_have_text(re.compile(r"not available right now\. Please try again"))
+        assert "pid" not in error.inner_text() and "moto" not in error.inner_text()
+        error.locator("summary").click()
+        sync_api.expect(error.locator(".details")).to_contain_text("Code: service_unavailable")
+
+
+def user_states(page):
+    return page.locator(".turn.user .state").all_inner_texts()
+
+
+def test_phone_history_after_reload_new_conversation_and_quick_messages(stack):
+    with chromium_page(PHONE) as page:
+        page.goto(stack.http_url + "/")
+        sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        questions = ["running shoes under 100", "wireless headphones", "laptops"]
+        for question in questions:
+            turn(page, question)
+        answers = page.locator(".turn.assistant .text").all_inner_texts()
+        session_id = page.evaluate("window.chatClient.sessionId")
+
+        page.reload()  # the conversation comes back: each question with its answer, in order
+        sync_api.expect(page.locator(".turn.user .text")).to_have_text(questions)
+        sync_api.expect(page.locator(".turn.user .state")).to_have_text(["Answered"] * 3)  # the replay is in
+        sync_api.expect(page.locator(".turn.assistant .product").first).to_be_visible()
+        roles = page.locator(".turn").evaluate_all("items => items.map((item) => item.classList[1])")
+        assert roles == ["user", "assistant"] * 3
+        assert page.locator(".turn.assistant .text").all_inner_texts() == answers
+        assert page.evaluate("window.chatClient.sessionId") == session_id
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+        # Scrolled up to read: the reply does not pull the view down; the pill brings it.
+        send(page, "cheaper ones")
+        page.locator("#chat").evaluate("chat => { chat.scrollTop = 0; }")
+        sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Answered", timeout=30_000)
+        sync_api.expect(page.locator("#new-messages")).to_be_visible()
+        assert not in_view(page, page.locator(".turn.user").last)
+        page.locator("#new-messages").click()
+        assert last_exchange_in_view(page)
+
+        # The cart drawer opens and closes by keyboard.
+        page.locator("#cart-toggle").click()
+        sync_api.expect(page.locator("#cart")).to_be_visible()
+        page.keyboard.press("Escape")
+        sync_api.expect(page.locator("#cart")).to_be_hidden()
+
+        page.get_by_role("button", name="New conversation").click()
+        sync_api.expect(page.locator(".turn.user")).to_have_count(0)
+        turn(page, "hello")
+        new_session = page.evaluate("window.chatClient.sessionId")
+        assert new_session and new_session != session_id
+
+        # Four quick messages over a limit of 3 frames per 10 s (fixed windows from the epoch: all
+        # four go in one): each ends answered, or not sent with Resend; none stays "Sending…".
+        while time.time() % 10 > 5:
+            page.wait_for_timeout(200)
+        for index in range(4):
+            send(page, f"running shoes size {40 + index}")
+        sync_api.expect(page.locator(".turn.user")).to_have_count(5)
+        deadline = time.monotonic() + 60
+        countdowns = set()
+        while not all(state in ("Answered", "Not sent") for state in user_states(page)):
+            assert time.monotonic() < deadline, user_states(page)
+            countdowns |= {state for state in user_states(page) if "sending again in" in state}
+            page.wait_for_timeout(250)
+        assert countdowns, "a refused message shows when it goes again"
+        assert all(re.fullmatch(r"Sent too quickly; sending again in \d+ s", state) for state in countdowns)
+        assert page.locator(".turn.user .resend").count() == user_states(page).count("Not sent")
+        assert page.evaluate("window.chatClient.refusals") >= 1  # the limit did refuse, and the page re-sent
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, "chat-page-phone.png"))
+        if AXE_SCRIPT:
+            assert serious_accessibility_violations(page) == []
+
+
+def test_stop_ends_a_slow_reply_at_once_and_progress_moves_meanwhile(slow_stack):
+    with chromium_page(DESKTOP) as page:
+        page.goto(slow_stack.http_url + "/")
+        sync_api.expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        send(page, "running shoes under 100")
+        reply = page.locator(".turn.assistant").last
+        elapsed = reply.locator(".progress .elapsed")
+        sync_api.expect(reply.locator(".progress .progress-text")).to_have_text("Working on it", timeout=20_000)
+        sync_api.expect(reply.locator(".progress .dots")).to_be_visible()
+        first = elapsed.inner_text()
+        sync_api.expect(elapsed).not_to_have_text(first, timeout=2_500)  # ticks between heartbeats
+        sync_api.expect(page.locator("#stop")).to_be_visible()
+        sync_api.expect(reply.locator(".text").first).to_have_text(re.compile(r"\S"), timeout=30_000)  # streaming
+
+        page.keyboard.press("Escape")
+        stopped_at = time.monotonic()
+        sync_api.expect(reply.locator(".state")).to_have_text("Stopped", timeout=1_000)
+        sync_api.expect(page.locator("#stop")).to_be_hidden()
+        wait_until(page, "window.chatClient.shown.some((f) => f.type === 'response' && f.stopped)", timeout=2)
+        assert time.monotonic() - stopped_at < 2
+        response = last_response(page)
+        assert response["stopped"] is True
+        sync_api.expect(reply.locator(".text").first).to_have_text(response["content"])
+        sync_api.expect(reply.locator(".product")).to_have_count(0)
+
+        send(page, "hello")  # the input is free at once: the next message goes, not held behind the reply
+        sync_api.expect(page.locator(".turn.user").last.locator(".state")).to_have_text("Sent", timeout=5_000)

@@ -207,6 +207,10 @@ def test_shared_vector(vector):
             show, note = session.receive(step["receive"])
         elif "gap_timeout" in step:
             show = session.gap_timed_out()
+        elif "retry_due" in step:
+            send = session.retry_due()
+        elif "reset" in step:
+            send = session.reset()
         else:
             raise AssertionError(f"{where}: no action")
         if "send" in step:
@@ -223,6 +227,10 @@ def test_shared_vector(vector):
             assert sorted(frame["cursor"] for frame in session.held) == step["held"], where
         if "unacked" in step:
             assert [sent["client_message_id"] for sent, _ in session.unacked] == step["unacked"], where
+        if "retry" in step:
+            assert session.retry == step["retry"], where
+        if "failed" in step:
+            assert [sent["client_message_id"] for sent in session.failed] == step["failed"], where
 
 
 def test_stop_can_name_the_message_to_stop():
@@ -345,9 +353,9 @@ def test_the_stop_command_is_read_from_the_input(monkeypatch, capsys):
     assert "/stop" in out.splitlines()[0] and "nothing to stop" in out
 
 
-def test_reconnect_notes_start_on_their_own_line_and_leave_the_reply_text_whole(monkeypatch):
+def test_reconnect_notes_wait_for_the_reply_to_end_and_leave_its_text_whole(monkeypatch):
     """The notes go to stderr, the reply to stdout: on a terminal (both on one screen) a note must not
-    land inside the reply's line, and stdout must still hold the reply's text in one piece."""
+    land inside the reply's text, so it comes after the reply's line; stdout holds the text in one piece."""
     screen, stdout = io.StringIO(), io.StringIO()
 
     class Tee(io.StringIO):
@@ -376,5 +384,54 @@ def test_reconnect_notes_start_on_their_own_line_and_leave_the_reply_text_whole(
     asyncio.run(scenario())
     assert stdout.getvalue() == "assistant> Hi there\n"
     assert screen.getvalue() == (
-        "assistant> Hi the\n  (connection lost; reconnecting...)\n  (reconnected, resuming after cursor 2)\nre\n"
+        "assistant> Hi there\n  (connection lost; reconnecting...)\n  (reconnected, resuming after cursor 2)\n"
     )
+
+
+def test_products_the_reply_lists_are_not_printed_again_and_others_read_like_the_reply(capsys):
+    shoe = {"name": "Trail Runner 2", "brand": "Acme", "price": 74.99, "rating": 4.46, "review_count": 4313}
+    sock = {"name": "Wool Sock", "brand": "Knit", "price": 1234.5, "rating": 4, "review_count": 12}
+    text = "1. Trail Runner 2 \u2014 $74.99 \u00b7 \u2605 4.5 (4,313 reviews)"
+    chat.render({"type": "response", "content": text, "products": [shoe, sock]}, {})
+    out = capsys.readouterr().out
+    assert out.count("Trail Runner 2") == 1
+    assert "  \u2022 Wool Sock (Knit) \u2014 $1,234.50 \u00b7 \u2605 4.0 (12 reviews)" in out
+
+
+def test_a_rate_limited_message_goes_again_by_itself_after_its_wait(monkeypatch, capsys):
+    monkeypatch.setattr(chat.random, "random", lambda: 0.0)
+
+    async def scenario():
+        client = client_with_session(2)
+        await client.send_message("running shoes")
+        assert [frame["message"] for frame in client.ws.sent] == ["running shoes"]
+        limited = {"type": "error", "code": "rate_limited", "message": "wait", "retry_after_ms": 50}
+        await client._apply(*client.session.receive(limited))
+        client._refused()
+        assert len(client.ws.sent) == 1 and client.retry_timer is not None
+        await asyncio.sleep(0.2)
+        assert [frame["message"] for frame in client.ws.sent] == ["running shoes", "running shoes"]
+        assert client.state["pending"] == 1  # still waiting for its answer
+
+    asyncio.run(scenario())
+    assert "goes again in" in capsys.readouterr().err
+
+
+def test_slash_new_stops_the_reply_in_progress_and_the_next_message_starts_a_session(capsys):
+    async def scenario():
+        client = client_with_session(0)
+        await client._apply(*client.session.receive(ack(1, "c0")))
+        await client.new_conversation()
+        assert client.ws.sent == [{"action": "stop", "session_id": SID, "message_id": "m1"}]
+        await client.send_message("start over")
+        assert "session_id" not in client.ws.sent[-1]
+
+    asyncio.run(scenario())
+
+
+def test_a_retrying_status_says_which_attempt_and_why(capsys):
+    status = {"type": "status", "message_id": "m1", "status": "retrying", "attempt": 2, "reason": "it hiccuped"}
+    chat.render(status, {})
+    assert capsys.readouterr().out == "  (retrying, attempt 2: it hiccuped)\n"
+    chat.render(status, {"streaming": True})  # never inside a reply's text
+    assert capsys.readouterr().out == ""

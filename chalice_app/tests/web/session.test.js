@@ -204,9 +204,10 @@ test("an old server's first ack without a cursor still names the session", () =>
 
 test("errors that name no message carry no cursor and are shown; one refuses the oldest message", () => {
   let state = S.flush(S.queue(S.initial(null), { action: "sendMessage", message: "hi", client_message_id: "c1" })).state;
-  const out = S.reduce(state, { type: "error", code: "rate_limited", message: "slow down" });
+  const out = S.reduce(state, { type: "error", code: "invalid_message", message: "message is empty" });
   assert.equal(out.show.length, 1);
   assert.deepEqual(out.state.unacked, []);
+  assert.deepEqual(out.failed.map((f) => f.client_message_id), ["c1"]); // the page offers Resend
   assert.equal(out.state.awaitingSession, false);
 });
 
@@ -241,6 +242,8 @@ function runVector(vector) {
     else if (step.stop) out = S.stop(state);
     else if (step.receive) out = S.reduce(state, step.receive);
     else if (step.gap_timeout) out = S.gapTimedOut(state);
+    else if (step.retry_due) out = S.retryDue(state);
+    else if (step.reset) out = S.reset(state);
     else assert.fail(`${where}: no action`);
     state = out.state;
     if ("send" in step) assert.deepEqual(out.send, step.send, where);
@@ -250,6 +253,8 @@ function runVector(vector) {
     if ("session" in step) assert.equal(state.sessionId, step.session, where);
     if ("held" in step) assert.deepEqual(state.held.map((f) => f.cursor).sort((a, b) => a - b), step.held, where);
     if ("unacked" in step) assert.deepEqual(state.unacked.map((e) => e.frame.client_message_id), step.unacked, where);
+    if ("retry" in step) assert.deepEqual(out.retry || null, step.retry, where);
+    if ("failed" in step) assert.deepEqual((out.failed || []).map((f) => f.client_message_id), step.failed, where);
   }
 }
 

@@ -1,4 +1,4 @@
-"""The chat page's pure session logic (``web/session.js``) under ``node --test``; skipped without node."""
+"""The chat page's pure logic (``web/session.js``, ``web/reply.js``) under ``node --test``; skipped without node."""
 
 import os
 import shutil
@@ -12,9 +12,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (the page's logic is tested with node)")
 
 
-def test_session_logic_under_node():
-    done = subprocess.run(
-        [NODE, "--test", os.path.join(HERE, "session.test.js")], capture_output=True, text=True, timeout=120
-    )
+@pytest.mark.parametrize("suite", ["session.test.js", "reply.test.js"])
+def test_page_logic_under_node(suite):
+    done = subprocess.run([NODE, "--test", os.path.join(HERE, suite)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout
