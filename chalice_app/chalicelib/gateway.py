@@ -174,7 +174,9 @@ def _within_rate_limit(api: management.ManagementApi, request: RequestContext, v
         log, "rate_limited", connection_id=request.connection_id, scope=verdict.scope, source_ip=request.source_ip
     )
     metrics.count("rate_limited")
-    outbox.refuse(api, request.connection_id, protocol.RATE_LIMITED, verdict.hint())
+    outbox.refuse(
+        api, request.connection_id, protocol.RATE_LIMITED, verdict.hint(), retry_after_ms=verdict.retry_after_ms
+    )
     return False
 
 

@@ -216,10 +216,15 @@ def pong(api: ManagementApi, connection_id: str) -> bool:
 
 
 def refuse(
-    api: ManagementApi, connection_id: str, code: protocol.ErrorCode, message: str, message_id: Optional[str] = None
+    api: ManagementApi,
+    connection_id: str,
+    code: protocol.ErrorCode,
+    message: str,
+    message_id: Optional[str] = None,
+    retry_after_ms: Optional[int] = None,
 ) -> bool:
     """An error frame to one connection (``message_id`` when one was already assigned)."""
-    return api.try_post(connection_id, protocol.encode(protocol.error(code, message, message_id)))
+    return api.try_post(connection_id, protocol.encode(protocol.error(code, message, message_id, retry_after_ms)))
 
 
 def replay(

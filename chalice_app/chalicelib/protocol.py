@@ -301,8 +301,12 @@ def with_cursor(frame: Dict[str, Any], session_id: str, cursor: int) -> Dict[str
     return {**frame, "session_id": session_id, "cursor": cursor}
 
 
-def error(code: str, message: str, message_id: Optional[str] = None) -> Dict[str, Any]:
+def error(
+    code: str, message: str, message_id: Optional[str] = None, retry_after_ms: Optional[int] = None
+) -> Dict[str, Any]:
     frame: Dict[str, Any] = {"type": "error", "code": str(code), "message": message}
     if message_id is not None:
         frame["message_id"] = message_id
+    if retry_after_ms is not None:  # rate_limited: the same frame is counted afresh after this long
+        frame["retry_after_ms"] = retry_after_ms
     return frame

@@ -52,6 +52,7 @@ in at most three calls. Nothing is read first, so nothing is decided on a stale
 value.
 """
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
@@ -87,6 +88,8 @@ class Verdict:
     # (None: no subject, or that update did not run because both message limits are off).
     subject: Optional[str] = None
     subject_known: bool = False
+    # When the refusing window ends (the frame's ``retry_after_ms``): sent then, it is counted afresh.
+    retry_after_ms: int = 0
 
     def hint(self) -> str:
         """What the client is told with ``rate_limited``."""
@@ -113,14 +116,14 @@ def allow(
     if config.rate_limit_messages > 0 or config.rate_limit_subject_messages > 0:
         count, item = _hit_connection(config, connection_id, "msg", moment, session_id)
         if 0 < config.rate_limit_messages < count:
-            return _refused(config, "connection", config.rate_limit_messages)
+            return _refused(config, "connection", config.rate_limit_messages, moment)
         subject, known = (item.get("subject") or {}).get("S"), True
     for scope, key, limit in (
         ("subject", subject, config.rate_limit_subject_messages),
         ("ip", source_ip, config.rate_limit_ip_messages),
     ):
         if key and limit > 0 and _hit_counter(config, counter_key(scope, key), moment) > limit:
-            return _refused(config, scope, limit)
+            return _refused(config, scope, limit, moment)
     return Verdict(True, subject=subject, subject_known=known)
 
 
@@ -129,9 +132,10 @@ def allow_ping(connection_id: str, now: Optional[float] = None) -> Verdict:
     config = settings()
     if config.ping_rate_limit <= 0:
         return Verdict(True)
-    count, _ = _hit_connection(config, connection_id, "ping", time.time() if now is None else now)
+    moment = time.time() if now is None else now
+    count, _ = _hit_connection(config, connection_id, "ping", moment)
     if count > config.ping_rate_limit:
-        return _refused(config, "ping", config.ping_rate_limit)
+        return _refused(config, "ping", config.ping_rate_limit, moment)
     return Verdict(True)
 
 
@@ -144,12 +148,14 @@ def allow_resume(connection_id: str, session_id: str, now: Optional[float] = Non
     moment = time.time() if now is None else now
     count, item = _hit_connection(config, connection_id, "resume", moment, session_id)
     if 0 < config.resume_rate_limit < count:
-        return _refused(config, "resume", config.resume_rate_limit)
+        return _refused(config, "resume", config.resume_rate_limit, moment)
     return Verdict(True, subject=(item.get("subject") or {}).get("S"), subject_known=True)
 
 
-def _refused(config: Settings, scope: str, limit: int) -> Verdict:
-    return Verdict(False, scope, limit, config.rate_limit_window_seconds)
+def _refused(config: Settings, scope: str, limit: int, moment: float) -> Verdict:
+    window = config.rate_limit_window_seconds
+    next_window_at = (_window_of(moment, window) + 1) * window
+    return Verdict(False, scope, limit, window, retry_after_ms=max(1, math.ceil((next_window_at - moment) * 1000)))
 
 
 def _window_of(moment: float, window_seconds: int) -> int:

@@ -167,6 +167,26 @@ def test_rate_limit_counts_per_connection_and_window(mock_aws, set_env):
     assert ratelimit.allow(first, now=110).allowed  # a new window
 
 
+@pytest.mark.parametrize("scope", ["connection", "ping", "resume"])
+@pytest.mark.parametrize("window,offset", [(10, 0.0), (10, 3.25), (10, 9.999), (60, 59.5), (1, 0.5)])
+def test_a_refusal_says_when_the_same_frame_is_counted_afresh(mock_aws, set_env, scope, window, offset):
+    set_env(
+        RATE_LIMIT_MESSAGES="1", PING_RATE_LIMIT="1", RESUME_RATE_LIMIT="1", RATE_LIMIT_WINDOW_SECONDS=str(window)
+    )
+    check = {
+        "connection": lambda c, now: ratelimit.allow(c, now=now),
+        "ping": lambda c, now: ratelimit.allow_ping(c, now=now),
+        "resume": lambda c, now: ratelimit.allow_resume(c, "s1", now=now),
+    }[scope]
+    connection_id, start = new_connection_id(), 1_000_000 * window
+    assert check(connection_id, start + offset).allowed
+    refused = check(connection_id, start + offset)
+    assert not refused.allowed and refused.scope == scope
+    after = refused.retry_after_ms / 1000
+    assert 0 < after <= window and abs(start + offset + after - (start + window)) < 0.002
+    assert check(connection_id, start + offset + after).allowed  # sent then, it goes through
+
+
 def test_rate_limit_zero_disables_it(mock_aws, set_env):
     set_env(RATE_LIMIT_MESSAGES="0")
     connection_id = new_connection_id()
@@ -292,6 +312,7 @@ def test_rate_limited_messages_get_an_error_and_are_not_queued(client, mock_aws,
     errors = [frame for frame in frames.to(connection_id) if frame["type"] == "error"]
     assert {frame["code"] for frame in errors} == {protocol.RATE_LIMITED}
     assert "at most 2 messages per 86400 s per connection" in errors[0]["message"]
+    assert all(0 < frame["retry_after_ms"] <= 86_400_000 for frame in errors)
     assert len(drain_queue(mock_aws.queue_url)) == 2
 
 
