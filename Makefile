@@ -27,8 +27,11 @@ cloud: install
 	$(PY) chalice_app/scripts/local.py --cloud --port $(CLOUD_PORT) $(ARGS)
 
 # Every tier (what CI runs), then the 25 slowest tests, so a slow newcomer shows at once.
+# Two workers (pytest-xdist), a test module per worker: most tests wait on sockets and
+# subprocesses, so two share the two cores of a small CI machine well. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest --durations=25 $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
 
 # The in-process tier (tests/conftest.py: TIERS): no stack, no browser, no chalice package.
 check: install
