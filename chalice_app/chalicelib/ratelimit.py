@@ -179,24 +179,11 @@ def _hit_counter(config: Settings, key: str, moment: float) -> int:
     return _hit(config, key, "msg", window, ttl, keep_ttl=False)[0]
 
 
-def _hit(
-    config: Settings,
-    key: str,
-    counter: str,
-    window: int,
-    ttl: int,
-    keep_ttl: bool,
-    session_id: Optional[str] = None,
-) -> Tuple[int, Dict[str, Any]]:
-    """Add 1 to ``counter`` of item ``key`` in ``window``; the new count and the whole item."""
-    dynamodb = aws.client("dynamodb")
-    names = {"#window": f"{counter}_window", "#count": f"{counter}_count", "#ttl": "ttl"}
-    common = {
-        "TableName": config.connections_table,
-        "Key": {"connection_id": {"S": key}},
-        "ExpressionAttributeNames": names,
-        "ReturnValues": "ALL_NEW",
-    }
+def _counter_updates(
+    table: str, key: str, names: Dict[str, str], window: int, ttl: int, keep_ttl: bool, session_id: Optional[str]
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The two UpdateItem requests of ``_hit``: count in the item's window, or start a new one."""
+    common = {"TableName": table, "Key": {"connection_id": {"S": key}}, "ReturnValues": "ALL_NEW"}
     # The session the frame names rides along (see the module doc).
     set_session, session_names, session_values = "", {}, {}
     if session_id:
@@ -213,18 +200,30 @@ def _hit(
         ExpressionAttributeValues={":one": {"N": "1"}, ":window": {"N": str(window)}, **session_values},
     )
     set_ttl = "#ttl = if_not_exists(#ttl, :ttl)" if keep_ttl else "#ttl = :ttl"
+    values = {":one": {"N": "1"}, ":window": {"N": str(window)}, ":ttl": {"N": str(ttl)}, **session_values}
     new_window = dict(
         common,
         UpdateExpression=f"SET #window = :window, #count = :one, {set_ttl}{set_session}",
         ConditionExpression="attribute_not_exists(#window) OR #window < :window",
         ExpressionAttributeNames={**names, **session_names},
-        ExpressionAttributeValues={
-            ":one": {"N": "1"},
-            ":window": {"N": str(window)},
-            ":ttl": {"N": str(ttl)},
-            **session_values,
-        },
+        ExpressionAttributeValues=values,
     )
+    return in_window, new_window
+
+
+def _hit(
+    config: Settings,
+    key: str,
+    counter: str,
+    window: int,
+    ttl: int,
+    keep_ttl: bool,
+    session_id: Optional[str] = None,
+) -> Tuple[int, Dict[str, Any]]:
+    """Add 1 to ``counter`` of item ``key`` in ``window``; the new count and the whole item."""
+    dynamodb = aws.client("dynamodb")
+    names = {"#window": f"{counter}_window", "#count": f"{counter}_count", "#ttl": "ttl"}
+    in_window, new_window = _counter_updates(config.connections_table, key, names, window, ttl, keep_ttl, session_id)
     # in_window, new_window, in_window: the third always holds if the second lost (see the module doc).
     for request in (in_window, new_window, in_window):
         try:

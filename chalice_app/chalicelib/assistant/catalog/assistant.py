@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from chalicelib import catalog
 from chalicelib.assistant import tools
 from chalicelib.assistant.base import AssistantEvent, Delta, Reply
-from chalicelib.assistant.catalog import comparatives, meta, replies
+from chalicelib.assistant.catalog import comparatives, comparison_replies, meta, replies
 from chalicelib.assistant.catalog.intents import Intent, Kind, classify
 from chalicelib.assistant.catalog.requests import banded, changes_anything, refined, request_from, stated
 from chalicelib.catalog import SearchRequest, SearchResult
@@ -239,7 +239,7 @@ class CatalogAssistant:
         items = tools.compare_products(state, [item["id"] for item in intent.products])
         state.focus_id = None
         positions = {pid: index for index, pid in enumerate(state.last_result_ids, start=1)}
-        return Answer(replies.compare_lines(items, positions), items, group=[item["id"] for item in items])
+        return Answer(comparison_replies.compare_lines(items, positions), items, group=[item["id"] for item in items])
 
     # --- the cart ------------------------------------------------------------------------
 

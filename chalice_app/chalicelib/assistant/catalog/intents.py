@@ -165,17 +165,17 @@ def _names_anything(message: str) -> bool:
     return bool(catalog.category_mentions(message) or catalog.brand_mentions(message))
 
 
+def _contradiction(constraints: Constraints, category: Optional[str]) -> Intent:
+    low, high = constraints.min_price, constraints.max_price
+    question = f"You asked for over ${low:,.0f} and under ${high + 0.01:,.0f}: which one did you mean?"
+    return Intent(Kind.CLARIFY, constraints=constraints, category=category, question=question)
+
+
 def _search_intent(original: str, text: str, state: SessionState) -> Intent:
     constraints = extract_constraints(original)
     category = catalog.pick_category(constraints.text)
     if constraints.contradictory:
-        low, high = constraints.min_price, constraints.max_price
-        return Intent(
-            Kind.CLARIFY,
-            constraints=constraints,
-            category=category,
-            question=f"You asked for over ${low:,.0f} and under ${high + 0.01:,.0f}: which one did you mean?",
-        )
+        return _contradiction(constraints, category)
     qualified = _qualified_category(constraints.text, category)
     if qualified is not None:
         return qualified

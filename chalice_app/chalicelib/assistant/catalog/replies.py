@@ -21,7 +21,6 @@ __all__ = [
     "search_lines",
     "no_match_lines",
     "details_lines",
-    "compare_lines",
     "cart_lines",
     "clarify_line",
     "describe_bound",
@@ -347,18 +346,6 @@ def _answers(item: Product, question: str) -> List[str]:
     return [" ".join(answers)] if answers else []
 
 
-def compare_lines(items: Sequence[Product], positions: Dict[str, int]) -> List[str]:
-    lines = [f"Comparing {len(items)} {items[0]['category'] if _same_category(items) else 'products'}:"]
-    lines += [
-        product_line(f"#{positions[item['id']]}" if item["id"] in positions else "\u2022", item) for item in items
-    ]
-    differences = _differences(items)
-    if differences:
-        lines.append("They differ in " + "; ".join(differences) + ".")
-    lines.append(_verdict(items))
-    return _as_lines(lines)
-
-
 def cart_lines(cart: Cart, headline: Optional[str] = None, numbered: bool = False) -> List[str]:
     lines = [headline] if headline else []
     if not cart.lines:
@@ -394,38 +381,6 @@ def _attribute(key: str, value: Any) -> str:
         return f"Storage: {value // 1024} TB"
     shown = f"{value:g}" if isinstance(value, float) else str(value)
     return f"{label}: {shown}{unit or ''}"
-
-
-def _same_category(items: Sequence[Product]) -> bool:
-    return len({item["category"] for item in items}) == 1
-
-
-def _differences(items: Sequence[Product]) -> List[str]:
-    """Attributes whose values differ, as "cushioning max vs moderate" (same category only)."""
-    if not _same_category(items):
-        return []
-    found = []
-    for key in items[0]["attributes"]:
-        values = [item["attributes"].get(key) for item in items]
-        if len({str(value) for value in values}) > 1:
-            found.append(
-                _attribute(key, values[0]).split(":")[0].lower()
-                + " "
-                + " vs ".join(_attribute(key, value).split(": ", 1)[1] for value in values)
-            )
-    return found[:4]
-
-
-def _verdict(items: Sequence[Product]) -> str:
-    cheapest = min(items, key=lambda item: item["price"])
-    best = max(items, key=lambda item: (item["rating"], item["review_count"]))
-    if cheapest is best:
-        return f"The {best['name']} is both the cheapest and the best rated: the easy pick."
-    return (
-        f"Cheapest: {cheapest['name']} ({money(cheapest['price'])}). "
-        f"Best rated: {best['name']} (\u2605 {best['rating']:.1f}). "
-        f"If price matters most take the {cheapest['name']}; for the best reviews, the {best['name']}."
-    )
 
 
 def _as_lines(lines: Sequence[str]) -> List[str]:
