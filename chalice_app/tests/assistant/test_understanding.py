@@ -344,3 +344,17 @@ def test_casual_rewrites_keep_the_reading(data):
     expected, got = extract_constraints(plain), extract_constraints(rewrite(plain))
     assert got.measures == expected.measures and not got.has_price, (rewrite(plain), got)
     assert catalog.pick_category(got.text) == category, (rewrite(plain), got.text)
+
+
+@pytest.mark.parametrize("verb", ["clear", "empty", "get rid of", "ditch", "remove", "take out", "bin", "scrap"])
+@pytest.mark.parametrize("whole", ["everything", "it all", "the lot", "all of it"])
+@pytest.mark.parametrize("tail", ["", " out", " please"])
+def test_a_take_out_verb_over_everything_empties_the_cart(conversation, verb, whole, tail):
+    conversation.send("tents")
+    conversation.send("add the first one")
+    conversation.send("add the second one")
+    said = conversation.send(f"{verb} {whole}{tail}")
+    assert conversation.state().cart == {}, said.reply.content
+    assert "removed 2 items" in said.reply.content
+    again = conversation.send(f"{verb} {whole}{tail}")  # nothing left: said so, never a search
+    assert "cart is empty" in again.reply.content.lower() and not again.reply.products

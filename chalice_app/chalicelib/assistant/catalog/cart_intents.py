@@ -49,6 +49,11 @@ def cart_intent(text: str, state: SessionState) -> Optional[Intent]:
 
 
 def _clear(said: _Said) -> Optional[Intent]:
+    """ "clear my cart"; "empty it" with a cart to empty; a take-out verb over everything ("get rid of
+    everything", "clear everything out"), which means the cart even when it is already empty."""
+    everything = phrases.only(said.text, phrases.REMOVE, phrases.CLEAR, phrases.EVERYTHING, phrases.CLEAR_ALONE)
+    if everything and phrases.EVERYTHING.search(said.text):
+        return Intent(Kind.CART_CLEAR)
     if not phrases.CLEAR.search(said.text):
         return None
     alone = said.state.cart and phrases.only(said.text, phrases.CLEAR, phrases.CLEAR_ALONE)

@@ -6,7 +6,7 @@ Re-exported by ``phrases``, where the rest of the vocabulary lives.
 
 from chalicelib.assistant.catalog.wording import words
 
-__all__ = ["ADD", "CART", "CART_QUESTION", "CLEAR", "CLEAR_ALONE", "REMOVE"]
+__all__ = ["ADD", "CART", "CART_QUESTION", "CLEAR", "CLEAR_ALONE", "EVERYTHING", "REMOVE"]
 
 CART = words(
     r"cart", r"basket", r"checkout", r"check out", r"trolley", r"(?:my|the) (?:bag|shopping bag|order)", r"my list"
@@ -31,6 +31,8 @@ CART_QUESTION = words(
 # With a cart to clear, these alone mean the cart: "clear it all", "empty it".
 CLEAR_ALONE = words(r"it", r"all", r"everything", r"please", r"them", r"out", r"the lot", r"ok", r"just")
 CLEAR = words(r"clear", r"empty", r"reset", r"remove everything", r"remove all", r"delete everything", r"start over")
+# The whole cart as the object of a take-out verb: "get rid of everything", "ditch the lot".
+EVERYTHING = words(r"everything", r"it all", r"all of (?:it|them)", r"the lot", r"the whole (?:lot|thing)", r"all")
 REMOVE = words(
     r"remove",
     r"delete",

@@ -7,7 +7,7 @@ can grow in one place.
 import re
 from typing import List, Tuple
 
-from chalicelib.assistant.catalog.cart_phrases import ADD, CART, CART_QUESTION, CLEAR, CLEAR_ALONE, REMOVE
+from chalicelib.assistant.catalog.cart_phrases import ADD, CART, CART_QUESTION, CLEAR, CLEAR_ALONE, EVERYTHING, REMOVE
 from chalicelib.assistant.catalog.wording import words
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ASKING",
     "ANOTHER",
     "COUNTED",
+    "EVERYTHING",
     "ANY_BRAND",
     "ANY_PRICE",
     "BARE_DIGIT",
