@@ -25,7 +25,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
@@ -376,6 +376,13 @@ class FrameLog:
     ) -> List[Tuple[int, str]]:
         """The kept frames in (after, upto], a cursor never stored replaced by ``skipped_text(cursor)``."""
         return self.frames.replay(session_id, after, upto, skipped_text, STORE_WAIT_SECONDS)
+
+    def replay_lazily(
+        self, session_id: str, after: int, upto: int, skipped_text: Callable[[int], str]
+    ) -> Iterator[Tuple[int, str]]:
+        """``replay``'s frames, read a page at a time as they are consumed (``FrameStore.replay_pages``)."""
+        for page in self.frames.replay_pages(session_id, after, upto, skipped_text, STORE_WAIT_SECONDS):
+            yield from page
 
 
 class HeadConditionError(ShoppingAssistantError):

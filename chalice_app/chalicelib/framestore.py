@@ -9,11 +9,14 @@ still being stored.
 """
 
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
-__all__ = ["FrameStore", "lease_wait", "missing_cursors"]
+__all__ = ["FrameStore", "REPLAY_PAGE_ITEMS", "lease_wait", "missing_cursors"]
+
+# A resume reads its frames this many at a time, each page when the one before was posted.
+REPLAY_PAGE_ITEMS = 100
 
 
 def lease_wait(attempt: int) -> float:
@@ -72,10 +75,40 @@ class FrameStore:
         """The kept frames in (after, upto] in cursor order, within the resume window. A cursor taken
         but not stored is waited for up to ``wait_seconds``, then ``skipped_text(cursor)`` is stored
         in its place (or what its writer stored meanwhile is read back)."""
+        return [
+            frame for page in self.replay_pages(session_id, after, upto, skipped_text, wait_seconds) for frame in page
+        ]
+
+    def replay_pages(
+        self,
+        session_id: str,
+        after: int,
+        upto: int,
+        skipped_text: Callable[[int], str],
+        wait_seconds: float,
+        page_items: int = REPLAY_PAGE_ITEMS,
+    ) -> Iterator[List[Tuple[int, str]]]:
+        """``replay`` a page of ``page_items`` stored frames at a time, read only when the one before
+        was used: a replay that stops early (the client's buffer is full) reads no further."""
+        low = after
+        while low < upto:
+            first, full = self._first_items(session_id, low, upto, page_items)
+            high = max(first) if full else upto
+            yield self._settled(session_id, low, high, first, skipped_text, wait_seconds)
+            low = high
+
+    def _settled(
+        self,
+        session_id: str,
+        after: int,
+        upto: int,
+        frames: Dict[int, Tuple[int, str]],
+        skipped_text: Callable[[int], str],
+        wait_seconds: float,
+    ) -> List[Tuple[int, str]]:
+        """(after, upto] from ``frames`` already read, a gap waited for then filled with a skip."""
         deadline, attempt = time.monotonic() + wait_seconds, 0
-        frames: Dict[int, Tuple[int, str]] = {}
         while True:
-            frames.update(self._kept(session_id, after, upto, set(frames)))
             oldest = time.time() - self.window_seconds
             old = [cursor for cursor, (at, _) in frames.items() if at < oldest]
             missing = missing_cursors(after, upto, frames, old)
@@ -88,22 +121,35 @@ class FrameStore:
                 continue
             time.sleep(lease_wait(attempt))
             attempt += 1
+            frames.update(self._kept(session_id, after, upto, set(frames)))
+
+    def _first_items(
+        self, session_id: str, after: int, upto: int, limit: int
+    ) -> Tuple[Dict[int, Tuple[int, str]], bool]:
+        """The first ``limit`` stored frames in (after, upto], and whether more may follow."""
+        page = self.client.query(**self._range(session_id, after, upto), Limit=limit)
+        items = {int(item["cursor"]["N"]): (int(item["at"]["N"]), item["frame"]["S"]) for item in page["Items"]}
+        return items, bool(items) and len(items) >= limit and "LastEvaluatedKey" in page
+
+    def _range(self, session_id: str, after: int, upto: int) -> Dict[str, Any]:
+        return dict(
+            TableName=self.table_name,
+            KeyConditionExpression="session_id = :s AND #cursor BETWEEN :low AND :high",
+            ExpressionAttributeNames={"#cursor": "cursor"},
+            ExpressionAttributeValues={
+                ":s": {"S": session_id},
+                ":low": {"N": str(after + 1)},
+                ":high": {"N": str(max(upto, after + 1))},
+            },
+            ConsistentRead=True,
+        )
 
     def _kept(self, session_id: str, after: int, upto: int, known: set) -> Dict[int, Tuple[int, str]]:
         """cursor -> (stored_at, text) of the stored frames in (after, upto] (consistent Queries)."""
         kept, start = {}, None
         while True:
             page = self.client.query(
-                TableName=self.table_name,
-                KeyConditionExpression="session_id = :s AND #cursor BETWEEN :low AND :high",
-                ExpressionAttributeNames={"#cursor": "cursor"},
-                ExpressionAttributeValues={
-                    ":s": {"S": session_id},
-                    ":low": {"N": str(after + 1)},
-                    ":high": {"N": str(max(upto, after + 1))},
-                },
-                ConsistentRead=True,
-                **({"ExclusiveStartKey": start} if start else {}),
+                **self._range(session_id, after, upto), **({"ExclusiveStartKey": start} if start else {})
             )
             for item in page["Items"]:
                 cursor = int(item["cursor"]["N"])

@@ -202,7 +202,8 @@ def _resume(api: management.ManagementApi, request: RequestContext, action: prot
     head = frames.attach(action.session_id, owner, request.connection_id)
     upto = head.attached[request.connection_id]
     skip = functools.partial(_skipped_text, action.session_id)
-    kept = frames.replay(action.session_id, action.after, upto, skip) if upto > action.after else []
+    # Read as posted: a client that stops reading (429) costs one page, not the whole session.
+    kept = frames.replay_lazily(action.session_id, action.after, upto, skip)
     cursor = max(upto, action.after)
     replayed = outbox.replay(api, request.connection_id, action.session_id, kept, cursor)
     logs.emit(

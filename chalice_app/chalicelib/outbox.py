@@ -26,7 +26,7 @@ then ``resumed``).
 import logging
 import threading
 import time
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from chalicelib import causes, logs, protocol
 from chalicelib.coalesce import Coalescer
@@ -231,7 +231,7 @@ def replay(
     api: ManagementApi,
     connection_id: str,
     session_id: str,
-    frames: List[Tuple[int, str]],
+    frames: Iterable[Tuple[int, str]],
     last: Optional[int] = None,
 ) -> int:
     """Post a resume's kept frames (``FrameLog.replay``) in order, then, with ``last`` (the

@@ -6,6 +6,7 @@ The frame log itself (``framelog.FrameLog``) is driven directly where a race mus
 """
 
 import json
+import random
 import threading
 import time
 import types
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from chalicelib import auth, chat_queue, framelog, management, protocol, sessions
+from chalicelib import auth, chat_queue, framelog, framestore, management, protocol, sessions
 from chalicelib.config import settings
 from chalicelib.errors import InvalidSessionError, SessionBusyError
 from chalicelib.framelog import (
@@ -950,3 +951,41 @@ def test_a_stop_from_a_tab_that_never_resumed_gets_the_stopped_terminal_too(clie
     for connection_id in (first, second):
         ends = [f for f in frames.to(connection_id) if f["type"] == "response"]
         assert [(f["message_id"], f["stopped"], f["content"]) for f in ends] == [(message_id, True, "")]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_replay_read_a_page_at_a_time_is_the_whole_replay_and_reads_only_what_is_used(mock_aws, monkeypatch, seed):
+    """Pages of any size, with gaps (cursors never stored) anywhere: the pages joined are exactly
+    the replay, and a consumer that stops after the first frame caused one Query."""
+    monkeypatch.setattr(framelog, "STORE_WAIT_SECONDS", 0.05)
+    rng = random.Random(seed)
+    log = the_log()
+    session_id = new_session(log)
+    total = rng.randint(2, 260)
+    gaps = set(rng.sample(range(2, total + 1), k=rng.randint(0, min(5, total - 1))))
+    for _ in range(total - 1):
+        cursor = log.take_cursor(session_id, "m1").cursor
+        if cursor not in gaps:
+            log.store(session_id, cursor, f"frame {cursor}")
+    after, page_items = rng.randint(0, total - 1), rng.randint(1, 120)
+
+    pages = list(log.frames.replay_pages(session_id, after, total, skip_text(session_id), 0.05, page_items))
+    whole = log.replay(session_id, after, total, skip_text(session_id))
+
+    assert [frame for page in pages for frame in page] == whole
+    assert [cursor for cursor, _ in whole] == list(range(after + 1, total + 1))
+    assert all(json.loads(text)["type"] == "skipped" for cursor, text in whole if cursor in gaps)
+    assert all(len(page) >= 1 for page in pages)
+    queries, dynamodb = [], log.frames.client
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(dynamodb, name)
+
+        def query(self, **request):
+            queries.append(request)
+            return dynamodb.query(**request)
+
+    log.frames._client = Counting
+    next(log.replay_lazily(session_id, after, total, skip_text(session_id)))
+    assert len(queries) == 1 and queries[0]["Limit"] == framestore.REPLAY_PAGE_ITEMS
