@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Follow the logs of every function of a stage, interleaved, each line prefixed with [function].
 #
-#   monitor_all_logs.sh --stage dev [--since 10m] [--region R] [--profile P]   # CloudWatch (aws logs tail)
+#   monitor_all_logs.sh --stage dev [--since 10m] [--region R] [--profile P] [--endpoint-url URL]  # CloudWatch
 #   monitor_all_logs.sh --local [--since 10m] [--lines 20] [--log-dir DIR]    # the local runtime's files
 #
 # Other options: --functions "websocket_message chat_processor" (default: all four), --no-follow,
 # --app NAME (default shopping-assistant-api), --message MESSAGE_ID and --session SESSION_ID (only
 # the lines that carry that id; both: lines with both). Ctrl-C stops every follower.
+# CloudWatch is read with the AWS CLI: `aws logs tail` with v2; with v1 (the one `make install`
+# puts in .venv/bin, used when no `aws` is on PATH) `aws logs filter-log-events`, every 2 s.
+# --endpoint-url reads an emulated region (make cloud) the same way.
 # Against AWS the log groups are /aws/lambda/<app>-<stage>-<function>; the local runtime
 # (make run, stage "local") writes one JSON-lines file per function under logs/, named after
 # the log group: logs/aws-lambda-<app>-<stage>-<function>.jsonl.
@@ -15,11 +18,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 app=shopping-assistant-api
 functions="websocket_connect websocket_message websocket_disconnect chat_processor"
-stage="" since="" region="" profile="" local=0 follow=1 lines=20
+stage="" since="" region="" profile="" endpoint="" local=0 follow=1 lines=20
 terms=()  # --message / --session ids a line must carry
 logs_dir="$(dirname "$(dirname "$here")")/logs"
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "error: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
     --since) since=${2:?--since needs a value, e.g. 10m}; shift 2 ;;
     --region) region=${2:?}; shift 2 ;;
     --profile) profile=${2:?}; shift 2 ;;
+    --endpoint-url) endpoint=${2:?--endpoint-url needs a URL}; shift 2 ;;
     --functions) functions=${2:?}; shift 2 ;;
     --app) app=${2:?}; shift 2 ;;
     --local) local=1; shift ;;
@@ -75,15 +79,54 @@ carries_terms() {
   done
 }
 
-follow_cloudwatch() {
-  local fn=$1 group="/aws/lambda/$app-$stage-$1"
-  local args=(logs tail "$group" --format short --since "${since:-10m}")
-  [ "$follow" -eq 1 ] && args+=(--follow)
-  [ -n "$region" ] && args+=(--region "$region")
-  [ -n "$profile" ] && args+=(--profile "$profile")
-  [ ${#terms[@]} -gt 0 ] && args+=(--filter-pattern "$(filter_pattern)")
-  aws "${args[@]}" 2>&1 | sed -u "s/^/[$fn] /"
+# --region, --profile and --endpoint-url, as given.
+where_args() {
+  [ -n "$region" ] && printf '%s\0' --region "$region"
+  [ -n "$profile" ] && printf '%s\0' --profile "$profile"
+  [ -n "$endpoint" ] && printf '%s\0' --endpoint-url "$endpoint"
+  return 0
 }
+
+follow_cloudwatch() {
+  local fn=$1 group="/aws/lambda/$app-$stage-$1" where
+  mapfile -d '' where < <(where_args)
+  local args=(logs tail "$group" --format short --since "${since:-10m}" ${where[@]+"${where[@]}"})
+  [ "$follow" -eq 1 ] && args+=(--follow)
+  [ ${#terms[@]} -gt 0 ] && args+=(--filter-pattern "$(filter_pattern)")
+  "$aws" "${args[@]}" 2>&1 | sed -u "s/^/[$fn] /"
+}
+
+# AWS CLI v1 has no `logs tail`: ask filter-log-events for what came after the last event seen.
+follow_cloudwatch_v1() {
+  local fn=$1 group="/aws/lambda/$app-$stage-$1" start where out
+  start=$(since_ms "${since:-10m}")
+  mapfile -d '' where < <(where_args)
+  while :; do
+    local args=(logs filter-log-events --log-group-name "$group" --start-time "$start" --output json ${where[@]+"${where[@]}"})
+    [ ${#terms[@]} -gt 0 ] && args+=(--filter-pattern "$(filter_pattern)")
+    if out=$("$aws" "${args[@]}" 2>&1); then
+      out=$(printf '%s' "$out" | "$python" -c "$print_events" "$fn") || return 1
+      if [ -n "$out" ]; then
+        printf '%s\n' "${out%$'\n'*}"
+        start=$(( ${out##*$'\n'} + 1 ))
+      fi
+    elif [[ "$out" != *ResourceNotFoundException* ]]; then  # the group appears with the first log line
+      printf '[%s] %s\n' "$fn" "$out"
+      return 1
+    fi
+    [ "$follow" -eq 1 ] || return 0
+    sleep 2
+  done
+}
+
+# filter-log-events JSON -> "[fn] message" lines, then the last event's timestamp on a line of its own.
+print_events='
+import json, sys
+events = json.load(sys.stdin).get("events", [])
+for event in events:
+    print("[%s] %s" % (sys.argv[1], event["message"].rstrip("\n")))
+print(max([event["timestamp"] for event in events], default=""))
+'
 
 follow_file() {
   local fn=$1 file=$2 min_ms=$3 start=$lines line
@@ -112,12 +155,23 @@ if [ "$local" -eq 1 ]; then
 else
   [ -n "$stage" ] || die "--stage is required (or --local for the local runtime)"
   [ -n "$since" ] && since_ms "$since" >/dev/null
-  command -v aws >/dev/null 2>&1 || die "the AWS CLI (v2) is not installed: https://docs.aws.amazon.com/cli/ ; or use --local"
-  cli=$(aws --version 2>&1 || true)
-  case "$cli" in aws-cli/2.*) ;; *) die "'aws logs tail' needs the AWS CLI v2, this is: ${cli%% *}" ;; esac
-  echo "following /aws/lambda/$app-$stage-{$(echo $functions | tr ' ' ',')}" >&2
+  venv_bin="$(dirname "$(dirname "$here")")/.venv/bin"
+  aws=$(command -v aws || true)
+  [ -n "$aws" ] || [ ! -x "$venv_bin/aws" ] || aws="$venv_bin/aws"
+  [ -n "$aws" ] || die "no AWS CLI: run make install (it puts one in .venv/bin), or use --local"
+  cli=$("$aws" --version 2>&1 || true)
+  follower=follow_cloudwatch
+  case "$cli" in
+    aws-cli/2.*) ;;
+    aws-cli/1.*)
+      follower=follow_cloudwatch_v1
+      python=$(head -n 1 "$aws" | sed -n 's/^#!\([^ ]*python[^ ]*\).*/\1/p')
+      [ -x "${python:-}" ] || python=$(command -v python3) || die "the AWS CLI v1 needs python3" ;;
+    *) die "not an AWS CLI: $aws --version says ${cli%% *}" ;;
+  esac
+  echo "following /aws/lambda/$app-$stage-{$(echo $functions | tr ' ' ',')} with ${cli%% *}" >&2
   for fn in $functions; do
-    follow_cloudwatch "$fn" &
+    "$follower" "$fn" &
   done
 fi
 wait

@@ -8,10 +8,13 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.deploy.conftest import SCRIPTS
+from tests.support import REPO_DIR, threaded_moto_server
 
 APP = "shopping-assistant-api"
 
@@ -141,7 +144,7 @@ def test_monitor_all_follows_the_processor_too(fake_aws):
     assert len(lines) == 4
     assert (
         f"[chat_processor] aws logs tail /aws/lambda/{APP}-prod-chat_processor --format short --since 10m "
-        "--follow --profile ops" in lines
+        "--profile ops --follow" in lines
     )
 
 
@@ -152,9 +155,54 @@ def test_usage_errors_say_what_to_pass(fake_aws):
     assert done.returncode == 2 and "--since takes a number" in done.stderr
 
 
-def test_aws_cli_v1_is_refused_with_the_reason(tmp_path):
-    done = run("monitor_all_logs.sh", "--stage", "dev", env=aws_cli(tmp_path, "1.45.11"))
-    assert done.returncode == 2 and "needs the AWS CLI v2, this is: aws-cli/1.45.11" in done.stderr
+def test_an_aws_on_path_that_is_not_the_aws_cli_is_named(tmp_path):
+    done = run("monitor_all_logs.sh", "--stage", "dev", env=aws_cli(tmp_path, "0.1"))
+    assert done.returncode == 2 and "not an AWS CLI" in done.stderr and "aws-cli/0.1" in done.stderr
+
+
+VENV_AWS = Path(REPO_DIR) / ".venv" / "bin" / "aws"
+
+
+@pytest.mark.skipif(not VENV_AWS.exists(), reason="make install puts the AWS CLI v1 in .venv/bin")
+def test_the_installed_aws_cli_v1_reads_and_follows_cloudwatch_of_an_emulated_region():
+    """No `aws` on PATH: the script takes the venv's (v1, no `logs tail`) and polls
+    filter-log-events, with --endpoint-url; each event once, filters kept, new ones followed."""
+    with threaded_moto_server() as endpoint:
+        logs = boto3.client("logs", endpoint_url=endpoint, region_name="eu-west-1")
+        now = int(time.time() * 1000)
+
+        def put(function, *messages, at=now):
+            group = f"/aws/lambda/{APP}-dev-{function}"
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+                logs.create_log_stream(logGroupName=group, logStreamName="s")
+            events = [{"timestamp": at + index, "message": text + "\n"} for index, text in enumerate(messages)]
+            logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+
+        put("chat_processor", "START m-1", "reply for m-1")
+        put("websocket_message", "ack m-1", "ack m-2")
+        env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing"}  # fmt: skip
+        where = ("--stage", "dev", "--region", "eu-west-1", "--endpoint-url", endpoint)
+        done = run("monitor_all_logs.sh", *where, "--no-follow", env=env)
+        assert done.returncode == 0, done.stderr
+        assert sorted(done.stdout.splitlines()) == sorted(
+            ["[chat_processor] START m-1", "[chat_processor] reply for m-1", "[websocket_message] ack m-1",
+             "[websocket_message] ack m-2"]
+        )  # fmt: skip
+        assert "aws-cli/1." in done.stderr
+        done = run("tail_websocket_logs.sh", *where, "--no-follow", "--message", "m-2", env=env)
+        assert done.stdout.splitlines() == ["[websocket_message] ack m-2"], done.stdout + done.stderr
+
+        follower = Follower("env", "-i", *(f"{k}={v}" for k, v in env.items()), "bash",
+                            str(SCRIPTS / "monitor_all_logs.sh"), *where, "--functions", "chat_processor")  # fmt: skip
+        try:
+            assert sorted(follower.read(2)) == ["[chat_processor] START m-1", "[chat_processor] reply for m-1"]
+            put("chat_processor", "later line", at=now + 5000)
+            assert follower.read(1) == ["[chat_processor] later line"]
+            assert follower.read(1, timeout=3) == []  # nothing twice
+        finally:
+            assert follower.stop()
 
 
 def app_line(path, timestamp, **event):
