@@ -72,8 +72,12 @@ def test_ctrl_c_refuses_new_work_answers_or_tells_every_acked_message_and_counts
             for client in clients:
                 await client.wait_for_acks(1)
             await asyncio.sleep(0.5)  # some are being answered, some still queued
+            finished = sum(1 for client in clients for m in client.acks.values() if client.terminals(m))
             stack.process.send_signal(signal.SIGINT)
-            await asyncio.sleep(0.3)
+            # The stack says it stopped taking work (the gateway drains in the same turn): from here on
+            # a frame is refused, whatever the machine's speed.
+            while "Stopping: new connections and messages are refused" not in stack.console():
+                await asyncio.sleep(0.05)
             late = clients[0]
             await late.send("sent after the signal")
             refused = await refused_connect(stack.websocket_url)
@@ -82,9 +86,9 @@ def test_ctrl_c_refuses_new_work_answers_or_tells_every_acked_message_and_counts
                 await asyncio.sleep(0.1)
             for client in clients:
                 await client.close()
-            return clients, refused
+            return clients, refused, finished
 
-        clients, refused = asyncio.run(scenario())
+        clients, refused, finished_before_the_signal = asyncio.run(scenario())
         assert stack.process.returncode == 0, stack.console()
     finally:
         stack.stop()
@@ -99,13 +103,17 @@ def test_ctrl_c_refuses_new_work_answers_or_tells_every_acked_message_and_counts
     ends = {"response": 0, "service_unavailable": 0}
     for client in clients:
         [message_id] = client.acks.values()
-        [terminal] = client.terminals(message_id)
-        assert "cursor" in terminal  # through the session's frame log: a resume replays it
-        ends[terminal.get("code") or terminal["type"]] += 1
+        terminals = client.terminals(message_id)
+        assert len(terminals) == 1, terminals  # exactly one terminal frame each
+        assert "cursor" in terminals[0]  # through the session's frame log: a resume replays it
+        ends[terminals[0].get("code") or terminals[0]["type"]] += 1
     match = SUMMARY.search(console)
     assert match, console
     unfinished, answered, told = (int(group) for group in match.groups())
     assert "0 lost" in console
-    assert unfinished == 20
-    assert (answered, told) == (ends["response"], ends["service_unavailable"])
+    # Messages answered before the stop read the sessions are not in its count (a 0.3 s reply can
+    # finish between the signal and that read); every other one is answered in the grace or told.
+    assert 10 <= unfinished <= 20 - finished_before_the_signal
+    assert answered + told == unfinished and told == ends["service_unavailable"]
+    assert ends["response"] == 20 - told
     assert told >= 10  # the 60 s replies cannot finish in the grace
