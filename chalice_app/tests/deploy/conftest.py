@@ -35,6 +35,21 @@ def project_copy(tmp_path_factory) -> Path:
     return copy_project(tmp_path_factory.mktemp("project"))
 
 
+@pytest.fixture(scope="module")
+def region():
+    """A ``make cloud`` of the module's own (``tests/deploy/cloud_region.py``), stopped after its tests."""
+    from tests.deploy.cloud_region import CloudRegionProcess
+
+    with CloudRegionProcess() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def project(request, tmp_path_factory) -> Path:
+    """A copy of the project for the module's deploys (a module may define its own per test)."""
+    return copy_project(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+
+
 def copy_project(target: Path) -> Path:
     """The chalice project (app, chalicelib, requirements, .chalice/*.json) copied into ``target``."""
     for name in ("app.py", "requirements.txt"):

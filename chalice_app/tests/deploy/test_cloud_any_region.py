@@ -19,8 +19,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from tests.deploy.cloud_region import CloudRegionProcess
-from tests.deploy.conftest import PROJECT_DIR, TEST_STAGE, copy_project, run_script, tool_env
+from tests.deploy.conftest import PROJECT_DIR, TEST_STAGE, run_script, tool_env
 
 SEED_REGION = "ap-southeast-1"
 PROCESSOR = "shopping-assistant-api-chalice-test-chat_processor"
@@ -32,17 +31,6 @@ def seed_env() -> dict:
     env = tool_env()
     env["AWS_DEFAULT_REGION"] = SEED_REGION
     return env
-
-
-@pytest.fixture(scope="module")
-def region():
-    with CloudRegionProcess() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return copy_project(tmp_path_factory.mktemp("seed-region-project"))
 
 
 @pytest.fixture(scope="module")

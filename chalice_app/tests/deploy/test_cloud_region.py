@@ -19,23 +19,12 @@ import boto3
 import pytest
 import websockets
 
-from tests.deploy.cloud_region import CloudRegionProcess, deploy_into
-from tests.deploy.conftest import PROJECT_DIR, REGION, copy_project, tool_env
+from tests.deploy.cloud_region import deploy_into
+from tests.deploy.conftest import PROJECT_DIR, REGION, tool_env
 
 PROCESSOR = "shopping-assistant-api-chalice-test-chat_processor"
 QUEUE = "shopping-assistant-chalice-test-chat.fifo"
 AWS_CLI = shutil.which("aws")
-
-
-@pytest.fixture(scope="module")
-def region():
-    with CloudRegionProcess() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return copy_project(tmp_path_factory.mktemp("cloud-project"))
 
 
 @pytest.fixture(scope="module")

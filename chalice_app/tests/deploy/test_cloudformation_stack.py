@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.cloud_region import CloudRegionProcess
-from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, copy_project, run_script, tool_env
+from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, run_script, tool_env
 from tests.deploy.test_package import offline_env
 
 AWS_CLI = Path(sys.executable).parent / "aws"
@@ -36,17 +35,6 @@ def aws(region, *args, timeout=300):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-@pytest.fixture(scope="module")
-def region():
-    with CloudRegionProcess() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return copy_project(tmp_path_factory.mktemp("cfn-project"))
 
 
 @pytest.fixture(scope="module")
