@@ -358,3 +358,35 @@ def test_a_take_out_verb_over_everything_empties_the_cart(conversation, verb, wh
     assert "removed 2 items" in said.reply.content
     again = conversation.send(f"{verb} {whole}{tail}")  # nothing left: said so, never a search
     assert "cart is empty" in again.reply.content.lower() and not again.reply.products
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["something less pricey?", "anything not as expensive", "any less costly ones?", "something lower-cost",
+     "anything more budget friendly?", "something not so pricey"],
+)  # fmt: skip
+def test_a_cheaper_refinement_in_other_words_narrows_the_price_of_what_is_shown(conversation, said):
+    shown = conversation.send("running shoes").reply.products
+    reply = conversation.send(said).reply
+    assert reply.products and max(p["price"] for p in reply.products) < max(p["price"] for p in shown), reply.content
+    assert "don't have anything" not in reply.content
+
+
+@pytest.mark.parametrize(
+    "said", ["any other options?", "any more options", "what other options are there?", "what else have you got?"]
+)
+def test_asking_for_other_options_shows_the_next_results(conversation, said):
+    first = {p["id"] for p in conversation.send("running shoes").reply.products}
+    reply = conversation.send(said).reply
+    assert reply.products and not first & {p["id"] for p in reply.products}, reply.content
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["thanks, that's everything", "that's it for now", "ok I'm all set, thanks", "okay that's everything",
+     "that will be all", "alright, thanks", "I'm done for today, thank you"],
+)  # fmt: skip
+def test_a_goodbye_after_results_is_a_goodbye_never_a_search(conversation, said):
+    conversation.send("laptops")
+    reply = conversation.send(said).reply
+    assert reply.products == [] and "welcome" in reply.content.lower(), reply.content

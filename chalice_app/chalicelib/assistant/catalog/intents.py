@@ -129,7 +129,13 @@ def _thanks(said: "pointing.Said") -> Optional[Intent]:
     return Intent(Kind.THANKS) if phrases.only(said.text, phrases.THANKS, phrases.FILLER) else None
 
 
-_ASKS_MORE = (phrases.MORE, phrases.FILLER, phrases.words("show", "me", "please", "can you", "any", "some"))
+_ASKS_MORE = (  # "there" is a FILLER word too: "are there" goes first
+    phrases.MORE,
+    phrases.words(
+        "show", "me", "please", "can you", "any", "some", "are there", "is there", r"(?:do|have) you(?: got| have)?"
+    ),
+    phrases.FILLER,
+)
 
 
 def _more(said: "pointing.Said") -> Optional[Intent]:

@@ -83,6 +83,13 @@ THANKS = words(
     r"cool",
     r"ok thanks",
     r"that'?s all",
+    r"that is all",
+    r"that'?s (?:everything|it)(?: for (?:now|today))?",
+    r"that (?:will|'?ll) be all",
+    r"i'?m (?:done|all set|good)(?: for (?:now|today))?",
+    r"all set",
+    r"ok(?:ay)?",
+    r"alright",
     r"bye",
     r"goodbye",
 )
@@ -188,6 +195,10 @@ CHEAPER = words(
     r"too expensive",
     r"too pricey",
     r"less money",
+    r"less (?:pricey|costly|dear)",
+    r"not (?:as|so) (?:pricey|costly|dear|expensive)",
+    r"lower[- ]?cost",
+    r"(?:more )?budget[- ]friendly",
 )
 PRICIER = words(
     r"more expensive", r"pricier", r"higher end", r"fancier", r"nicer", r"better quality", r"more premium", r"too cheap"
