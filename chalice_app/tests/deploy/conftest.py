@@ -82,3 +82,16 @@ def run_script(name: str, *args: str, timeout: float = 240, env=None) -> subproc
         text=True,
         timeout=timeout,
     )
+
+
+def run_phase_3(websocket_url: str) -> subprocess.CompletedProcess:
+    """QA's phase 3 (``tests/test_websocket_full.py``) against a deployed API; asserts it passed."""
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "tests" / "test_websocket_full.py"), "--timeout", "240"],
+        env=tool_env(WEBSOCKET_TEST_URI=websocket_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
+    return done

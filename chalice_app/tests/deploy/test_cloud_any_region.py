@@ -13,13 +13,12 @@ import asyncio
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from tests.deploy.conftest import PROJECT_DIR, TEST_STAGE, run_script, tool_env
+from tests.deploy.conftest import TEST_STAGE, run_phase_3, run_script, tool_env
 
 SEED_REGION = "ap-southeast-1"
 PROCESSOR = "shopping-assistant-api-chalice-test-chat_processor"
@@ -85,14 +84,7 @@ def test_the_seed_checklist_runs_in_the_seed_region(deployed, region):
     events = aws(region, "logs", "filter-log-events", "--log-group-name", f"/aws/lambda/{PROCESSOR}")["events"]
     assert any(event["message"].startswith("START RequestId") for event in events)
 
-    done = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "tests" / "test_websocket_full.py"), "--timeout", "240"],
-        env=tool_env(WEBSOCKET_TEST_URI=printed_url(region)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
+    run_phase_3(printed_url(region))
 
 
 def test_validate_only_with_the_region_flag_holds(deployed, region, project):

@@ -12,7 +12,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import boto3
@@ -20,7 +19,7 @@ import pytest
 import websockets
 
 from tests.deploy.cloud_region import deploy_into
-from tests.deploy.conftest import PROJECT_DIR, REGION, tool_env
+from tests.deploy.conftest import REGION, run_phase_3, tool_env
 
 PROCESSOR = "shopping-assistant-api-chalice-test-chat_processor"
 QUEUE = "shopping-assistant-chalice-test-chat.fifo"
@@ -85,14 +84,7 @@ def test_the_seed_checklist_runs_offline(deployed, region):
         "--attribute-names", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
     )["Attributes"]  # fmt: skip
     assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
-    done = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "tests" / "test_websocket_full.py"), "--timeout", "240"],
-        env=tool_env(WEBSOCKET_TEST_URI=websocket_url(deployed)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
+    run_phase_3(websocket_url(deployed))
 
 
 def test_a_redeploy_is_served_without_a_restart(deployed, region, project):

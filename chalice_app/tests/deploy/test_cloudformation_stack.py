@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, run_script, tool_env
+from tests.deploy.conftest import PROJECT_DIR, REGION, TEST_STAGE, run_phase_3, run_script, tool_env
 from tests.deploy.test_package import offline_env
 
 AWS_CLI = Path(sys.executable).parent / "aws"
@@ -114,12 +114,5 @@ def test_validate_and_its_smoke_test_hold_on_the_stack(stack, region, project):
 def test_phase_3_runs_against_the_stack(stack, region, project):
     code, report, progress = validate(region, project)
     assert code == 0, progress
-    phase3 = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "tests" / "test_websocket_full.py"), "--timeout", "240"],
-        env=tool_env(WEBSOCKET_TEST_URI=report["websocket_url"]),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert phase3.returncode == 0 and "PASS" in phase3.stdout, phase3.stdout + phase3.stderr
+    run_phase_3(report["websocket_url"])
     print(f"measured: {', '.join(f'{name} {seconds:.1f} s' for name, seconds in TIMES.items())}")

@@ -241,18 +241,7 @@ def _missing(said: str, text: str, constraints: Constraints, state: SessionState
 
 
 def _states_anything(found: Constraints) -> bool:
-    return bool(
-        found.text
-        or found.brands
-        or found.exclude_brands
-        or found.exclude_categories
-        or found.exclude_features
-        or found.has_price
-        or found.min_rating is not None
-        or found.sort
-        or found.band
-        or found.measures
-    )
+    return bool(found.text or found.band or found.filters_anything)
 
 
 def _outside_question(what: str) -> str:

@@ -165,6 +165,20 @@ class Constraints:
     def has_price(self) -> bool:
         return self.min_price is not None or self.max_price is not None
 
+    @property
+    def filters_anything(self) -> bool:
+        """A brand, an exclusion, a price, a rating, an order or a measure: more than words."""
+        return bool(
+            self.brands
+            or self.exclude_brands
+            or self.exclude_categories
+            or self.exclude_features
+            or self.has_price
+            or self.min_rating is not None
+            or self.sort
+            or self.measures
+        )
+
 
 def squeeze(message: str) -> str:
     """The message with runs of white space as one space and absurdly long numbers capped.

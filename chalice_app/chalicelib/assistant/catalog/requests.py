@@ -118,19 +118,7 @@ def request_from(found: Any, text: str, category: Optional[str] = None) -> Searc
 
 def changes_anything(intent: Intent) -> bool:
     """Does a follow-up change the search other than by its words?"""
-    found = intent.constraints
-    return bool(
-        found.brands
-        or found.exclude_brands
-        or found.exclude_categories
-        or found.exclude_features
-        or found.has_price
-        or found.min_rating is not None
-        or found.sort
-        or found.measures
-        or intent.relative
-        or intent.widen
-    )
+    return bool(intent.constraints.filters_anything or intent.relative or intent.widen)
 
 
 def _merged_measures(old: tuple, new: tuple) -> tuple:
